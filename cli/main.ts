@@ -1,0 +1,20 @@
+/**
+ * `gp2gp-mi` — one command line for operators and GP system hooks. Each concern registers its own
+ * sub-commands (records/CSV, MESH, hooks, operations); this file only wires them together.
+ * Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
+ */
+import { Command, CommanderError } from 'commander';
+
+const program = new Command()
+  .name('gp2gp-mi')
+  .description('GP2GP Management Information: record GP2GP stages, render and check MI files, deliver them over MESH')
+  .showHelpAfterError()
+  .exitOverride();
+
+// Sub-command groups are added here, one line each.
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  console.error(`gp2gp-mi: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1);
+});

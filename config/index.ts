@@ -1,0 +1,133 @@
+/**
+ * Configuration: every address, name and secret comes from the environment, validated once at
+ * start-up. The defaults describe the embedded stack (`npm start`): a Temporal dev server and NHS
+ * England's MESH sandbox on loopback. Pointing TEMPORAL_ADDRESS or MESH_URL elsewhere switches to an
+ * external cluster / real MESH without any code change.
+ */
+import * as path from 'node:path';
+import { z } from 'zod';
+
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/** Mailbox ids of the embedded sandbox: one for the supplier's practices, one standing in for NHS England. */
+export const EMBEDDED_SUPPLIER_MAILBOX = 'X26GPMI001';
+export const EMBEDDED_AUTHORITY_MAILBOX = 'X26NHSE001';
+export const EMBEDDED_MESH_PASSWORD = 'password';
+
+const optionalString = z
+  .string()
+  .transform((s) => s.trim())
+  .optional()
+  .transform((s) => (s === '' || s === undefined ? undefined : s));
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
+
+const envSchema = z.object({
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_PORT: port(7233),
+  TEMPORAL_UI_PORT: port(8233),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('gp2gp-mi'),
+  TEMPORAL_TLS_CERT: optionalString,
+  TEMPORAL_TLS_KEY: optionalString,
+  TEMPORAL_TLS_CA: optionalString,
+  TEMPORAL_API_KEY: optionalString,
+
+  MESH_URL: optionalString,
+  MESH_PORT: port(8700),
+  MESH_MAILBOX: z.string().regex(/^[A-Z0-9]+$/, 'upper-case letters and digits').default(EMBEDDED_SUPPLIER_MAILBOX),
+  MESH_PASSWORD: optionalString,
+  MESH_SHARED_KEY: optionalString,
+  MESH_TO: z.string().regex(/^[A-Z0-9]+$/, 'upper-case letters and digits').default(EMBEDDED_AUTHORITY_MAILBOX),
+  MESH_WORKFLOW_ID: z.string().regex(/^[A-Z0-9_]+$/, 'upper-case letters, digits and _').default('GP2GP_MI'),
+  MESH_CLIENT_CERT: optionalString,
+  MESH_CLIENT_KEY: optionalString,
+  MESH_CA_CERT: optionalString,
+
+  GP2GP_DATA_DIR: optionalString,
+  GP2GP_PRACTICES: optionalString,
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export interface TemporalConfig {
+  /** host:port of the frontend; undefined = start the embedded dev server. */
+  address: string | undefined;
+  namespace: string;
+  taskQueue: string;
+  port: number;
+  uiPort: number;
+  tls?: { clientCertPath?: string; clientKeyPath?: string; caPath?: string } | undefined;
+  apiKey?: string | undefined;
+}
+
+export interface MeshConfig {
+  /** base URL; undefined = start the embedded sandbox. */
+  url: string | undefined;
+  port: number;
+  mailbox: string;
+  password: string | undefined;
+  sharedKey: string | undefined;
+  to: string;
+  workflowId: string;
+  clientCertPath?: string | undefined;
+  clientKeyPath?: string | undefined;
+  caCertPath?: string | undefined;
+}
+
+export interface Config {
+  temporal: TemporalConfig;
+  mesh: MeshConfig;
+  dataDir: string;
+  practicesFile: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable (values of secrets never shown). */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const tls =
+    e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA
+      ? { clientCertPath: e.TEMPORAL_TLS_CERT, clientKeyPath: e.TEMPORAL_TLS_KEY, caPath: e.TEMPORAL_TLS_CA }
+      : undefined;
+  if (tls && Boolean(tls.clientCertPath) !== Boolean(tls.clientKeyPath)) {
+    throw new ConfigError('invalid configuration:\n  TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
+  }
+  if (Boolean(e.MESH_CLIENT_CERT) !== Boolean(e.MESH_CLIENT_KEY)) {
+    throw new ConfigError('invalid configuration:\n  MESH_CLIENT_CERT and MESH_CLIENT_KEY must be set together');
+  }
+  const dataDir = path.resolve(e.GP2GP_DATA_DIR ?? path.join(PROJECT_ROOT, '.data'));
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      tls,
+      apiKey: e.TEMPORAL_API_KEY,
+    },
+    mesh: {
+      url: e.MESH_URL,
+      port: e.MESH_PORT,
+      mailbox: e.MESH_MAILBOX,
+      password: e.MESH_PASSWORD,
+      sharedKey: e.MESH_SHARED_KEY,
+      to: e.MESH_TO,
+      workflowId: e.MESH_WORKFLOW_ID,
+      clientCertPath: e.MESH_CLIENT_CERT,
+      clientKeyPath: e.MESH_CLIENT_KEY,
+      caCertPath: e.MESH_CA_CERT,
+    },
+    dataDir,
+    practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),
+  };
+}

@@ -1,0 +1,200 @@
+/**
+ * Starting and stopping the two real servers of the embedded stack: the Temporal dev server (SQLite
+ * file, Web UI) and NHS England's MESH sandbox (uvicorn, file store, full NHSMESH auth). Used by
+ * `npm start` and by the test run's global setup, so both run exactly the same servers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
+import type { Tools } from './provision';
+import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+
+export class StackError extends Error {
+  override name = 'StackError';
+}
+
+export interface ServerHandle {
+  name: string;
+  /** host:port (Temporal) or base URL (MESH). */
+  address: string;
+  logFile: string;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Fails with a clear message when host:port is already taken, instead of a confusing hang later. */
+export async function assertPortFree(host: string, port: number, what: string, hint: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      reject(
+        new StackError(
+          err.code === 'EADDRINUSE'
+            ? `${what}: port ${host}:${port} is already in use (${hint})`
+            : `${what}: cannot listen on ${host}:${port}: ${err.message}`,
+        ),
+      );
+    });
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve()));
+  });
+}
+
+/** A free loopback port, chosen by the OS. */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return await new Promise<number>((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function tailOf(file: string, lines = 15): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const out = fs.openSync(logFile, 'a');
+  // Own process group, so Ctrl-C in the terminal reaches us first and we stop it in order.
+  const child = spawn(cmd, args, { env, stdio: ['ignore', out, out], detached: true });
+  fs.closeSync(out);
+  child.on('error', () => {
+    /* reported through the readiness wait */
+  });
+  return child;
+}
+
+async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    process.kill(-child.pid!, 'SIGTERM');
+  } catch {
+    child.kill('SIGTERM');
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
+  }, graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitUntil(
+  name: string,
+  child: ChildProcess,
+  logFile: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new StackError(`${name} exited during start-up (code ${child.exitCode ?? child.signalCode}); log ${logFile}:\n${tailOf(logFile)}`);
+    }
+    if (await probe().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      await stopProcess(child);
+      throw new StackError(`${name} did not become ready within ${timeoutMs / 1000}s; log ${logFile}:\n${tailOf(logFile)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+export interface TemporalDevServerOptions {
+  tools: Tools;
+  host?: string;
+  port: number;
+  /** undefined = headless (tests). */
+  uiPort?: number | undefined;
+  /** SQLite file; undefined = in memory. */
+  dbFile?: string | undefined;
+  namespace: string;
+  logFile: string;
+}
+
+export async function startTemporalDevServer(o: TemporalDevServerOptions): Promise<ServerHandle> {
+  const host = o.host ?? '127.0.0.1';
+  await assertPortFree(host, o.port, 'Temporal dev server', 'set TEMPORAL_PORT, or TEMPORAL_ADDRESS to use a running server');
+  if (o.uiPort) await assertPortFree(host, o.uiPort, 'Temporal Web UI', 'set TEMPORAL_UI_PORT');
+  const args = ['server', 'start-dev', '--ip', host, '--port', String(o.port), '--namespace', o.namespace, '--log-level', 'warn'];
+  if (o.uiPort) args.push('--ui-ip', host, '--ui-port', String(o.uiPort));
+  else args.push('--headless');
+  if (o.dbFile) {
+    fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
+    args.push('--db-filename', o.dbFile);
+  }
+  // Registered here for speed on the dev server; the worker registers them again on any cluster.
+  for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
+  const child = launch('temporal', o.tools.temporalCli, args, process.env, o.logFile);
+  const address = `${host}:${o.port}`;
+  await waitUntil('Temporal dev server', child, o.logFile, 60_000, async () => {
+    const connection = await Connection.connect({ address, connectTimeout: 1_000 });
+    try {
+      await connection.workflowService.describeNamespace({ namespace: o.namespace });
+      return true;
+    } finally {
+      await connection.close();
+    }
+  });
+  return { name: 'Temporal dev server', address, logFile: o.logFile, process: child, stop: () => stopProcess(child) };
+}
+
+export interface MeshSandboxOptions {
+  tools: Tools;
+  host?: string;
+  port: number;
+  storeDir: string;
+  sharedKey: string;
+  /** Mailbox ids to create (file store: an upper-case folder is a mailbox, password `password`). */
+  mailboxes: string[];
+  logFile: string;
+  /** Mutual TLS: uvicorn demands a client certificate signed by caCert. */
+  tls?: { certFile: string; keyFile: string; caFile: string } | undefined;
+}
+
+export async function startMeshSandbox(o: MeshSandboxOptions): Promise<ServerHandle> {
+  const host = o.host ?? '127.0.0.1';
+  await assertPortFree(host, o.port, 'MESH sandbox', 'set MESH_PORT, or MESH_URL to use a running MESH');
+  for (const mailbox of o.mailboxes) fs.mkdirSync(path.join(o.storeDir, mailbox), { recursive: true });
+  const env = {
+    ...process.env,
+    STORE_MODE: 'file',
+    FILE_STORE_DIR: o.storeDir,
+    AUTH_MODE: 'full',
+    SHARED_KEY: o.sharedKey,
+  };
+  const args = ['mesh_sandbox.api:app', '--host', host, '--port', String(o.port), '--workers', '1', '--log-level', 'warning'];
+  if (o.tls) {
+    args.push('--ssl-certfile', o.tls.certFile, '--ssl-keyfile', o.tls.keyFile, '--ssl-ca-certs', o.tls.caFile, '--ssl-cert-reqs', '2');
+  }
+  const child = launch('mesh-sandbox', path.join(o.tools.venvBin, 'uvicorn'), args, env, o.logFile);
+  const url = `${o.tls ? 'https' : 'http'}://${host}:${o.port}`;
+  await waitUntil('MESH sandbox', child, o.logFile, 60_000, async () => {
+    if (o.tls) {
+      // Without a client certificate the TLS handshake fails, but a listening socket is enough here.
+      return await new Promise<boolean>((resolve) => {
+        const s = net.connect({ host, port: o.port }, () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.once('error', () => resolve(false));
+      });
+    }
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(1_000) });
+    return res.ok;
+  });
+  return { name: 'MESH sandbox', address: url, logFile: o.logFile, process: child, stop: () => stopProcess(child) };
+}

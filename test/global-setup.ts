@@ -1,0 +1,69 @@
+/**
+ * One real Temporal dev server and one real MESH sandbox (full NHSMESH auth, file store) for the whole
+ * test run, on free loopback ports; their addresses reach the tests through `inject()`.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { provision } from '../stack/provision';
+import { freePort, startMeshSandbox, startTemporalDevServer, type ServerHandle } from '../stack/servers';
+import { TEST_MAILBOXES } from './support/stack';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    temporalAddress: string;
+    temporalNamespace: string;
+    meshUrl: string;
+    meshSharedKey: string;
+    meshStoreDir: string;
+    workDir: string;
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const tools = provision((line) => console.log(line));
+  console.log(`Temporal CLI: ${tools.temporalCliSource}`);
+  const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp2gp-mi-test-'));
+  const servers: ServerHandle[] = [];
+  const stopAll = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  try {
+    const namespace = 'default';
+    servers.push(
+      await startTemporalDevServer({
+        tools,
+        port: await freePort(),
+        namespace,
+        logFile: path.join(workDir, 'temporal.log'),
+      }),
+    );
+    const sharedKey = randomBytes(16).toString('hex');
+    const storeDir = path.join(workDir, 'mesh-store');
+    servers.push(
+      await startMeshSandbox({
+        tools,
+        port: await freePort(),
+        storeDir,
+        sharedKey,
+        mailboxes: TEST_MAILBOXES,
+        logFile: path.join(workDir, 'mesh-sandbox.log'),
+      }),
+    );
+    project.provide('temporalAddress', servers[0]!.address);
+    project.provide('temporalNamespace', namespace);
+    project.provide('meshUrl', servers[1]!.address);
+    project.provide('meshSharedKey', sharedKey);
+    project.provide('meshStoreDir', storeDir);
+    project.provide('workDir', workDir);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return async () => {
+    await stopAll();
+    if (!process.env.KEEP_TEST_WORKDIR) fs.rmSync(workDir, { recursive: true, force: true });
+  };
+}

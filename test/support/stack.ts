@@ -1,0 +1,17 @@
+/**
+ * Mailboxes created in the test run's MESH sandbox. Test files run in parallel, so each file owns its
+ * own mailboxes (by convention, noted beside each group) and never reads another file's.
+ */
+export const TEST_MAILBOXES = [
+  // test/foundation.test.ts
+  'X26FND001',
+  // MESH client tests (test/mesh/…)
+  'X26MSH001', 'X26MSH002', 'X26MSH003', 'X26MSH004', 'X26MSH005', 'X26MSH006', 'X26MSH007', 'X26MSH008',
+  // pipeline tests: supplier and Authority mailboxes per test file
+  'X26SUP001', 'X26NHS001', 'X26SUP002', 'X26NHS002', 'X26SUP003', 'X26NHS003', 'X26SUP004', 'X26NHS004',
+  // HTTP API / operations tests
+  'X26SUP005', 'X26NHS005', 'X26SUP006', 'X26NHS006',
+];
+
+/** Password of every sandbox mailbox. */
+export const SANDBOX_PASSWORD = 'password';
