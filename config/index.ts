@@ -46,6 +46,12 @@ const envSchema = z.object({
 
   GP2GP_DATA_DIR: optionalString,
   GP2GP_PRACTICES: optionalString,
+  GP2GP_CADENCE: z.enum(['daily', 'weekly']).default('daily'),
+  GP2GP_CORRECTION_WINDOW_DAYS: z.coerce.number().int().min(1).max(60).default(14),
+  GP2GP_INBOX_POLL_SECONDS: z.coerce.number().min(0.1).max(300).default(300),
+  GP2GP_TRACKING_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(60),
+  GP2GP_TRACKING_MAX_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(1800),
+  GP2GP_DELIVERY_DEADLINE_HOURS: z.coerce.number().min(0.001).default(120),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -75,9 +81,20 @@ export interface MeshConfig {
   caCertPath?: string | undefined;
 }
 
+/** How the pipeline paces itself; defaults follow MESH guidance (poll ≤ every 5 min, 5-day expiry). */
+export interface PipelineConfig {
+  cadence: 'daily' | 'weekly';
+  correctionWindowDays: number;
+  inboxPollMs: number;
+  trackingIntervalMs: number;
+  trackingMaxIntervalMs: number;
+  deliveryDeadlineMs: number;
+}
+
 export interface Config {
   temporal: TemporalConfig;
   mesh: MeshConfig;
+  pipeline: PipelineConfig;
   dataDir: string;
   practicesFile: string;
 }
@@ -126,6 +143,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       clientCertPath: e.MESH_CLIENT_CERT,
       clientKeyPath: e.MESH_CLIENT_KEY,
       caCertPath: e.MESH_CA_CERT,
+    },
+    pipeline: {
+      cadence: e.GP2GP_CADENCE,
+      correctionWindowDays: e.GP2GP_CORRECTION_WINDOW_DAYS,
+      inboxPollMs: Math.round(e.GP2GP_INBOX_POLL_SECONDS * 1000),
+      trackingIntervalMs: Math.round(e.GP2GP_TRACKING_INTERVAL_SECONDS * 1000),
+      trackingMaxIntervalMs: Math.round(e.GP2GP_TRACKING_MAX_INTERVAL_SECONDS * 1000),
+      deliveryDeadlineMs: Math.round(e.GP2GP_DELIVERY_DEADLINE_HOURS * 3_600_000),
     },
     dataDir,
     practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TestProject } from 'vitest/node';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { provision } from '../stack/provision';
 import { freePort, startMeshSandbox, startTemporalDevServer, type ServerHandle } from '../stack/servers';
 import { TEST_MAILBOXES } from './support/stack';

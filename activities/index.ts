@@ -1,0 +1,274 @@
+/**
+ * Activities: all I/O of the pipeline (Temporal client calls, MESH, rendering CSV). Workflows import
+ * this module as types only. Each activity is safe to retry: forwarding rows is idempotent by row
+ * sequence, sending looks its MESH local id up before sending, acknowledging twice is harmless.
+ */
+import { Context, ApplicationFailure } from '@temporalio/activity';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import * as fs from 'node:fs';
+import type { Config } from '../config';
+import { temporalConnectionOptions } from '../config/temporal-connection';
+import { MeshClient, MeshAuthError, MeshConfigError, MeshSendRefusedError, MeshNotFoundError, MeshGoneError } from '../mesh';
+import { loadPractices, type PracticeSettings } from '../mi/practices';
+import { recordSetFromRows, type RecordSet } from '../mi/record-set';
+import { planFiles, renderRecordSets } from '../mi/csv';
+import { meshLocalId, reportingWorkflowId, submissionOfLocalId } from '../workflows/ids';
+import type { InboxItem } from '../workflows/inbox';
+import type { ForwardedRow, ReportingInput } from '../workflows/reporting';
+import type { SentFile, SubmissionRecordSet } from '../workflows/submission';
+import type { StoredEvent, TransferResult } from '../workflows/transfer';
+
+export interface ActivityDeps {
+  client?: Client;
+  mesh?: MeshClient;
+  practices?: PracticeSettings[];
+}
+
+/** The reporting workflow's start input for a practice; the same wherever it gets started. */
+export function reportingInput(config: Config, practice: PracticeSettings | undefined, practiceOds: string): ReportingInput {
+  const cadence = (practice as { cadence?: 'daily' | 'weekly' } | undefined)?.cadence ?? config.pipeline.cadence;
+  return {
+    practiceOds,
+    options: {
+      cadence,
+      correctionWindowDays: config.pipeline.correctionWindowDays,
+      submission: {
+        trackingIntervalMs: config.pipeline.trackingIntervalMs,
+        trackingMaxIntervalMs: config.pipeline.trackingMaxIntervalMs,
+        deliveryDeadlineMs: config.pipeline.deliveryDeadlineMs,
+      },
+    },
+  };
+}
+
+export function meshClientFromConfig(config: Config): MeshClient {
+  const m = config.mesh;
+  if (!m.url || m.password === undefined || m.sharedKey === undefined) {
+    throw new Error('MESH is not configured: MESH_URL, MESH_PASSWORD and MESH_SHARED_KEY are required');
+  }
+  return new MeshClient({
+    url: m.url,
+    mailbox: m.mailbox,
+    password: m.password,
+    sharedKey: m.sharedKey,
+    ...(m.clientCertPath || m.caCertPath
+      ? {
+          tls: {
+            ...(m.clientCertPath ? { cert: fs.readFileSync(m.clientCertPath) } : {}),
+            ...(m.clientKeyPath ? { key: fs.readFileSync(m.clientKeyPath) } : {}),
+            ...(m.caCertPath ? { ca: fs.readFileSync(m.caCertPath) } : {}),
+          },
+        }
+      : {}),
+  });
+}
+
+/** MESH faults no retry can fix end the activity at once, with the reason. */
+function permanent(err: unknown): never {
+  if (err instanceof MeshAuthError || err instanceof MeshConfigError || err instanceof MeshSendRefusedError) {
+    throw ApplicationFailure.nonRetryable(err.message, err.name);
+  }
+  throw err;
+}
+
+export function createActivities(config: Config, deps: ActivityDeps = {}) {
+  let client: Promise<Client> | undefined = deps.client ? Promise.resolve(deps.client) : undefined;
+  let mesh: MeshClient | undefined = deps.mesh;
+  let practices: PracticeSettings[] | undefined = deps.practices;
+
+  const temporal = () =>
+    (client ??= Connection.connect(temporalConnectionOptions(config.temporal)).then(
+      (connection) => new Client({ connection, namespace: config.temporal.namespace }),
+    ));
+  const meshClient = () => (mesh ??= meshClientFromConfig(config));
+  const practicesById = () => {
+    practices ??= loadPractices(config.practicesFile);
+    return new Map(practices.map((p) => [p.ods, p]));
+  };
+  const practice = (ods: string): PracticeSettings => {
+    const p = practicesById().get(ods);
+    if (!p) throw ApplicationFailure.nonRetryable(`practice ${ods} is not configured in ${config.practicesFile}`, 'UnknownPractice');
+    return p;
+  };
+
+  return {
+    /** Hands changed rows to the practice's reporting workflow, starting it if needed. */
+    async forwardRows(input: { practiceOds: string; rows: ForwardedRow[] }): Promise<void> {
+      const c = await temporal();
+      await c.workflow.signalWithStart('reportingWorkflow', {
+        workflowId: reportingWorkflowId(input.practiceOds),
+        taskQueue: config.temporal.taskQueue,
+        args: [reportingInput(config, practicesById().get(input.practiceOds), input.practiceOds)],
+        signal: 'rows',
+        signalArgs: [input.rows],
+        staticSummary: `GP2GP MI reporting for practice ${input.practiceOds}`,
+      });
+    },
+
+    /**
+     * The events of the last completed run of a transfer workflow, so a record reopened by a late
+     * event keeps its history. Empty for a record seen for the first time.
+     */
+    async restorePreviousRecord(input: { workflowId: string; runId: string }): Promise<StoredEvent[]> {
+      const c = await temporal();
+      const query = `WorkflowId = '${input.workflowId.replaceAll("'", "\\'")}' AND ExecutionStatus = 'Completed'`;
+      for await (const execution of c.workflow.list({ query, pageSize: 1 })) {
+        if (execution.runId === input.runId) continue;
+        try {
+          const result = (await c.workflow.getHandle(input.workflowId, execution.runId).result()) as TransferResult;
+          return result.events;
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) return [];
+          throw err;
+        }
+      }
+      return [];
+    },
+
+    /** Renders the record sets into files (≤ 50 MB, split after an FR) and sends each over MESH once. */
+    async sendSubmissionFiles(input: { submissionId: string; practiceOds: string; recordSets: SubmissionRecordSet[] }): Promise<SentFile[]> {
+      const settings = practice(input.practiceOds);
+      const sets: RecordSet[] = input.recordSets.map((s) => recordSetFromRows(settings, s.day, s.rows));
+      const planned = planFiles(sets);
+      const m = meshClient();
+      const sent: SentFile[] = [];
+      for (const [index, file] of planned.entries()) {
+        Context.current().heartbeat({ file: index });
+        const localId = meshLocalId(input.submissionId, index);
+        const content = renderRecordSets(file.recordSets);
+        const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
+        try {
+          // A retried activity must not send again: the local id finds an earlier attempt's message.
+          const earlier = await m.trackByLocalId(localId);
+          const messageId =
+            earlier?.messageId ??
+            (
+              await m.send({
+                to: config.mesh.to,
+                workflowId: config.mesh.workflowId,
+                body: content,
+                localId,
+                fileName: file.fileName,
+                subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
+                contentType: 'text/csv',
+              })
+            ).messageId;
+          sent.push({ fileName: file.fileName, localId, messageId, bytes: Buffer.byteLength(content), rows });
+        } catch (err) {
+          permanent(err);
+        }
+      }
+      return sent;
+    },
+
+    async trackMessages(input: { messageIds: string[] }): Promise<{ messageId: string; status: string; description?: string }[]> {
+      const m = meshClient();
+      const out: { messageId: string; status: string; description?: string }[] = [];
+      for (const messageId of input.messageIds) {
+        try {
+          const t = await m.track(messageId);
+          out.push({ messageId, status: t.status, ...(t.statusDescription ? { description: t.statusDescription } : {}) });
+        } catch (err) {
+          if (err instanceof MeshGoneError) out.push({ messageId, status: 'expired', description: err.message });
+          else if (err instanceof MeshNotFoundError) out.push({ messageId, status: 'unknown' });
+          else permanent(err);
+        }
+      }
+      return out;
+    },
+
+    /** One page of our inbox, each message classified; bodies stay here, only metadata goes to history. */
+    async pollInbox(input: { mailbox: string; maxResults: number }): Promise<{ items: InboxItem[]; full: boolean }> {
+      const m = meshClient();
+      const page = await m.inboxPage({ maxResults: input.maxResults });
+      const items: InboxItem[] = [];
+      for (const messageId of page.messageIds) {
+        Context.current().heartbeat({ messageId });
+        const { metadata, body } = await m.download(messageId);
+        items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
+      }
+      return { items, full: page.messageIds.length >= input.maxResults };
+    },
+
+    async acknowledgeMessages(input: { mailbox: string; messageIds: string[] }): Promise<void> {
+      const m = meshClient();
+      for (const id of input.messageIds) {
+        try {
+          await m.acknowledge(id);
+        } catch (err) {
+          if (!(err instanceof MeshNotFoundError || err instanceof MeshGoneError)) permanent(err);
+        }
+      }
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * What an inbox message says about our submissions. Error REPORTs link to our message id; business
+ * acknowledgements (workflow `<ours>_ACK`) carry JSON `{ "messageId", "status": "accepted"|"rejected",
+ * "code"?, "reason"? }` or plain text starting ACK/NACK, with the local id or linked message id in the
+ * MESH headers. The submission is found through the local id of our original message.
+ */
+async function classifyInboxMessage(
+  mesh: MeshClient,
+  metadata: import('../mesh').MeshMessageMetadata,
+  body: Buffer,
+  ourWorkflowId: string,
+): Promise<InboxItem> {
+  const base: InboxItem = {
+    messageId: metadata.messageId,
+    kind: 'other',
+    ...(metadata.workflowId ? { workflowId: metadata.workflowId } : {}),
+    ...(metadata.from ? { sender: metadata.from } : {}),
+  };
+  const submissionFor = async (aboutMessageId: string | undefined, localId: string | undefined) => {
+    if (localId && submissionOfLocalId(localId)) return submissionOfLocalId(localId);
+    if (!aboutMessageId) return undefined;
+    try {
+      const tracked = await mesh.track(aboutMessageId);
+      return tracked.localId ? submissionOfLocalId(tracked.localId) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  if (metadata.messageType === 'REPORT') {
+    const about = metadata.linkedMessageId;
+    const submissionId = await submissionFor(about, metadata.localId);
+    return {
+      ...base,
+      kind: 'error-report',
+      ...(about ? { aboutMessageId: about } : {}),
+      ...(submissionId ? { submissionId } : {}),
+      ...(metadata.statusCode ? { code: metadata.statusCode } : {}),
+      ...(metadata.statusDescription ? { description: metadata.statusDescription } : {}),
+    };
+  }
+  if (metadata.workflowId === `${ourWorkflowId}_ACK`) {
+    const text = body.toString('utf8').trim();
+    let about = metadata.linkedMessageId;
+    let accepted = /^ACK\b/i.test(text);
+    let code: string | undefined;
+    let description: string | undefined;
+    try {
+      const parsed = JSON.parse(text) as { messageId?: string; status?: string; code?: string; reason?: string };
+      about = parsed.messageId ?? about;
+      accepted = parsed.status === 'accepted';
+      code = parsed.code;
+      description = parsed.reason;
+    } catch {
+      /* plain text acknowledgement */
+    }
+    const submissionId = await submissionFor(about, metadata.localId);
+    return {
+      ...base,
+      kind: accepted ? 'ack' : 'nack',
+      ...(about ? { aboutMessageId: about } : {}),
+      ...(submissionId ? { submissionId } : {}),
+      ...(code ? { code } : {}),
+      ...(description ? { description: description.slice(0, 500) } : {}),
+    };
+  }
+  return base;
+}

@@ -1,0 +1,79 @@
+/**
+ * A message body cut into MESH chunks. The uncompressed data is split first and each chunk is gzipped
+ * on its own (MESH's rule), and every chunk body is produced afresh on each attempt, from memory or by
+ * re-reading the file range, so a retried chunk needs no copy kept and memory stays at about one
+ * stream buffer whatever the message size.
+ */
+import * as fs from 'node:fs';
+import { pipeline, Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { MeshConfigError } from './errors';
+
+export type SendBody = Buffer | string | { file: string };
+
+/** MESH refuses requests over 100 MB. */
+export const MAX_CHUNK_BYTES = 100 * 1024 * 1024;
+export const DEFAULT_CHUNK_BYTES = 20 * 1024 * 1024;
+
+/** Larger reads than the 64 KiB default: fewer, bigger socket writes for 20 MB chunks. */
+const READ_BUFFER_BYTES = 1024 * 1024;
+
+export interface ChunkBody {
+  /** A fresh body for one attempt. */
+  body: () => Buffer | Readable;
+  /** Bytes on the wire when known in advance (not when gzipped: then chunked transfer encoding). */
+  length?: number;
+}
+
+export interface ChunkedBody {
+  totalBytes: number;
+  totalChunks: number;
+  /** Chunk n of totalChunks, 1-based. */
+  chunk(n: number): ChunkBody;
+  close(): Promise<void>;
+}
+
+export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip: boolean): Promise<ChunkedBody> {
+  if (!Number.isInteger(chunkSizeBytes) || chunkSizeBytes < 1 || chunkSizeBytes > MAX_CHUNK_BYTES) {
+    throw new MeshConfigError(`chunk size must be a whole number of bytes from 1 to ${MAX_CHUNK_BYTES} (MESH's limit per request), not ${chunkSizeBytes}`);
+  }
+  let totalBytes: number;
+  let raw: (start: number, end: number) => Buffer | Readable;
+  let close = async () => {};
+  if (typeof source === 'string' || Buffer.isBuffer(source)) {
+    const data = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
+    totalBytes = data.length;
+    raw = (start, end) => data.subarray(start, end);
+  } else {
+    // One handle for the whole send: every chunk and retry reads the same file, even if it is replaced.
+    const handle = await fs.promises.open(source.file, 'r').catch((err: NodeJS.ErrnoException) => {
+      throw new MeshConfigError(`cannot read ${source.file}: ${err.code ?? err.message}`);
+    });
+    totalBytes = (await handle.stat()).size;
+    raw = (start, end) =>
+      end === start
+        ? Buffer.alloc(0)
+        : handle.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: READ_BUFFER_BYTES });
+    close = () => handle.close();
+  }
+  // An empty body is still one chunk: MESH answers it with its own refusal (code 02).
+  const totalChunks = Math.max(1, Math.ceil(totalBytes / chunkSizeBytes));
+  return {
+    totalBytes,
+    totalChunks,
+    chunk(n) {
+      const start = (n - 1) * chunkSizeBytes;
+      const end = Math.min(totalBytes, start + chunkSizeBytes);
+      if (!gzip) return { body: () => raw(start, end), length: end - start };
+      return {
+        body: () => {
+          const data = raw(start, end);
+          const gz = zlib.createGzip();
+          // pipeline: if undici destroys the gzip stream (socket failure), the file stream is closed too.
+          return pipeline(Buffer.isBuffer(data) ? Readable.from([data]) : data, gz, () => {});
+        },
+      };
+    },
+    close,
+  };
+}

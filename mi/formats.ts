@@ -1,0 +1,117 @@
+/**
+ * The value formats of 0171.02 and the hook event contract, in one place: event validation, row
+ * building, rendering and the file checker all test the same patterns, so a value the validator lets
+ * in is a value the checker accepts in the file. Workflow-safe: plain functions and small constants.
+ */
+
+/** ODS organisation codes (GP practices are a letter and 5 digits, but other organisations differ). */
+export const ODS_RE = /^[A-Z0-9]{3,10}$/;
+export const ODS_ALLOWED = 'an ODS code: 3 to 10 upper-case letters or digits';
+
+/**
+ * GP2GP message and conversation ids are GUIDs. The spec's own examples break the RFC 4122 version and
+ * variant nibbles (58E88CD9-0565-4BA2-1234-…), so only the 8-4-4-4-12 hex shape is required.
+ */
+export const UUID_RE = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
+export const UUID_ALLOWED = 'a GUID: 8-4-4-4-12 hexadecimal digits';
+/** In the file: as rendered, upper case (the Authority joins RR and SR rows on the conversation id). */
+export const FILE_UUID_RE = /^[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}$/;
+
+/**
+ * RR7 / RR31 (max 16): the Smartcard (SDS) user id is numeric (the examples use 1234567890), else a
+ * local id prefixed with "L"; RR31 also allows "SYSTEM" when the system rejected the extract itself.
+ */
+export const SDS_USER_RE = /^[0-9]{1,16}$/;
+export const LOCAL_USER_RE = /^L[A-Za-z0-9._-]{1,15}$/;
+export const USER_ALLOWED = 'a Smartcard (SDS) user id of up to 16 digits, or "L" + a local user id (letters, digits, ". _ -"; 16 characters in all)';
+export function isUser(value: string, allowSystem: boolean): boolean {
+  return SDS_USER_RE.test(value) || LOCAL_USER_RE.test(value) || (allowSystem && value === 'SYSTEM');
+}
+
+/** Approved acknowledgement (NACK) codes of 0083.08 §5, deprecated ones included (22 is "not used"). */
+export const NACK_CODES: readonly string[] = [
+  '03', '04', '05', '06', '07', '08', '09', '10', '11', '12', '13', '14', '15', '16', '17', '18', '19',
+  '20', '21', '23', '24', '25', '26', '27', '28', '29', '30', '31', '99',
+];
+const NACK_SET = new Set(NACK_CODES);
+export const ACK_CODE_ALLOWED = `"0" (ACK) or a NACK code of 0083.08: ${NACK_CODES.join(', ')}`;
+export function isAckCode(value: string): boolean {
+  return value === '0' || NACK_SET.has(value);
+}
+export function isNackCode(value: string): boolean {
+  return NACK_SET.has(value);
+}
+
+/**
+ * Error codes (RR12, RR28: 8 characters; SR12, SR19: 10) come from the source application, TMS, PDS or
+ * the target: "400", "06", "SEF001". They are never quoted in the file, so they must not need it.
+ */
+export const ERROR_CODE_RE = /^[A-Za-z0-9._:/-]+$/;
+export const errorCodeAllowed = (max: number) => `an error code of 1 to ${max} letters, digits or ". _ : / -"`;
+
+/** Day (HR6, FS5) and timestamp (RR5 …) formats of the file: UTC, no zone, no fraction. */
+export const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
+export const FILE_DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
+
+/** True for a real calendar day in YYYY-MM-DD form (2026-02-30 is refused). */
+export function isDay(value: string): boolean {
+  if (!DAY_RE.test(value)) return false;
+  const ms = Date.parse(`${value}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === value;
+}
+
+/** True for a real UTC date-time in the file's YYYY-MM-DDThh:mm:ss form. */
+export function isFileDateTime(value: string): boolean {
+  if (!FILE_DATETIME_RE.test(value)) return false;
+  const ms = Date.parse(`${value}Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 19) === value;
+}
+
+/** HR5: 7 status bytes (0 not supported, 1 supported, 2 switched off), then 8 spare "0". */
+export const APPLICATION_STATUS_RE = /^[0-2]{7}0{8}$/;
+export const APPLICATION_STATUS_ALLOWED = '15 digits: 7 status bytes each 0, 1 or 2 (GP2GP, Large Messaging, A-B-A, Archetypes, SCR flags, Paper Process, Patient Facing Services), then 8 spare "0"';
+
+/** SR6: 0069 TD53 says every byte is set to 0, 1 or 2 as determined; 0000000000 = no special status. */
+export const REQUESTER_CONFIG_RE = /^[0-2]{10}$/;
+export const REQUESTER_CONFIG_ALLOWED = '10 digits, each 0, 1 or 2 (1st: Large Messaging, 2nd: A-B-A), e.g. 0000000000';
+
+/** HR3: the example is 4297447031, the description "e.g. A12345-123456". */
+export const ASID_RE = /^[A-Za-z0-9-]{1,20}$/;
+export const ASID_ALLOWED = 'an ASID: 1 to 20 letters, digits or "-"';
+
+/** Decimal settings of HR7, HR9–HR11, rendered as the §3.4.1 example does: 5 → "5.0", 0.25 → "0.25". */
+export function formatDecimal(value: number): string {
+  return Number.isInteger(value) ? value.toFixed(1) : String(value);
+}
+export const DECIMAL_RE = /^\d+\.\d+$/;
+
+/**
+ * MI24: no patient-identifiable data. An NHS number is 10 digits whose last is the modulus 11 check
+ * digit of the other nine; a run of 10 digits (optionally grouped 3-3-4 by spaces or hyphens) that
+ * passes the check is refused wherever free text or identifiers could carry one.
+ */
+export function containsNhsNumber(text: string): boolean {
+  const re = /(?<![0-9])(\d{3})[ -]?(\d{3})[ -]?(\d{4})(?![0-9])/g;
+  for (const m of text.matchAll(re)) {
+    if (isNhsNumber(`${m[1]}${m[2]}${m[3]}`)) return true;
+  }
+  return false;
+}
+
+export function isNhsNumber(digits: string): boolean {
+  if (!/^\d{10}$/.test(digits)) return false;
+  let sum = 0;
+  for (let i = 0; i < 9; i++) sum += Number(digits[i]) * (10 - i);
+  const check = 11 - (sum % 11);
+  if (check === 10) return false;
+  return (check === 11 ? 0 : check) === Number(digits[9]);
+}
+
+/** Control characters other than tab, CR and LF never belong in MI text. */
+// eslint-disable-next-line no-control-regex
+export const FORBIDDEN_CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+
+/** Free text in the file stays on one line: CR, LF and tab become spaces (one per line break). */
+export function oneLine(text: string): string {
+  return text.replace(/\r\n|[\r\n\t]/g, ' ');
+}

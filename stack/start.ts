@@ -1,0 +1,174 @@
+/**
+ * `npm start`: the service on the embedded default. Starts (unless configured to use external ones)
+ * the Temporal dev server with its SQLite file and Web UI, and NHS England's MESH sandbox with a file
+ * store, then runs the worker under supervision (restarted if it dies). Ctrl-C stops everything it
+ * started, in reverse order. State lives under .data/ and survives restarts.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  ConfigError,
+  EMBEDDED_MESH_PASSWORD,
+  loadConfig,
+  PROJECT_ROOT,
+  type Config,
+} from '../config';
+import { ProvisionError, provision } from './provision';
+import { StackError, startMeshSandbox, startTemporalDevServer, type ServerHandle } from './servers';
+
+const say = (line: string) => console.log(`[gp2gp-mi] ${line}`);
+
+/** Refuses a second `npm start` on the same data folder with a clear message. */
+function takeLock(dataDir: string): () => void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const lock = path.join(dataDir, 'stack.pid');
+  try {
+    const pid = Number(fs.readFileSync(lock, 'utf8'));
+    if (pid && pid !== process.pid) {
+      try {
+        process.kill(pid, 0);
+        throw new StackError(`already running (pid ${pid}) with data in ${dataDir}; stop it first, or set GP2GP_DATA_DIR and other ports`);
+      } catch (err) {
+        if (err instanceof StackError) throw err; // ESRCH: a stale lock from a killed run
+      }
+    }
+  } catch (err) {
+    if (err instanceof StackError) throw err;
+  }
+  fs.writeFileSync(lock, String(process.pid));
+  return () => {
+    try {
+      if (fs.readFileSync(lock, 'utf8') === String(process.pid)) fs.unlinkSync(lock);
+    } catch {
+      /* already gone */
+    }
+  };
+}
+
+/** The embedded sandbox's shared key: generated once, kept in the data folder, never printed. */
+function embeddedSharedKey(dataDir: string): string {
+  const file = path.join(dataDir, 'mesh', 'shared-key');
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, randomBytes(24).toString('hex'), { mode: 0o600 });
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}
+
+/** Runs the worker as a child process and restarts it with backoff when it dies unexpectedly. */
+function superviseWorker(env: NodeJS.ProcessEnv, logFile: string): { stop(): Promise<void> } {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let restarts = 0;
+  const run = () => {
+    const out = fs.openSync(logFile, 'a');
+    child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'worker', 'main.ts')], {
+      env,
+      stdio: ['ignore', out, out],
+      detached: true,
+    });
+    fs.closeSync(out);
+    const startedAt = Date.now();
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      if (Date.now() - startedAt > 60_000) restarts = 0;
+      const delay = Math.min(30_000, 1_000 * 2 ** restarts++);
+      say(`worker exited (${signal ?? code}); restarting in ${delay / 1000}s — log ${logFile}`);
+      setTimeout(run, delay);
+    });
+  };
+  run();
+  return {
+    async stop() {
+      stopping = true;
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+      c.kill('SIGTERM');
+      const timer = setTimeout(() => c.kill('SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function main(): Promise<void> {
+  const config: Config = loadConfig();
+  const releaseLock = takeLock(config.dataDir);
+  const started: { stop(): Promise<void> }[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = () =>
+    (stopping ??= (async () => {
+      say('stopping…');
+      for (const s of started.reverse()) await s.stop().catch(() => undefined);
+      releaseLock();
+      say('stopped');
+    })());
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      void stopAll().then(() => process.exit(0));
+    });
+  }
+
+  try {
+    const logs = path.join(config.dataDir, 'logs');
+    const workerEnv: NodeJS.ProcessEnv = { ...process.env };
+    const needTools = !config.temporal.address || !config.mesh.url;
+    const tools = needTools ? provision(say) : undefined;
+
+    let temporal: ServerHandle | undefined;
+    if (!config.temporal.address) {
+      say(`Temporal CLI: ${tools!.temporalCliSource}`);
+      temporal = await startTemporalDevServer({
+        tools: tools!,
+        port: config.temporal.port,
+        uiPort: config.temporal.uiPort,
+        dbFile: path.join(config.dataDir, 'temporal', 'temporal.sqlite'),
+        namespace: config.temporal.namespace,
+        logFile: path.join(logs, 'temporal.log'),
+      });
+      started.push(temporal);
+      workerEnv.TEMPORAL_ADDRESS = temporal.address;
+    }
+
+    let mesh: ServerHandle | undefined;
+    if (!config.mesh.url) {
+      const sharedKey = config.mesh.sharedKey ?? embeddedSharedKey(config.dataDir);
+      mesh = await startMeshSandbox({
+        tools: tools!,
+        port: config.mesh.port,
+        storeDir: path.join(config.dataDir, 'mesh', 'store'),
+        sharedKey,
+        mailboxes: [config.mesh.mailbox, config.mesh.to],
+        logFile: path.join(logs, 'mesh-sandbox.log'),
+      });
+      started.push(mesh);
+      workerEnv.MESH_URL = mesh.address;
+      workerEnv.MESH_SHARED_KEY = sharedKey;
+      workerEnv.MESH_PASSWORD = config.mesh.password ?? EMBEDDED_MESH_PASSWORD;
+    }
+
+    started.push(superviseWorker(workerEnv, path.join(logs, 'worker.log')));
+
+    const ui = temporal ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external cluster: its own Web UI)';
+    say('running');
+    say(`  Temporal Web UI   ${ui}/namespaces/${config.temporal.namespace}/workflows`);
+    say(`  Temporal server   ${workerEnv.TEMPORAL_ADDRESS ?? config.temporal.address} (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})`);
+    say(`  MESH              ${workerEnv.MESH_URL ?? config.mesh.url}${mesh ? ' (NHS England MESH sandbox, file store)' : ''}`);
+    say(`  MESH mailboxes    ours ${config.mesh.mailbox} → Authority ${config.mesh.to}, workflow ${config.mesh.workflowId}`);
+    say(`  practices         ${path.relative(PROJECT_ROOT, config.practicesFile)}`);
+    say(`  data and logs     ${config.dataDir}`);
+    say('Ctrl-C stops everything started here.');
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+main().catch((err: unknown) => {
+  const known = err instanceof ConfigError || err instanceof ProvisionError || err instanceof StackError;
+  console.error(`[gp2gp-mi] cannot start: ${known ? (err as Error).message : err instanceof Error ? err.stack : String(err)}`);
+  process.exit(1);
+});

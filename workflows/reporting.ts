@@ -1,0 +1,328 @@
+/**
+ * One long-lived reporting workflow per practice. It holds the rows of the days it has not yet
+ * delivered (and, for a while, of the days it has, so a late event can be answered with a complete
+ * corrected record set), and at the practice's cadence starts a submission for every due day —
+ * including days with no activity, which still get HR + FR (MI07). Delivered days leave its state
+ * after the correction window; continue-as-new keeps the history small.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  ParentClosePolicy,
+  setCurrentDetails,
+  setHandler,
+  startChild,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Side } from '../mi/events';
+import { reportingWorkflowId, submissionId } from './ids';
+import { practiceOdsKey } from './search-attributes';
+import { submissionWorkflow, type SubmissionOptions, type SubmissionResult } from './submission';
+
+// ---- public API -------------------------------------------------------------------------------
+
+/** A row of one record as of the end of one day, as the transfer workflow computed it. */
+export interface ForwardedRow {
+  day: string;
+  side: Side;
+  key: string;
+  firstEventAt: string;
+  fields: string[];
+  /** Number of events the row was built from: only a higher seq replaces a row. */
+  seq: number;
+}
+
+export const rowsSignal = defineSignal<[ForwardedRow[]]>('rows');
+export const submissionFinishedSignal = defineSignal<[SubmissionResult]>('submissionFinished');
+
+export interface SubmitRequest {
+  /** Specific closed days to (re)send; default: every due day. */
+  days?: string[];
+}
+export interface SubmitResult {
+  submissions: { submissionId: string; days: string[] }[];
+}
+/** Submit now, instead of waiting for the cadence. */
+export const submitUpdate = defineUpdate<SubmitResult, [SubmitRequest]>('submit');
+
+export interface ReportingView {
+  practiceOds: string;
+  cadence: Cadence;
+  lastDeliveredDay?: string;
+  pendingDays: string[];
+  inFlight: { submissionId: string; days: string[] }[];
+  recentFailures: { submissionId: string; days: string[]; reason: string }[];
+  nextSubmissionAt: string;
+}
+export const reportingQuery = defineQuery<ReportingView>('reporting');
+
+export type Cadence = 'daily' | 'weekly';
+
+export interface ReportingOptions {
+  cadence?: Cadence;
+  /** How long after 00:00 UTC the cadence fires. */
+  submitAfterMidnightMs?: number;
+  /** Delivered days are held this many days for corrections. */
+  correctionWindowDays?: number;
+  submission?: SubmissionOptions;
+}
+
+export interface ReportingInput {
+  practiceOds: string;
+  options?: ReportingOptions;
+  /** First day to report (default: the day the workflow started). */
+  firstDay?: string;
+  /** Carried across continue-as-new. */
+  state?: ReportingState;
+}
+
+interface DayState {
+  rows: Record<string, ForwardedRow>;
+  version: number;
+  deliveredVersion?: number;
+}
+
+interface ReportingState {
+  days: Record<string, DayState>;
+  /** Every day before this one has an entry in `days` or was delivered and aged out. */
+  nextUncoveredDay: string;
+  lastDeliveredDay?: string;
+  inFlight: Record<string, { days: Record<string, number> }>;
+  recentFailures: { submissionId: string; days: string[]; reason: string }[];
+  sequence: number;
+}
+
+// ---- dates --------------------------------------------------------------------------------------
+
+const DAY_MS = 86_400_000;
+const MAX_DAYS_PER_SUBMISSION = 31;
+/** Keeps a submission's input (rows) far below Temporal's 2 MB payload limit. */
+const MAX_SUBMISSION_ROW_BYTES = 1_000_000;
+
+function dayOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 10);
+}
+function addDays(day: string, n: number): string {
+  return dayOf(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS);
+}
+
+// ---- the practice's reporting -------------------------------------------------------------------
+
+class PracticeReporting {
+  readonly state: ReportingState;
+  readonly cadence: Cadence;
+  readonly submitAfterMidnightMs: number;
+  readonly correctionWindowDays: number;
+
+  constructor(readonly input: ReportingInput) {
+    this.state = input.state ?? {
+      days: {},
+      nextUncoveredDay: input.firstDay ?? dayOf(Date.now()),
+      inFlight: {},
+      recentFailures: [],
+      sequence: 0,
+    };
+    this.cadence = input.options?.cadence ?? 'daily';
+    this.submitAfterMidnightMs = input.options?.submitAfterMidnightMs ?? 5 * 60_000;
+    this.correctionWindowDays = input.options?.correctionWindowDays ?? 14;
+  }
+
+  addRows(rows: ForwardedRow[]): void {
+    for (const row of rows) {
+      const id = `${row.side}:${row.key}`;
+      const day = (this.state.days[row.day] ??= { rows: {}, version: 0 });
+      const existing = day.rows[id];
+      if (existing && existing.seq >= row.seq) continue;
+      // An identical row (e.g. a re-sent duplicate event) does not make a delivered day due again.
+      if (existing && JSON.stringify(existing.fields) === JSON.stringify(row.fields) && existing.firstEventAt === row.firstEventAt) {
+        existing.seq = row.seq;
+        continue;
+      }
+      day.rows[id] = row;
+      day.version++;
+    }
+  }
+
+  private inFlightDays(): Set<string> {
+    return new Set(Object.values(this.state.inFlight).flatMap((s) => Object.keys(s.days)));
+  }
+
+  /** Closed days (before today) that were never delivered or changed since. */
+  dueDays(now: number, through = dayOf(now - DAY_MS)): string[] {
+    this.cover(through);
+    const busy = this.inFlightDays();
+    return Object.entries(this.state.days)
+      .filter(([day, s]) => day <= through && !busy.has(day) && (s.deliveredVersion === undefined || s.version > s.deliveredVersion))
+      .map(([day]) => day)
+      .sort();
+  }
+
+  requestDays(days: string[]): string[] {
+    const busy = this.inFlightDays();
+    const wanted = [...new Set(days)].filter((d) => !busy.has(d)).sort();
+    for (const d of wanted) this.state.days[d] ??= { rows: {}, version: 0 };
+    return wanted;
+  }
+
+  /** Makes sure every day up to `through` has an entry, so empty days are reported too. */
+  private cover(through: string): void {
+    while (this.state.nextUncoveredDay <= through) {
+      this.state.days[this.state.nextUncoveredDay] ??= { rows: {}, version: 0 };
+      this.state.nextUncoveredDay = addDays(this.state.nextUncoveredDay, 1);
+    }
+  }
+
+  /** The next cadence point after now. */
+  nextCadenceAt(now: number): number {
+    let t = Date.parse(`${dayOf(now)}T00:00:00Z`) + this.submitAfterMidnightMs;
+    for (;;) {
+      const isMonday = new Date(t).getUTCDay() === 1;
+      if (t > now && (this.cadence === 'daily' || isMonday)) return t;
+      t += DAY_MS;
+    }
+  }
+
+  /** Groups days into submissions that stay within the per-submission limits. */
+  batches(days: string[]): string[][] {
+    const batches: string[][] = [];
+    let current: string[] = [];
+    let bytes = 0;
+    for (const day of days) {
+      const dayBytes = Object.values(this.state.days[day]?.rows ?? {}).reduce((n, r) => n + r.fields.join(',').length + 100, 0);
+      if (current.length && (current.length >= MAX_DAYS_PER_SUBMISSION || bytes + dayBytes > MAX_SUBMISSION_ROW_BYTES)) {
+        batches.push(current);
+        current = [];
+        bytes = 0;
+      }
+      current.push(day);
+      bytes += dayBytes;
+    }
+    if (current.length) batches.push(current);
+    return batches;
+  }
+
+  finish(result: SubmissionResult): void {
+    const flight = this.state.inFlight[result.submissionId];
+    if (!flight) return; // already handled (signals may be re-sent)
+    delete this.state.inFlight[result.submissionId];
+    if (result.status === 'delivered') {
+      for (const [day, version] of Object.entries(flight.days)) {
+        const s = this.state.days[day];
+        if (s) s.deliveredVersion = Math.max(s.deliveredVersion ?? -1, version);
+        if (!this.state.lastDeliveredDay || day > this.state.lastDeliveredDay) this.state.lastDeliveredDay = day;
+      }
+    } else {
+      this.state.recentFailures = [
+        { submissionId: result.submissionId, days: Object.keys(flight.days), reason: result.reason ?? 'failed' },
+        ...this.state.recentFailures,
+      ].slice(0, 20);
+    }
+  }
+
+  /** Drops delivered, unchanged days older than the correction window. */
+  prune(now: number): void {
+    const oldest = dayOf(now - this.correctionWindowDays * DAY_MS);
+    for (const [day, s] of Object.entries(this.state.days)) {
+      if (day < oldest && s.deliveredVersion !== undefined && s.deliveredVersion >= s.version) delete this.state.days[day];
+    }
+  }
+
+  view(now: number): ReportingView {
+    return {
+      practiceOds: this.input.practiceOds,
+      cadence: this.cadence,
+      ...(this.state.lastDeliveredDay ? { lastDeliveredDay: this.state.lastDeliveredDay } : {}),
+      pendingDays: this.dueDays(now, dayOf(now)),
+      inFlight: Object.entries(this.state.inFlight).map(([id, f]) => ({ submissionId: id, days: Object.keys(f.days) })),
+      recentFailures: this.state.recentFailures,
+      nextSubmissionAt: new Date(this.nextCadenceAt(now)).toISOString(),
+    };
+  }
+}
+
+// ---- the workflow -------------------------------------------------------------------------------
+
+export async function reportingWorkflow(input: ReportingInput): Promise<void> {
+  const reporting = new PracticeReporting(input);
+  const ods = input.practiceOds;
+  let signalsThisRun = 0;
+
+  const startSubmissions = async (days: string[]): Promise<SubmitResult> => {
+    const started: SubmitResult['submissions'] = [];
+    for (const batch of reporting.batches(days)) {
+      const id = submissionId(ods, batch[0]!, batch[batch.length - 1]!, ++reporting.state.sequence);
+      const recordSets = batch.map((day) => ({
+        day,
+        rows: Object.values(reporting.state.days[day]?.rows ?? {}).map(({ side, key, firstEventAt, fields }) => ({ side, key, firstEventAt, fields })),
+      }));
+      reporting.state.inFlight[id] = { days: Object.fromEntries(batch.map((d) => [d, reporting.state.days[d]?.version ?? 0])) };
+      // Abandoned, not terminated, when this run continues as new: the child reports back by signal.
+      await startChild(submissionWorkflow, {
+        workflowId: id,
+        args: [{ submissionId: id, practiceOds: ods, reportingWorkflowId: reportingWorkflowId(ods), recordSets, options: input.options?.submission }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `MI submission for ${ods}: ${batch[0]} to ${batch[batch.length - 1]}`,
+      });
+      started.push({ submissionId: id, days: batch });
+    }
+    return { submissions: started };
+  };
+
+  setHandler(rowsSignal, (rows) => {
+    signalsThisRun++;
+    reporting.addRows(rows);
+  });
+  setHandler(submissionFinishedSignal, (result) => {
+    signalsThisRun++;
+    reporting.finish(result);
+  });
+  setHandler(
+    submitUpdate,
+    async (request) => {
+      if (!request.days?.length) return await startSubmissions(reporting.dueDays(Date.now()));
+      // Named days are sent again even if delivered (an operator's replay); days in flight are skipped.
+      return await startSubmissions(reporting.requestDays(request.days));
+    },
+    {
+      validator: (request) => {
+        const today = dayOf(Date.now());
+        for (const day of request.days ?? []) {
+          if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) {
+            throw new Error(`day: ${JSON.stringify(day)} is not a date; allowed: YYYY-MM-DD`);
+          }
+          if (day >= today) throw new Error(`day: ${day} is not over yet; allowed: days before ${today} (UTC)`);
+        }
+      },
+    },
+  );
+  setHandler(reportingQuery, () => reporting.view(Date.now()));
+
+  upsertSearchAttributes([{ key: practiceOdsKey, value: ods }]);
+
+  for (;;) {
+    const now = Date.now();
+    const nextAt = reporting.nextCadenceAt(now);
+    const view = reporting.view(now);
+    setCurrentDetails(
+      `Reporting for ${ods} (${reporting.cadence}): last delivered day ${view.lastDeliveredDay ?? 'none'}; ` +
+        `${view.pendingDays.length} day(s) pending; ${view.inFlight.length} submission(s) in flight; next at ${view.nextSubmissionAt}`,
+    );
+    const wantsNewRun = () => signalsThisRun >= 2_000 || workflowInfo().continueAsNewSuggested;
+    await condition(wantsNewRun, Math.max(1, nextAt - now));
+    if (wantsNewRun()) {
+      await condition(allHandlersFinished);
+      reporting.prune(Date.now());
+      return await continueAsNew<typeof reportingWorkflow>({ ...input, state: reporting.state });
+    }
+    if (Date.now() >= nextAt) {
+      const due = reporting.dueDays(Date.now());
+      if (due.length) await startSubmissions(due);
+      reporting.prune(Date.now());
+    }
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * One MI submission: the record sets of some days of one practice, rendered and sent over MESH, then
+ * followed until NHS England's mailbox has acknowledged every file — or until a permanent fault, a
+ * negative acknowledgement or the deadline ends it failed, with its reason. The CSV bytes never enter
+ * workflow history: the send activity renders them from the rows. The MESH local id of each file is
+ * derived from the submission id, so a retried send finds its message instead of sending twice.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities';
+import type { Side } from '../mi/events';
+import { miDaysKey, practiceOdsKey, submissionStatusKey } from './search-attributes';
+
+// ---- public API -------------------------------------------------------------------------------
+
+export interface SubmissionRecordSet {
+  day: string;
+  rows: { side: Side; key: string; firstEventAt: string; fields: string[] }[];
+}
+
+export interface SubmissionOptions {
+  /** First wait before tracking a sent message; doubles up to trackingMaxIntervalMs. */
+  trackingIntervalMs?: number;
+  trackingMaxIntervalMs?: number;
+  /** Give up waiting for acknowledgement after this long (default: MESH's 5-day expiry). */
+  deliveryDeadlineMs?: number;
+}
+
+export interface SubmissionInput {
+  submissionId: string;
+  practiceOds: string;
+  reportingWorkflowId: string;
+  recordSets: SubmissionRecordSet[];
+  options?: SubmissionOptions | undefined;
+}
+
+export type SubmissionStatus = 'sending' | 'awaiting-acknowledgement' | 'delivered' | 'failed';
+
+export interface SentFile {
+  fileName: string;
+  localId: string;
+  messageId: string;
+  bytes: number;
+  rows: number;
+  acknowledged?: boolean;
+}
+
+export interface SubmissionResult {
+  submissionId: string;
+  status: 'delivered' | 'failed';
+  reason?: string;
+  files: SentFile[];
+  days: string[];
+}
+
+/** What the inbox found about one of our messages: an error REPORT or a business (N)ACK. */
+export interface DeliveryNotice {
+  kind: 'error-report' | 'ack' | 'nack';
+  messageId: string;
+  code?: string;
+  description?: string;
+}
+export const deliveryNoticeSignal = defineSignal<[DeliveryNotice]>('deliveryNotice');
+
+export interface SubmissionView {
+  submissionId: string;
+  practiceOds: string;
+  days: string[];
+  status: SubmissionStatus;
+  reason?: string;
+  files: SentFile[];
+}
+export const submissionQuery = defineQuery<SubmissionView>('submission');
+
+// ---- the workflow -------------------------------------------------------------------------------
+
+const { sendSubmissionFiles, trackMessages } = proxyActivities<ReturnType<typeof activities.createActivities>>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+const DEFAULT_DEADLINE_MS = 5 * 24 * 3_600_000;
+const FAILED_TRACKING = new Set(['error', 'undeliverable', 'expired', 'failed']);
+
+class Submission {
+  status: SubmissionStatus = 'sending';
+  reason: string | undefined;
+  files: SentFile[] = [];
+  readonly notices: DeliveryNotice[] = [];
+  readonly days: string[];
+
+  constructor(readonly input: SubmissionInput) {
+    this.days = input.recordSets.map((s) => s.day);
+  }
+
+  fail(reason: string): void {
+    this.status = 'failed';
+    this.reason = reason;
+  }
+
+  /** Applies notices from the inbox; true when the submission reached an end. */
+  applyNotices(): void {
+    for (const notice of this.notices.splice(0)) {
+      const file = this.files.find((f) => f.messageId === notice.messageId);
+      if (!file) continue;
+      if (notice.kind === 'ack') file.acknowledged = true;
+      else
+        this.fail(
+          `${notice.kind === 'nack' ? 'negative acknowledgement' : 'MESH error report'} for ${file.fileName}` +
+            `${notice.code ? ` (code ${notice.code})` : ''}${notice.description ? `: ${notice.description}` : ''}`,
+        );
+    }
+    if (this.status !== 'failed' && this.files.length && this.files.every((f) => f.acknowledged)) this.status = 'delivered';
+  }
+
+  view(): SubmissionView {
+    return {
+      submissionId: this.input.submissionId,
+      practiceOds: this.input.practiceOds,
+      days: this.days,
+      status: this.status,
+      ...(this.reason ? { reason: this.reason } : {}),
+      files: this.files,
+    };
+  }
+}
+
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+export async function submissionWorkflow(input: SubmissionInput): Promise<SubmissionResult> {
+  const submission = new Submission(input);
+  const deadlineAt = Date.now() + (input.options?.deliveryDeadlineMs ?? DEFAULT_DEADLINE_MS);
+  let trackingInterval = input.options?.trackingIntervalMs ?? 60_000;
+  const trackingMax = input.options?.trackingMaxIntervalMs ?? 30 * 60_000;
+
+  setHandler(deliveryNoticeSignal, (notice) => {
+    submission.notices.push(notice);
+  });
+  setHandler(submissionQuery, () => submission.view());
+
+  const show = () => {
+    upsertSearchAttributes([
+      { key: practiceOdsKey, value: input.practiceOds },
+      { key: submissionStatusKey, value: submission.status },
+      { key: miDaysKey, value: submission.days },
+    ]);
+    const files = submission.files.map((f) => `${f.fileName} (${f.messageId}${f.acknowledged ? ', acknowledged' : ''})`).join(', ');
+    setCurrentDetails(
+      `Submission of ${input.practiceOds} for ${submission.days.join(', ')}: ${submission.status}` +
+        (submission.reason ? ` — ${submission.reason}` : '') +
+        (files ? `\nfiles: ${files}` : ''),
+    );
+  };
+  show();
+
+  try {
+    submission.files = await sendSubmissionFiles({
+      submissionId: input.submissionId,
+      practiceOds: input.practiceOds,
+      recordSets: input.recordSets,
+    });
+    submission.status = 'awaiting-acknowledgement';
+  } catch (err) {
+    // Only non-retryable faults get here (authentication, refused recipient, configuration).
+    submission.fail(`send failed: ${failureMessage(err)}`);
+  }
+
+  while (submission.status === 'awaiting-acknowledgement') {
+    show();
+    const now = Date.now();
+    if (now >= deadlineAt) {
+      submission.fail(`not acknowledged by the recipient within ${Math.round((deadlineAt - workflowInfo().startTime.getTime()) / 3_600_000)} h`);
+      break;
+    }
+    await condition(() => submission.notices.length > 0, Math.min(trackingInterval, deadlineAt - now));
+    submission.applyNotices();
+    if (submission.status !== 'awaiting-acknowledgement') break;
+    if (submission.notices.length === 0) {
+      const pending = submission.files.filter((f) => !f.acknowledged);
+      const tracked = await trackMessages({ messageIds: pending.map((f) => f.messageId) });
+      for (const t of tracked) {
+        const file = submission.files.find((f) => f.messageId === t.messageId)!;
+        const status = t.status.toLowerCase();
+        if (status === 'acknowledged') file.acknowledged = true;
+        else if (FAILED_TRACKING.has(status)) {
+          submission.fail(`MESH tracking says ${status} for ${file.fileName}${t.description ? `: ${t.description}` : ''}`);
+        }
+      }
+      submission.applyNotices();
+      trackingInterval = Math.min(trackingInterval * 2, trackingMax);
+    }
+  }
+  show();
+
+  const result: SubmissionResult = {
+    submissionId: input.submissionId,
+    status: submission.status === 'delivered' ? 'delivered' : 'failed',
+    ...(submission.reason ? { reason: submission.reason } : {}),
+    files: submission.files,
+    days: submission.days,
+  };
+  // The reporting workflow may have continued as new meanwhile: signal by workflow id only.
+  await getExternalWorkflowHandle(input.reportingWorkflowId).signal('submissionFinished', result);
+  if (result.status === 'failed') {
+    // Failed submissions end failed in the Web UI too, so `ExecutionStatus = "Failed"` finds them.
+    throw ApplicationFailure.nonRetryable(result.reason ?? 'submission failed', 'SubmissionFailed', result);
+  }
+  return result;
+}

@@ -1,0 +1,338 @@
+/**
+ * One GP2GP transfer as seen by one practice: the RR record of a registration (requester side) or the
+ * SR record of an EHR request (sender side). Hook events arrive as Updates (update-with-start, so the
+ * first event starts it); the validator refuses bad events before anything reaches history. Every
+ * accepted event changes the rows of its day and of later days the record has events on; those rows
+ * are forwarded to the practice's reporting workflow by an activity, in order, before this workflow
+ * may finish, so no accepted event is lost between the two.
+ */
+import {
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineUpdate,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { recordKeyOf, utcDayOf, validateEvent, type HookEvent, type Side } from '../mi/events';
+import { buildRow, firstEventAt, recordDays, sameEventContent } from '../mi/records';
+import type * as activities from '../activities';
+import {
+  conversationIdKey,
+  miDaysKey,
+  outcomeKey,
+  practiceOdsKey,
+  registrationIdKey,
+  sideKey,
+  stageKey,
+} from './search-attributes';
+import type { ForwardedRow } from './reporting';
+
+// ---- public API -------------------------------------------------------------------------------
+
+export type StoredEvent = HookEvent & { eventId: string };
+
+export interface RecordEventResult {
+  outcome: 'accepted' | 'duplicate';
+  eventId: string;
+}
+
+/** Records one hook event; refused by the validator with the contract's error when malformed. */
+export const recordEventUpdate = defineUpdate<RecordEventResult, [StoredEvent]>('recordEvent');
+
+export interface TransferView {
+  side: Side;
+  practiceOds: string;
+  key: string;
+  stage: string;
+  outcome: TransferOutcome;
+  events: StoredEvent[];
+  /** Days on which the record has events, each with its row as of the end of that day. */
+  rows: { day: string; fields: string[] }[];
+}
+export const transferQuery = defineQuery<TransferView>('transfer');
+
+export interface TransferInput {
+  side: Side;
+  practiceOds: string;
+  key: string;
+  /** Carried across continue-as-new. */
+  events?: StoredEvent[];
+  /** Carried across continue-as-new: the first day whose rows still have to be forwarded. */
+  unforwardedFrom?: string | undefined;
+  options?: TransferOptions;
+}
+
+export interface TransferOptions {
+  /** A final record completes after this long without events (a later event reopens it). */
+  finalQuietMs?: number;
+  /** An unfinished record completes after this long without events, to keep histories bounded. */
+  idleMs?: number;
+}
+
+export interface TransferResult {
+  events: StoredEvent[];
+  outcome: TransferOutcome;
+}
+
+export type TransferOutcome =
+  | 'registered'
+  | 'in-progress'
+  | 'extract-overdue'
+  | 'integration-overdue'
+  | 'integrated'
+  | 'integrated-late'
+  | 'rejected'
+  | 'failed'
+  | 'sent'
+  | 'closed';
+
+// ---- the record ---------------------------------------------------------------------------------
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const DEFAULT_FINAL_QUIET_MS = 14 * DAY;
+const DEFAULT_IDLE_MS = 60 * DAY;
+/** 0068: integration is due within 8 days of the extract; the sender then starts the paper process. */
+const INTEGRATION_WINDOW_MS = 8 * DAY;
+/** 0068: the extract must be sent within 24 hours of the request. */
+const EXTRACT_WINDOW_MS = DAY;
+/** Event-history guard well inside Temporal's suggested 4k events. */
+const MAX_EVENTS_PER_RUN = 2_000;
+
+const { forwardRows, restorePreviousRecord } = proxyActivities<ReturnType<typeof activities.createActivities>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+
+function at(iso: string): number {
+  return Date.parse(iso);
+}
+
+/** Holds the events of one record and answers everything derived from them. */
+class TransferRecord {
+  readonly events: StoredEvent[];
+  private readonly byId = new Map<string, StoredEvent>();
+
+  constructor(
+    readonly side: Side,
+    readonly practiceOds: string,
+    readonly key: string,
+    events: StoredEvent[],
+  ) {
+    this.events = [];
+    for (const e of events) this.add(e);
+  }
+
+  /** Refusal text for an event that cannot belong here, or undefined. */
+  refusal(input: unknown): string | undefined {
+    const result = validateEvent(input, { now: new Date() });
+    if (!result.ok) return result.message;
+    const event = result.event;
+    const { side, practiceOds, key } = recordKeyOf(event);
+    if (side !== this.side || practiceOds !== this.practiceOds || key !== this.key) {
+      return `event belongs to ${side} ${practiceOds}/${key}, not to this transfer (${this.side} ${this.practiceOds}/${this.key})`;
+    }
+    const eventId = (input as { eventId?: unknown }).eventId;
+    if (typeof eventId !== 'string' || eventId === '') return 'eventId: missing; the client assigns one before sending';
+    const earlier = this.byId.get(eventId);
+    if (earlier && !sameEventContent(earlier, input as StoredEvent)) {
+      return `eventId: ${eventId} was already used for a different event; allowed: a new eventId for new content`;
+    }
+    return undefined;
+  }
+
+  /** Adds an event; returns false for a duplicate. */
+  add(event: StoredEvent): boolean {
+    if (this.byId.has(event.eventId)) return false;
+    this.byId.set(event.eventId, event);
+    this.events.push(event);
+    return true;
+  }
+
+  days(): string[] {
+    return recordDays(this.events);
+  }
+
+  rowOf(day: string): string[] {
+    return buildRow(this.side, this.events, `${day}T23:59:59.999Z`);
+  }
+
+  forwardedRows(fromDay: string): ForwardedRow[] {
+    return this.days()
+      .filter((day) => day >= fromDay)
+      .map((day) => ({
+        day,
+        side: this.side,
+        key: this.key,
+        firstEventAt: firstEventAt(this.events, `${day}T23:59:59.999Z`)!,
+        fields: this.rowOf(day),
+        seq: this.events.length,
+      }));
+  }
+
+  private latest(type: HookEvent['type']): StoredEvent | undefined {
+    let found: StoredEvent | undefined;
+    for (const e of this.events) if (e.type === type && (!found || at(e.occurredAt) > at(found.occurredAt))) found = e;
+    return found;
+  }
+
+  stage(): string {
+    let latest: StoredEvent | undefined;
+    for (const e of this.events) if (!latest || at(e.occurredAt) >= at(latest.occurredAt)) latest = e;
+    return latest?.type ?? 'none';
+  }
+
+  outcome(now: number): TransferOutcome {
+    if (this.side === 'RR') {
+      const ack = this.latest('extract-acknowledged') as Extract<StoredEvent, { type: 'extract-acknowledged' }> | undefined;
+      const extract = this.latest('ehr-received');
+      if (ack) {
+        if (String(ack.ackCode) !== '0') return 'rejected';
+        return extract && at(ack.occurredAt) - at(extract.occurredAt) > INTEGRATION_WINDOW_MS ? 'integrated-late' : 'integrated';
+      }
+      if (this.events.some((e) => e.type === 'request-failure' && (e as { fatal?: boolean }).fatal)) return 'failed';
+      if (extract) return now - at(extract.occurredAt) > INTEGRATION_WINDOW_MS ? 'integration-overdue' : 'in-progress';
+      const requested = this.latest('ehr-requested');
+      if (!requested) return 'registered';
+      return now - at(requested.occurredAt) > EXTRACT_WINDOW_MS ? 'extract-overdue' : 'in-progress';
+    }
+    if (this.latest('conversation-closed')) return 'closed';
+    if (this.events.some((e) => e.type === 'extract-failure' && (e as { fatal?: boolean }).fatal)) return 'failed';
+    const ack = this.latest('request-acknowledged') as Extract<StoredEvent, { type: 'request-acknowledged' }> | undefined;
+    if (ack && String(ack.ackCode) !== '0') return 'rejected';
+    const sent = this.latest('ehr-sent');
+    if (sent) return now - at(sent.occurredAt) > INTEGRATION_WINDOW_MS ? 'integration-overdue' : 'sent';
+    const request = this.latest('request-received');
+    if (request && now - at(request.occurredAt) > EXTRACT_WINDOW_MS) return 'extract-overdue';
+    return 'in-progress';
+  }
+
+  isFinal(now: number): boolean {
+    return ['integrated', 'integrated-late', 'rejected', 'failed', 'closed'].includes(this.outcome(now));
+  }
+
+  /** The next protocol deadline at which the outcome may change by itself, if any. */
+  nextDeadline(now: number): number | undefined {
+    const candidates: number[] = [];
+    const push = (e: StoredEvent | undefined, window: number) => {
+      if (e && at(e.occurredAt) + window > now) candidates.push(at(e.occurredAt) + window);
+    };
+    if (this.side === 'RR') {
+      push(this.latest('ehr-requested'), EXTRACT_WINDOW_MS);
+      push(this.latest('ehr-received'), INTEGRATION_WINDOW_MS);
+    } else {
+      push(this.latest('request-received'), EXTRACT_WINDOW_MS);
+      push(this.latest('ehr-sent'), INTEGRATION_WINDOW_MS);
+    }
+    return candidates.length ? Math.min(...candidates) : undefined;
+  }
+}
+
+// ---- the workflow -------------------------------------------------------------------------------
+
+export async function transferWorkflow(input: TransferInput): Promise<TransferResult> {
+  const record = new TransferRecord(input.side, input.practiceOds, input.key, input.events ?? []);
+  const finalQuietMs = input.options?.finalQuietMs ?? DEFAULT_FINAL_QUIET_MS;
+  const idleMs = input.options?.idleMs ?? DEFAULT_IDLE_MS;
+  let unforwardedFrom: string | undefined = input.unforwardedFrom;
+  let lastEventArrival = Date.now();
+  let eventsThisRun = 0;
+  // A fresh run (not continued) may be a reopened record: its earlier events must be restored
+  // before any row is forwarded, or rows would lose them. Updates are accepted meanwhile.
+  let restored = input.events !== undefined || workflowInfo().continuedFromExecutionRunId !== undefined;
+
+  setHandler(
+    recordEventUpdate,
+    (event) => {
+      lastEventArrival = Date.now();
+      eventsThisRun++;
+      if (!record.add(event)) return { outcome: 'duplicate', eventId: event.eventId };
+      const day = utcDayOf(event.occurredAt);
+      if (unforwardedFrom === undefined || day < unforwardedFrom) unforwardedFrom = day;
+      return { outcome: 'accepted', eventId: event.eventId };
+    },
+    {
+      validator: (event) => {
+        const refusal = record.refusal(event);
+        if (refusal) throw new Error(refusal);
+      },
+      description: 'Record one GP2GP stage event (the hook event contract)',
+    },
+  );
+  setHandler(transferQuery, () => ({
+    side: record.side,
+    practiceOds: record.practiceOds,
+    key: record.key,
+    stage: record.stage(),
+    outcome: record.outcome(Date.now()),
+    events: record.events,
+    rows: record.days().map((day) => ({ day, fields: record.rowOf(day) })),
+  }));
+
+  const searchAttributes = () => {
+    const conversationId = record.side === 'SR' ? record.key : record.events.find((e) => 'conversationId' in e && e.conversationId)?.conversationId;
+    upsertSearchAttributes([
+      { key: practiceOdsKey, value: record.practiceOds },
+      { key: sideKey, value: record.side },
+      { key: stageKey, value: record.stage() },
+      { key: outcomeKey, value: record.outcome(Date.now()) },
+      { key: miDaysKey, value: record.days() },
+      ...(record.side === 'RR' ? [{ key: registrationIdKey, value: record.key }] : []),
+      ...(conversationId ? [{ key: conversationIdKey, value: conversationId as string }] : []),
+    ]);
+    setCurrentDetails(
+      `${record.side} record of ${record.practiceOds}: ${record.events.length} events, stage ${record.stage()}, ` +
+        `outcome ${record.outcome(Date.now())}` +
+        (unforwardedFrom ? `; forwarding rows from ${unforwardedFrom}` : '; all rows forwarded'),
+    );
+  };
+
+  if (!restored) {
+    const previous = await restorePreviousRecord({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId });
+    for (const e of previous) {
+      if (record.add(e)) {
+        const day = utcDayOf(e.occurredAt);
+        if (unforwardedFrom === undefined || day < unforwardedFrom) unforwardedFrom = day;
+      }
+    }
+    restored = true;
+  }
+
+  for (;;) {
+    if (unforwardedFrom !== undefined) {
+      const from = unforwardedFrom;
+      unforwardedFrom = undefined;
+      searchAttributes();
+      // Retried without limit: rows must reach the reporting workflow, however long it takes.
+      await forwardRows({ practiceOds: record.practiceOds, rows: record.forwardedRows(from) });
+      continue;
+    }
+    searchAttributes();
+
+    if (eventsThisRun >= MAX_EVENTS_PER_RUN || workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      if (unforwardedFrom === undefined) {
+        return await continueAsNew<typeof transferWorkflow>({ ...input, events: record.events, unforwardedFrom });
+      }
+      continue;
+    }
+
+    const now = Date.now();
+    const quietFor = record.isFinal(now) ? finalQuietMs : idleMs;
+    const quietUntil = lastEventArrival + quietFor;
+    const deadline = Math.min(quietUntil, record.nextDeadline(now) ?? Infinity);
+    const arrived = await condition(() => unforwardedFrom !== undefined, Math.max(1, deadline - now));
+    if (arrived) continue;
+    if (Date.now() >= lastEventArrival + (record.isFinal(Date.now()) ? finalQuietMs : idleMs)) {
+      await condition(allHandlersFinished);
+      if (unforwardedFrom !== undefined) continue;
+      searchAttributes();
+      return { events: record.events, outcome: record.outcome(Date.now()) };
+    }
+  }
+}
