@@ -1,0 +1,140 @@
+/**
+ * The TypeScript hooks client: what a GP system (or our HTTP API and CLI) calls as each GP2GP stage
+ * happens. Each event is validated here with the same rules the workflow applies, given its eventId,
+ * and delivered with update-with-start, so the first event of a record starts its transfer workflow.
+ * A caller learns per event: accepted, duplicate (already recorded), or refused with the reason.
+ */
+import {
+  Client,
+  Connection,
+  WithStartWorkflowOperation,
+  WorkflowUpdateFailedError,
+  WorkflowExecutionAlreadyStartedError,
+} from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
+import { temporalConnectionOptions } from '../config/temporal-connection';
+import { recordKeyOf, validateEvent, type FieldProblem } from '../mi/events';
+import { withEventId } from '../mi/event-id';
+import { loadPractices } from '../mi/practices';
+import { reportingInput } from '../activities';
+import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
+import { recordEventUpdate, transferWorkflow, type StoredEvent } from '../workflows/transfer';
+import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../workflows/reporting';
+
+export type EventOutcome =
+  | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string }
+  | { status: 'refused'; message: string; problems: FieldProblem[]; eventId?: string };
+
+export interface Gp2gpClientOptions {
+  taskQueue: string;
+  /** ODS codes this service reports for; events of other practices are refused. */
+  practices: string[];
+  config: Config;
+}
+
+export class Gp2gpClient {
+  private readonly practices: Set<string>;
+
+  constructor(
+    readonly temporal: Client,
+    private readonly options: Gp2gpClientOptions,
+  ) {
+    this.practices = new Set(options.practices);
+  }
+
+  /** Connects with the environment's configuration (see README, "Configuration"). */
+  static async connect(config: Config = loadConfig()): Promise<Gp2gpClient> {
+    const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
+    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const practices = loadPractices(config.practicesFile).map((p) => p.ods);
+    return new Gp2gpClient(client, { taskQueue: config.temporal.taskQueue, practices, config });
+  }
+
+  async close(): Promise<void> {
+    await this.temporal.connection.close();
+  }
+
+  /** Validates and records one hook event. Throws only when Temporal cannot be reached. */
+  async recordEvent(input: unknown): Promise<EventOutcome> {
+    const checked = validateEvent(input);
+    if (!checked.ok) return { status: 'refused', message: checked.message, problems: checked.problems };
+    const event = withEventId(checked.event) as StoredEvent;
+    const { side, practiceOds, key } = recordKeyOf(event);
+    if (!this.practices.has(practiceOds)) {
+      const problem: FieldProblem = {
+        field: 'practiceOds',
+        value: practiceOds,
+        allowed: `a practice configured for this service (${[...this.practices].sort().join(', ')})`,
+        message: `practiceOds: ${practiceOds} is not a practice configured for this service`,
+      };
+      return { status: 'refused', message: problem.message, problems: [problem], eventId: event.eventId };
+    }
+    const workflowId = transferWorkflowId(side, practiceOds, key);
+    try {
+      const result = await this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
+        args: [event],
+        // The server deduplicates updates by id within a run: a re-sent event is answered, not re-applied.
+        updateId: `event-${event.eventId}`,
+        startWorkflowOperation: WithStartWorkflowOperation.create(transferWorkflow, {
+          workflowId,
+          taskQueue: this.options.taskQueue,
+          args: [{ side, practiceOds, key }],
+          workflowIdConflictPolicy: 'USE_EXISTING',
+          staticSummary: `GP2GP ${side} record of practice ${practiceOds}`,
+        }),
+      });
+      return { status: result.outcome, eventId: result.eventId, workflowId };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const message = err.cause?.message ?? err.message;
+        return { status: 'refused', message, problems: [], eventId: event.eventId };
+      }
+      throw err;
+    }
+  }
+
+  /** Records many events with bounded concurrency; outcomes in input order. */
+  async recordEvents(inputs: readonly unknown[], options: { concurrency?: number } = {}): Promise<EventOutcome[]> {
+    const outcomes: EventOutcome[] = new Array(inputs.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < inputs.length; i = next++) outcomes[i] = await this.recordEvent(inputs[i]);
+    };
+    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 32, inputs.length) }, worker));
+    return outcomes;
+  }
+
+  /** Submits now: every due day of the practice(s), or the given closed days. */
+  async submit(options: { practiceOds?: string; days?: string[] } = {}): Promise<{ practiceOds: string; result: SubmitResult }[]> {
+    const targets = options.practiceOds ? [options.practiceOds] : [...this.practices].sort();
+    const out: { practiceOds: string; result: SubmitResult }[] = [];
+    for (const ods of targets) {
+      if (!this.practices.has(ods)) throw new Error(`practice ${ods} is not configured for this service`);
+      await this.ensureReporting(ods);
+      const result = await this.temporal.workflow
+        .getHandle(reportingWorkflowId(ods))
+        .executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] });
+      out.push({ practiceOds: ods, result });
+    }
+    return out;
+  }
+
+  async reportingStatus(practiceOds: string): Promise<ReportingView> {
+    return await this.temporal.workflow.getHandle(reportingWorkflowId(practiceOds)).query(reportingQuery);
+  }
+
+  /** The reporting workflow normally exists from the worker's start; this covers a fresh cluster. */
+  private async ensureReporting(ods: string): Promise<void> {
+    const config = this.options.config;
+    try {
+      await this.temporal.workflow.start('reportingWorkflow', {
+        workflowId: reportingWorkflowId(ods),
+        taskQueue: this.options.taskQueue,
+        args: [reportingInput(config, loadPractices(config.practicesFile).find((p) => p.ods === ods), ods)],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  }
+}
