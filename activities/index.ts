@@ -138,21 +138,17 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
         const content = renderRecordSets(file.recordSets);
         const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
         try {
-          // A retried activity must not send again: the local id finds an earlier attempt's message.
-          const earlier = await m.trackByLocalId(localId);
-          const messageId =
-            earlier?.messageId ??
-            (
-              await m.send({
-                to: config.mesh.to,
-                workflowId: config.mesh.workflowId,
-                body: content,
-                localId,
-                fileName: file.fileName,
-                subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
-                contentType: 'text/csv',
-              })
-            ).messageId;
+          // A retried activity must not send again: MeshClient.send looks the local id up first and
+          // reuses the message an earlier attempt created.
+          const { messageId } = await m.send({
+            to: config.mesh.to,
+            workflowId: config.mesh.workflowId,
+            body: content,
+            localId,
+            fileName: file.fileName,
+            subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
+            contentType: 'text/csv',
+          });
           sent.push({ fileName: file.fileName, localId, messageId, bytes: Buffer.byteLength(content), rows });
         } catch (err) {
           permanent(err);

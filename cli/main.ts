@@ -4,6 +4,7 @@
  * Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
  */
 import { Command, CommanderError } from 'commander';
+import { registerPipelineCommands } from './pipeline';
 
 const program = new Command()
   .name('gp2gp-mi')
@@ -12,6 +13,7 @@ const program = new Command()
   .exitOverride();
 
 // Sub-command groups are added here, one line each.
+registerPipelineCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);

@@ -15,6 +15,8 @@ import {
   PROJECT_ROOT,
   type Config,
 } from '../config';
+import { MeshClient } from '../mesh';
+import { AuthorityMailbox } from './authority';
 import { ProvisionError, provision } from './provision';
 import { StackError, startMeshSandbox, startTemporalDevServer, type ServerHandle } from './servers';
 
@@ -94,6 +96,43 @@ function superviseWorker(env: NodeJS.ProcessEnv, logFile: string): { stop(): Pro
   };
 }
 
+/**
+ * The embedded stack's stand-in for NHS England: collects and acknowledges files arriving in the
+ * Authority mailbox, so submissions reach "delivered" locally as they would against real MESH.
+ */
+function runEmbeddedAuthority(config: Config, env: NodeJS.ProcessEnv, storeDir: string): { stop(): Promise<void> } {
+  const mesh = new MeshClient({
+    url: env.MESH_URL!,
+    mailbox: config.mesh.to,
+    password: EMBEDDED_MESH_PASSWORD,
+    sharedKey: env.MESH_SHARED_KEY!,
+    clientVersion: 'gp2gp-mi-embedded-authority',
+  });
+  const authority = new AuthorityMailbox(mesh, { storeDir, workflowId: config.mesh.workflowId });
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const tick = () => {
+    running = authority
+      .collect()
+      .then((files) => {
+        for (const f of files) say(`Authority received ${f.metadata.fileName ?? f.messageId} (${f.content.length} bytes)`);
+      })
+      .catch((err: unknown) => say(`Authority mailbox: ${(err as Error).message}`))
+      .finally(() => {
+        timer = setTimeout(tick, 10_000);
+      });
+  };
+  timer = setTimeout(tick, 2_000);
+  return {
+    async stop() {
+      clearTimeout(timer);
+      await running;
+      clearTimeout(timer);
+      await mesh.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const config: Config = loadConfig();
   const releaseLock = takeLock(config.dataDir);
@@ -151,6 +190,7 @@ async function main(): Promise<void> {
     }
 
     started.push(superviseWorker(workerEnv, path.join(logs, 'worker.log')));
+    if (mesh) started.push(runEmbeddedAuthority(config, workerEnv, path.join(config.dataDir, 'authority')));
 
     const ui = temporal ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external cluster: its own Web UI)';
     say('running');
@@ -158,6 +198,7 @@ async function main(): Promise<void> {
     say(`  Temporal server   ${workerEnv.TEMPORAL_ADDRESS ?? config.temporal.address} (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})`);
     say(`  MESH              ${workerEnv.MESH_URL ?? config.mesh.url}${mesh ? ' (NHS England MESH sandbox, file store)' : ''}`);
     say(`  MESH mailboxes    ours ${config.mesh.mailbox} → Authority ${config.mesh.to}, workflow ${config.mesh.workflowId}`);
+    if (mesh) say(`  Authority files   ${path.join(config.dataDir, 'authority')} (embedded stand-in: downloads and acknowledges)`);
     say(`  practices         ${path.relative(PROJECT_ROOT, config.practicesFile)}`);
     say(`  data and logs     ${config.dataDir}`);
     say('Ctrl-C stops everything started here.');
