@@ -1,0 +1,609 @@
+/**
+ * The hook event contract (docs/gp2gp-mi.md): the 13 event types, and the one validation that the
+ * client, the HTTP API, the CLI and the workflows all use. It runs inside the Temporal workflow sandbox
+ * (as an update validator), so it is hand-written: no node modules, no crypto, and only a small rule
+ * table at module level — lighter than a compiled schema, and its refusals can say exactly which field,
+ * which value and what is allowed, all problems at once.
+ */
+import {
+  ACK_CODE_ALLOWED,
+  containsNhsNumber,
+  ERROR_CODE_RE,
+  errorCodeAllowed,
+  FORBIDDEN_CONTROL_RE,
+  isAckCode,
+  isNackCode,
+  isUser,
+  ODS_ALLOWED,
+  ODS_RE,
+  REQUESTER_CONFIG_ALLOWED,
+  REQUESTER_CONFIG_RE,
+  USER_ALLOWED,
+  UUID_ALLOWED,
+  UUID_RE,
+} from './formats';
+
+// ---- the contract's types ---------------------------------------------------------------------
+
+export type Side = 'RR' | 'SR';
+
+export type RegistrationType = 'undetermined' | 'new' | 'returning' | 'internal';
+/** RR8 / SR15 process failure points (0 = no failure is implied by the absence of a failure). */
+export type FailurePoint = 10 | 20 | 30 | 40 | 50 | 60 | 70;
+/** RR19: 0 = not a large message, 1–5 = the reasons. */
+export type LargeMessageReason = 0 | 1 | 2 | 3 | 4 | 5;
+
+interface EventBase {
+  /** The reporting practice (HR2, RR3 or SR5). */
+  practiceOds: string;
+  /** ISO 8601 with a zone; rendered as UTC. */
+  occurredAt: string;
+  /** Idempotency key; when absent, a hash of the content (see event-id.ts). */
+  eventId?: string;
+}
+interface RequesterEventBase extends EventBase {
+  /** The RR record's key, assigned by the GP system: never patient-identifiable. */
+  registrationId: string;
+  /** Carried once a request exists; only ehr-requested (and request-failure at 60/70) set RR2. */
+  conversationId?: string;
+}
+interface SenderEventBase extends EventBase {
+  /** The SR record's key (SR3). */
+  conversationId: string;
+}
+
+export interface RegistrationEvent extends RequesterEventBase {
+  type: 'registration';
+  targetOds?: string;
+  registrationType: RegistrationType;
+  registeringUser: string;
+}
+export interface RequestFailureEvent extends RequesterEventBase {
+  type: 'request-failure';
+  failurePoint: FailurePoint;
+  failureType: 0 | 1 | 2 | 3 | 4 | 5 | 6;
+  fatal: boolean;
+  failedMessageId?: string;
+  errorCode?: string;
+  errorDescription?: string;
+  retries?: number;
+}
+export interface EhrRequestedEvent extends RequesterEventBase {
+  type: 'ehr-requested';
+  conversationId: string;
+  requestMessageId: string;
+  targetOds?: string;
+}
+export interface EhrReceivedEvent extends RequesterEventBase {
+  type: 'ehr-received';
+  extractMessageId: string;
+  largeMessageReasons?: LargeMessageReason[];
+  fragmentsTotal?: number;
+}
+export interface FragmentsReceivedEvent extends RequesterEventBase {
+  type: 'fragments-received';
+  /** Running total (RR21). */
+  fragmentsReceived: number;
+}
+export interface ExtractAcknowledgedEvent extends RequesterEventBase {
+  type: 'extract-acknowledged';
+  ackStatus: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
+  ackCode: string;
+  ackMessageId?: string;
+  actingUser: string;
+  /**
+   * Added to the contract (fields may be added): RR30, the retries needed to get the acknowledgement
+   * onto TMS, which §3.4.3.5 shows as 0 on a success without any acknowledgement failure.
+   */
+  retries?: number;
+}
+export interface ExtractAckFailureEvent extends RequesterEventBase {
+  type: 'extract-ack-failure';
+  failureType: 1 | 2;
+  errorCode: string;
+  errorDescription?: string;
+  retries?: number;
+}
+export interface RequestReceivedEvent extends SenderEventBase {
+  type: 'request-received';
+  requestMessageId: string;
+  requestingOds: string;
+  /** SR6, default 0000000000. */
+  requesterConfig?: string;
+}
+export interface RequestAcknowledgedEvent extends SenderEventBase {
+  type: 'request-acknowledged';
+  ackCode: string;
+  ackMessageId?: string;
+  failureType?: 1 | 2;
+  errorCode?: string;
+  errorDescription?: string;
+  retries?: number;
+}
+export interface ExtractFailureEvent extends SenderEventBase {
+  type: 'extract-failure';
+  failurePoint: FailurePoint;
+  failureType: 1 | 2 | 3 | 4;
+  fatal: boolean;
+  failedMessageId?: string;
+  errorCode?: string;
+  errorDescription?: string;
+  retries?: number;
+}
+/** SR29–SR33, read by some Authority tooling; rendered only for practices configured for them. */
+export interface PlaceholderCounts {
+  fileTypeUnsupported: number;
+  deleted: number;
+  notFound: number;
+  locked: number;
+  undetermined: number;
+}
+export interface EhrSentEvent extends SenderEventBase {
+  type: 'ehr-sent';
+  extractMessageId: string;
+  largeMessaging: boolean;
+  placeholders?: PlaceholderCounts;
+}
+export interface FragmentsSentEvent extends SenderEventBase {
+  type: 'fragments-sent';
+  fragmentsTotal: number;
+  fragmentsAcceptedByTms: number;
+  fragmentsAcknowledged: number;
+}
+export interface ConversationClosedEvent extends SenderEventBase {
+  type: 'conversation-closed';
+}
+
+export type RequesterEvent =
+  | RegistrationEvent
+  | RequestFailureEvent
+  | EhrRequestedEvent
+  | EhrReceivedEvent
+  | FragmentsReceivedEvent
+  | ExtractAcknowledgedEvent
+  | ExtractAckFailureEvent;
+export type SenderEvent =
+  | RequestReceivedEvent
+  | RequestAcknowledgedEvent
+  | ExtractFailureEvent
+  | EhrSentEvent
+  | FragmentsSentEvent
+  | ConversationClosedEvent;
+export type HookEvent = RequesterEvent | SenderEvent;
+export type EventType = HookEvent['type'];
+export type EventOfType<T extends EventType> = Extract<HookEvent, { type: T }>;
+
+export const REQUESTER_EVENT_TYPES = [
+  'registration',
+  'request-failure',
+  'ehr-requested',
+  'ehr-received',
+  'fragments-received',
+  'extract-acknowledged',
+  'extract-ack-failure',
+] as const satisfies readonly RequesterEvent['type'][];
+export const SENDER_EVENT_TYPES = [
+  'request-received',
+  'request-acknowledged',
+  'extract-failure',
+  'ehr-sent',
+  'fragments-sent',
+  'conversation-closed',
+] as const satisfies readonly SenderEvent['type'][];
+export const EVENT_TYPES: readonly EventType[] = [...REQUESTER_EVENT_TYPES, ...SENDER_EVENT_TYPES];
+
+export function sideOf(type: EventType): Side {
+  return (REQUESTER_EVENT_TYPES as readonly string[]).includes(type) ? 'RR' : 'SR';
+}
+
+/** The fields whose values are GUIDs: normalised to upper case, as the spec's examples write them. */
+export const UUID_FIELDS = ['conversationId', 'requestMessageId', 'failedMessageId', 'extractMessageId', 'ackMessageId'] as const;
+
+// ---- time ---------------------------------------------------------------------------------------
+
+const INSTANT_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+const INSTANT_ALLOWED = 'an ISO 8601 date-time with seconds and a zone (Z or ±hh:mm), e.g. 2026-03-27T13:05:21Z';
+
+/**
+ * The canonical UTC form (YYYY-MM-DDThh:mm:ss.sssZ) of an ISO 8601 instant with a zone, or undefined.
+ * Digits below the millisecond are dropped: ordering ties are broken by event id, not by them.
+ */
+export function utcInstant(iso: string): string | undefined {
+  const m = INSTANT_RE.exec(iso);
+  if (!m) return undefined;
+  const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || Number(h) > 23 || Number(mi) > 59 || Number(s) > 59) return undefined;
+  const ms = Number(((frac ?? '') + '000').slice(0, 3));
+  const local = Date.UTC(year, month - 1, day, Number(h), Number(mi), Number(s), ms);
+  // Date.UTC rolls 2026-02-30 over into March: a different day of month means no such date.
+  if (new Date(local).getUTCDate() !== day) return undefined;
+  let offsetMinutes = 0;
+  if (zone !== 'Z') {
+    const oh = Number(zone!.slice(1, 3));
+    const om = Number(zone!.slice(4, 6));
+    if (oh > 23 || om > 59) return undefined;
+    offsetMinutes = (zone![0] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const epoch = local - offsetMinutes * 60_000;
+  const out = new Date(epoch).toISOString();
+  return out.length === 24 ? out : undefined;
+}
+
+function instantOrThrow(iso: string): string {
+  const utc = utcInstant(iso);
+  if (utc === undefined) throw new Error(`not an ISO 8601 instant with a zone: ${show(iso)}`);
+  return utc;
+}
+
+/** The UTC day (YYYY-MM-DD) of an instant: the record set the event belongs to. */
+export function utcDayOf(isoInstant: string): string {
+  return instantOrThrow(isoInstant).slice(0, 10);
+}
+
+/** The file's timestamp form: UTC, no zone, no fraction (YYYY-MM-DDThh:mm:ss). */
+export function fileDateTime(isoInstant: string): string {
+  return instantOrThrow(isoInstant).slice(0, 19);
+}
+
+// ---- validation ---------------------------------------------------------------------------------
+
+export interface FieldProblem {
+  field: string;
+  /** The offending value; long strings and structures are shortened. */
+  value: unknown;
+  allowed: string;
+  message: string;
+}
+
+export type ValidationResult = { ok: true; event: HookEvent } | { ok: false; problems: FieldProblem[]; message: string };
+
+export interface ValidateOptions {
+  /** The present, for the future-skew check (in a workflow: workflow time). */
+  now?: Date;
+  /** How far in the future occurredAt may be (clock skew between GP system and us); default 5 minutes. */
+  maxFutureSkewMs?: number;
+}
+
+const DEFAULT_MAX_FUTURE_SKEW_MS = 5 * 60_000;
+/** Full free text is kept (truncation is a rendering matter) up to this size, to bound storage. */
+export const MAX_TEXT_LENGTH = 4000;
+const SHOWN_VALUE_LENGTH = 60;
+
+/** A value as shown in a message: JSON, shortened so that a huge input is never echoed in full. */
+function show(value: unknown): string {
+  let text: string;
+  try {
+    text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = String(value);
+  }
+  if (text.length <= SHOWN_VALUE_LENGTH) return text;
+  const size = typeof value === 'string' ? `${value.length} characters` : `${text.length} characters as JSON`;
+  return `${text.slice(0, SHOWN_VALUE_LENGTH - 1)}… (${size})`;
+}
+
+/** The value kept in a FieldProblem: primitives as they are (long strings shortened), structures as text. */
+function keptValue(value: unknown): unknown {
+  if (typeof value === 'string') return value.length > SHOWN_VALUE_LENGTH * 2 ? `${value.slice(0, SHOWN_VALUE_LENGTH * 2)}…` : value;
+  if (value === null || typeof value !== 'object') return value;
+  return show(value);
+}
+
+function problem(field: string, value: unknown, allowed: string, what?: string): FieldProblem {
+  const message =
+    what === 'missing'
+      ? `${field}: missing; allowed: ${allowed}`
+      : `${field}: ${show(value)} ${what ?? 'is not allowed'}; allowed: ${allowed}`;
+  return { field, value: keptValue(value), allowed, message };
+}
+
+/**
+ * One field's rule: `check` answers undefined when the value is fine, else the reason (default "is not
+ * allowed"); `allowed` says what would be. The `optional` flag is typed so that the rule table below
+ * must agree with the interfaces above (a field added to one but not the other fails to compile).
+ */
+interface Rule<O extends boolean = boolean> {
+  optional: O;
+  allowed: string;
+  check(value: unknown, event: Record<string, unknown>): string | undefined | false;
+}
+type RuleSpec = Omit<Rule, 'optional'>;
+const req = (r: RuleSpec): Rule<false> => ({ ...r, optional: false });
+const opt = (r: RuleSpec): Rule<true> => ({ ...r, optional: true });
+
+const NOT_ALLOWED = 'is not allowed';
+const ok = (cond: boolean) => (cond ? undefined : NOT_ALLOWED);
+
+const odsRule: RuleSpec = { allowed: ODS_ALLOWED, check: (v) => ok(typeof v === 'string' && ODS_RE.test(v)) };
+const uuidRule: RuleSpec = { allowed: UUID_ALLOWED, check: (v) => ok(typeof v === 'string' && UUID_RE.test(v)) };
+const booleanRule: RuleSpec = { allowed: 'true or false', check: (v) => ok(typeof v === 'boolean') };
+const integerRule = (min: number, max: number): RuleSpec => ({
+  allowed: `a whole number from ${min} to ${max}`,
+  check: (v) => ok(typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max),
+});
+const oneOf = <T extends string | number>(values: readonly T[]): RuleSpec => ({
+  allowed: `one of ${values.join(', ')}`,
+  check: (v) => ok((values as readonly unknown[]).includes(v)),
+});
+const retriesRule = integerRule(0, 99);
+/** RR20, RR21, SR25–SR27 have 3 characters. */
+const fragmentsRule = integerRule(0, 999);
+const errorCodeRule = (max: number): RuleSpec => ({
+  allowed: errorCodeAllowed(max),
+  check: (v) => ok(typeof v === 'string' && v.length <= max && ERROR_CODE_RE.test(v)),
+});
+const userRule = (allowSystem: boolean): RuleSpec => ({
+  allowed: allowSystem ? `${USER_ALLOWED}, or "SYSTEM"` : USER_ALLOWED,
+  check: (v) => ok(typeof v === 'string' && isUser(v, allowSystem)),
+});
+/**
+ * Free text (error descriptions): kept in full and cut to the field's length only when rendered. Line
+ * breaks and tabs are ordinary whitespace (rendered as spaces, to keep the record on one line); other
+ * control characters are refused, as is anything that looks like an NHS number (MI24).
+ */
+const textRule: RuleSpec = {
+  allowed: `text of 1 to ${MAX_TEXT_LENGTH} characters, without control characters other than tab and line breaks, and without patient identifiers`,
+  check: (v) => {
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_TEXT_LENGTH) return NOT_ALLOWED;
+    if (FORBIDDEN_CONTROL_RE.test(v)) return 'contains a control character';
+    if (containsNhsNumber(v)) return 'looks like it contains an NHS number (MI24: no patient-identifiable data)';
+    return undefined;
+  },
+};
+const ackCodeRule: RuleSpec = {
+  allowed: `${ACK_CODE_ALLOWED}, as a string`,
+  check: (v) => ok(typeof v === 'string' && isAckCode(v)),
+};
+const placeholderCount = integerRule(0, 9999);
+const PLACEHOLDER_KEYS = ['fileTypeUnsupported', 'deleted', 'notFound', 'locked', 'undetermined'] as const satisfies readonly (keyof PlaceholderCounts)[];
+const placeholdersRule: RuleSpec = {
+  allowed: `an object of five counts (${PLACEHOLDER_KEYS.join(', ')}), each ${placeholderCount.allowed}`,
+  check: (v) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return NOT_ALLOWED;
+    const keys = Object.keys(v);
+    const counts = v as Record<string, unknown>;
+    return ok(keys.length === PLACEHOLDER_KEYS.length && PLACEHOLDER_KEYS.every((k) => placeholderCount.check(counts[k], counts) === undefined));
+  },
+};
+const reasonsRule: RuleSpec = {
+  allowed: 'a list of distinct reasons from 0 to 5, with 0 (not a large message) only on its own, e.g. [2, 3, 4]',
+  check: (v) =>
+    ok(
+      Array.isArray(v) &&
+        v.length > 0 &&
+        v.every((r) => Number.isInteger(r) && r >= 0 && r <= 5) &&
+        new Set(v).size === v.length &&
+        (!v.includes(0) || v.length === 1),
+    ),
+};
+const REGISTRATION_TYPES: readonly RegistrationType[] = ['undetermined', 'new', 'returning', 'internal'];
+const FAILURE_POINTS: readonly FailurePoint[] = [10, 20, 30, 40, 50, 60, 70];
+
+/**
+ * The record key travels into workflow ids and search attributes, so it is a plain identifier and
+ * never an NHS number.
+ */
+const registrationIdRule: RuleSpec = {
+  allowed: '1 to 64 letters, digits or ". _ : -", not an NHS number',
+  check: (v) => {
+    if (typeof v !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(v)) return NOT_ALLOWED;
+    return containsNhsNumber(v) ? 'looks like an NHS number (MI24: no patient-identifiable data)' : undefined;
+  },
+};
+const eventIdRule: RuleSpec = {
+  allowed: '1 to 128 printable ASCII characters without spaces',
+  check: (v) => ok(typeof v === 'string' && /^[\x21-\x7E]{1,128}$/.test(v)),
+};
+
+type FieldsOf<E> = Exclude<keyof E, 'type'>;
+type RulesOf<E> = { [F in FieldsOf<E>]-?: undefined extends E[F] ? Rule<true> : Rule<false> };
+type RuleTable = { [T in EventType]: RulesOf<EventOfType<T>> };
+
+/** occurredAt is checked separately (it needs `now`); its entry here only makes it a known field. */
+const occurredAtRule = req({ allowed: INSTANT_ALLOWED, check: () => undefined });
+const common = { practiceOds: req(odsRule), occurredAt: occurredAtRule, eventId: opt(eventIdRule) };
+const requester = { ...common, registrationId: req(registrationIdRule), conversationId: opt(uuidRule) };
+const sender = { ...common, conversationId: req(uuidRule) };
+
+const RULES: RuleTable = {
+  registration: {
+    ...requester,
+    targetOds: opt(odsRule),
+    registrationType: req(oneOf(REGISTRATION_TYPES)),
+    registeringUser: req(userRule(false)),
+  },
+  'request-failure': {
+    ...requester,
+    failurePoint: req(oneOf(FAILURE_POINTS)),
+    failureType: req(oneOf([0, 1, 2, 3, 4, 5, 6])),
+    fatal: req(booleanRule),
+    failedMessageId: opt(uuidRule),
+    errorCode: opt(errorCodeRule(8)),
+    errorDescription: opt(textRule),
+    retries: opt(retriesRule),
+  },
+  'ehr-requested': { ...requester, conversationId: req(uuidRule), requestMessageId: req(uuidRule), targetOds: opt(odsRule) },
+  'ehr-received': { ...requester, extractMessageId: req(uuidRule), largeMessageReasons: opt(reasonsRule), fragmentsTotal: opt(fragmentsRule) },
+  'fragments-received': { ...requester, fragmentsReceived: req(fragmentsRule) },
+  'extract-acknowledged': {
+    ...requester,
+    ackStatus: req(oneOf([0, 1, 2, 3, 4, 5, 6, 7])),
+    ackCode: req({
+      ...ackCodeRule,
+      // RR22 1 is the ACK, 2–7 are NACKs (0 = not sent, either way).
+      check: (v, e) => {
+        const base = ackCodeRule.check(v, e);
+        if (base) return base;
+        if (e.ackStatus === 1 && v !== '0') return 'is not allowed with ackStatus 1 (integrated: an ACK, "0")';
+        if (typeof e.ackStatus === 'number' && e.ackStatus >= 2 && !isNackCode(v as string)) return `is not allowed with ackStatus ${e.ackStatus} (a NACK)`;
+        return undefined;
+      },
+    }),
+    ackMessageId: opt(uuidRule),
+    actingUser: req(userRule(true)),
+    retries: opt(retriesRule),
+  },
+  'extract-ack-failure': { ...requester, failureType: req(oneOf([1, 2])), errorCode: req(errorCodeRule(8)), errorDescription: opt(textRule), retries: opt(retriesRule) },
+  'request-received': {
+    ...sender,
+    requestMessageId: req(uuidRule),
+    requestingOds: req(odsRule),
+    requesterConfig: opt({ allowed: REQUESTER_CONFIG_ALLOWED, check: (v) => ok(typeof v === 'string' && REQUESTER_CONFIG_RE.test(v)) }),
+  },
+  'request-acknowledged': {
+    ...sender,
+    ackCode: req(ackCodeRule),
+    ackMessageId: opt(uuidRule),
+    failureType: opt(oneOf([1, 2])),
+    errorCode: opt(errorCodeRule(10)),
+    errorDescription: opt(textRule),
+    retries: opt(retriesRule),
+  },
+  'extract-failure': {
+    ...sender,
+    failurePoint: req(oneOf(FAILURE_POINTS)),
+    failureType: req(oneOf([1, 2, 3, 4])),
+    fatal: req(booleanRule),
+    failedMessageId: opt(uuidRule),
+    errorCode: opt(errorCodeRule(10)),
+    errorDescription: opt(textRule),
+    retries: opt(retriesRule),
+  },
+  'ehr-sent': { ...sender, extractMessageId: req(uuidRule), largeMessaging: req(booleanRule), placeholders: opt(placeholdersRule) },
+  'fragments-sent': {
+    ...sender,
+    fragmentsTotal: req(fragmentsRule),
+    fragmentsAcceptedByTms: req({
+      ...fragmentsRule,
+      check: (v, e) => fragmentsRule.check(v, e) ?? atMostTotal(v, e),
+    }),
+    fragmentsAcknowledged: req({
+      ...fragmentsRule,
+      check: (v, e) => fragmentsRule.check(v, e) ?? atMostTotal(v, e),
+    }),
+  },
+  'conversation-closed': { ...sender },
+};
+
+function atMostTotal(v: unknown, e: Record<string, unknown>): string | undefined {
+  return typeof e.fragmentsTotal === 'number' && (v as number) > e.fragmentsTotal ? `is more than fragmentsTotal (${e.fragmentsTotal})` : undefined;
+}
+
+const TYPE_ALLOWED = `one of ${EVENT_TYPES.join(', ')}`;
+
+/**
+ * Validates one hook event and reports every problem at once. The returned event is normalised (GUIDs
+ * in upper case); occurredAt is kept as given, since it parses to one instant whatever its zone.
+ *
+ * Unknown fields are refused, by name. The contract lets fields be added, but an unknown field is far
+ * more often a misspelt optional one (e.g. `errorDescripton`) whose value would silently vanish from the
+ * MI; a field added to the contract is added here first, so refusing costs nothing in practice.
+ */
+export function validateEvent(input: unknown, options: ValidateOptions = {}): ValidationResult {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return refuse([problem('event', input, 'a JSON object with a "type" field')]);
+  }
+  const event = input as Record<string, unknown>;
+  const type = event.type;
+  if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
+    return refuse([type === undefined ? problem('type', type, TYPE_ALLOWED, 'missing') : problem('type', type, TYPE_ALLOWED)]);
+  }
+  const rules = RULES[type as EventType] as Record<string, Rule>;
+  const problems: FieldProblem[] = [];
+
+  const known = Object.keys(rules);
+  for (const field of Object.keys(event)) {
+    if (field !== 'type' && !(field in rules)) {
+      problems.push(problem(field, event[field], `the fields of a ${type} event: type, ${known.join(', ')}`, 'is an unknown field'));
+    }
+  }
+  for (const [field, rule] of Object.entries(rules)) {
+    const value = event[field];
+    if (value === undefined) {
+      if (!rule.optional) problems.push(problem(field, value, rule.allowed, 'missing'));
+      continue;
+    }
+    const why = rule.check(value, event);
+    if (why) problems.push(problem(field, value, rule.allowed, why));
+  }
+
+  const occurredAt = event.occurredAt;
+  if (occurredAt !== undefined) {
+    const utc = typeof occurredAt === 'string' ? utcInstant(occurredAt) : undefined;
+    if (utc === undefined) {
+      problems.push(problem('occurredAt', occurredAt, INSTANT_ALLOWED));
+    } else {
+      const now = (options.now ?? new Date()).getTime();
+      const skew = options.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS;
+      if (Date.parse(utc) > now + skew) {
+        problems.push(
+          problem('occurredAt', occurredAt, `a time no later than ${new Date(now + skew).toISOString()} (now + ${Math.round(skew / 1000)} s of clock skew)`, 'is in the future'),
+        );
+      }
+    }
+  }
+
+  if (problems.length > 0) return refuse(problems);
+  return { ok: true, event: normaliseEvent(event as unknown as HookEvent) };
+}
+
+function refuse(problems: FieldProblem[]): ValidationResult {
+  return { ok: false, problems, message: problems.map((p) => p.message).join('; ') };
+}
+
+/** The same event with its GUIDs in upper case (idempotent; keeps field order). */
+export function normaliseEvent<E extends HookEvent>(event: E): E {
+  let copy: Record<string, unknown> | undefined;
+  for (const field of UUID_FIELDS) {
+    const value = (event as unknown as Record<string, unknown>)[field];
+    if (typeof value === 'string' && value !== value.toUpperCase()) {
+      copy ??= { ...event };
+      copy[field] = value.toUpperCase();
+    }
+  }
+  return (copy ?? event) as E;
+}
+
+// ---- keys ---------------------------------------------------------------------------------------
+
+export interface RecordKey {
+  side: Side;
+  practiceOds: string;
+  /** RR: the registrationId; SR: the conversationId (upper case). */
+  key: string;
+}
+
+/** The record (RR row or SR row) an event belongs to. */
+export function recordKeyOf(event: HookEvent): RecordKey {
+  const side = sideOf(event.type);
+  const key = side === 'RR' ? (event as RequesterEvent).registrationId : event.conversationId!.toUpperCase();
+  return { side, practiceOds: event.practiceOds, key };
+}
+
+// ---- content identity ---------------------------------------------------------------------------
+
+/**
+ * The event's content as one canonical string: fields sorted, GUIDs upper case, occurredAt as its UTC
+ * instant, eventId left out. Two deliveries of the same stage give the same string, whatever their
+ * field order or zone; it is what an absent eventId is hashed from, and what breaks ordering ties.
+ */
+export function canonicalContent(event: HookEvent): string {
+  const normalised = normaliseEvent(event) as unknown as Record<string, unknown>;
+  const keys = Object.keys(normalised)
+    .filter((k) => k !== 'eventId' && normalised[k] !== undefined)
+    .sort();
+  const sorted: Record<string, unknown> = {};
+  for (const k of keys) sorted[k] = k === 'occurredAt' ? instantOrThrow(normalised[k] as string) : canonicalValue(normalised[k]);
+  return JSON.stringify(sorted);
+}
+
+function canonicalValue(value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+  const obj = value as Record<string, unknown>;
+  const sorted: Record<string, unknown> = {};
+  for (const k of Object.keys(obj).sort()) sorted[k] = canonicalValue(obj[k]);
+  return sorted;
+}
