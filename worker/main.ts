@@ -3,24 +3,38 @@
  * from the environment (config/); on SIGINT/SIGTERM it stops polling, lets running activities finish
  * and exits, so a restart never loses work (Temporal holds all state).
  */
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import * as path from 'node:path';
+import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
-import { createActivities } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import { registerSearchAttributes } from './search-attributes';
 import { ensureLongLivedWorkflows } from './long-lived';
 import { log } from './log';
 
-export async function runWorker(config: Config, signal?: AbortSignal): Promise<void> {
+/** The workflows entry: .ts under tsx/vitest, .js once compiled. */
+export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
+
+export interface RunWorkerOptions {
+  signal?: AbortSignal;
+  /** A pre-built bundle (tests build it once per file). */
+  workflowBundle?: WorkflowBundle;
+  activityDeps?: ActivityDeps;
+  /** Called once the worker polls and the long-lived workflows exist. */
+  onReady?: () => void;
+}
+
+export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
+  const { signal } = options;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   try {
     await registerSearchAttributes(connection, config.temporal.namespace);
-    const activities = createActivities(config);
+    const activities = createActivities(config, options.activityDeps);
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      workflowsPath: require.resolve('../workflows'),
+      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
       activities,
       // Many transfer workflows are open at once; each cached one costs memory (see npm run bench).
       maxCachedWorkflows: 10_000,
@@ -28,6 +42,7 @@ export async function runWorker(config: Config, signal?: AbortSignal): Promise<v
     await worker.runUntil(async () => {
       await ensureLongLivedWorkflows(config);
       log.info('worker ready', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace });
+      options.onReady?.();
       await new Promise<void>((resolve) => {
         if (signal?.aborted) resolve();
         signal?.addEventListener('abort', () => resolve(), { once: true });
@@ -54,7 +69,7 @@ if (require.main === module) {
     console.error(`gp2gp-mi worker: ${(err as Error).message}`);
     process.exit(2);
   }
-  runWorker(config, controller.signal).then(
+  runWorker(config, { signal: controller.signal }).then(
     () => process.exit(0),
     (err: unknown) => {
       log.error('worker failed', { error: err instanceof Error ? err.message : String(err) });

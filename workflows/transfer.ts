@@ -53,6 +53,8 @@ export interface TransferView {
   events: StoredEvent[];
   /** Days on which the record has events, each with its row as of the end of that day. */
   rows: { day: string; fields: string[] }[];
+  /** True while some accepted event's rows have not yet reached the reporting workflow. */
+  forwarding: boolean;
 }
 export const transferQuery = defineQuery<TransferView>('transfer');
 
@@ -242,6 +244,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   let unforwardedFrom: string | undefined = input.unforwardedFrom;
   let lastEventArrival = Date.now();
   let eventsThisRun = 0;
+  let forwardInFlight = false;
   // A fresh run (not continued) may be a reopened record: its earlier events must be restored
   // before any row is forwarded, or rows would lose them. Updates are accepted meanwhile.
   let restored = input.events !== undefined || workflowInfo().continuedFromExecutionRunId !== undefined;
@@ -272,6 +275,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     outcome: record.outcome(Date.now()),
     events: record.events,
     rows: record.days().map((day) => ({ day, fields: record.rowOf(day) })),
+    forwarding: forwardInFlight || unforwardedFrom !== undefined || !restored,
   }));
 
   const searchAttributes = () => {
@@ -309,7 +313,9 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
       unforwardedFrom = undefined;
       searchAttributes();
       // Retried without limit: rows must reach the reporting workflow, however long it takes.
+      forwardInFlight = true;
       await forwardRows({ practiceOds: record.practiceOds, rows: record.forwardedRows(from) });
+      forwardInFlight = false;
       continue;
     }
     searchAttributes();

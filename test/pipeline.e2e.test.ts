@@ -1,0 +1,173 @@
+/**
+ * The product's core flow end to end, on the real Temporal dev server and the real MESH sandbox:
+ * events in through the hooks client → transfer workflows → reporting → submissions → MESH → the
+ * Authority's mailbox, compared byte for byte with the offline render of the same events.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateTraffic } from '../demo/traffic';
+import { recordKeyOf, type HookEvent } from '../mi/events';
+import { transferWorkflowId } from '../workflows/ids';
+import { transferQuery } from '../workflows/transfer';
+import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+import type { SubmissionView } from '../workflows/submission';
+import { submissionQuery } from '../workflows/submission';
+
+const PRACTICES = ['A81001', 'B82002', 'C83003'].map((ods, i) => ({
+  ods,
+  asid: `20000000000${i + 1}`,
+  software: 'Supplier_Product_1.0',
+  applicationStatus: '000000000000001',
+  maxMessageSizeMb: 5,
+  maxAttachments: 99,
+  maxAttachmentSizeMb: 5,
+  largeMessageFactorA: 1,
+  largeMessageFactorB: 1,
+}));
+
+function utcDay(offsetDays: number): string {
+  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Record sets of a chained file, keyed by ODS + date (from the FR record). */
+export function recordSetsOf(content: string): Map<string, string> {
+  const sets = new Map<string, string>();
+  let current: string[] = [];
+  for (const line of content.split('\r\n')) {
+    if (!line) continue;
+    current.push(line);
+    if (line.startsWith('FR,')) {
+      const [, , , ods, date] = line.split(',');
+      sets.set(`${ods} ${date}`, current.join('\r\n') + '\r\n');
+      current = [];
+    }
+  }
+  return sets;
+}
+
+const BIN = path.join(__dirname, '..', 'bin', 'gp2gp-mi.js');
+
+function offlineRender(events: HookEvent[], practicesFile: string, from: string, to: string, dir: string): Map<string, string> {
+  const eventsFile = path.join(dir, `events-${from}-${to}.jsonl`);
+  fs.writeFileSync(eventsFile, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
+  const out = execFileSync(process.execPath, [BIN, 'render', '--events', eventsFile, '--practices', practicesFile, '--from', from, '--to', to], {
+    encoding: 'utf8',
+  });
+  return recordSetsOf(out);
+}
+
+async function waitForForwarding(pipeline: TestPipeline, events: HookEvent[]): Promise<void> {
+  const ids = new Set(events.map((e) => {
+    const { side, practiceOds, key } = recordKeyOf(e);
+    return transferWorkflowId(side, practiceOds, key);
+  }));
+  for (const id of ids) {
+    await eventually(async () => {
+      const view = await pipeline.client.temporal.workflow.getHandle(id).query(transferQuery);
+      return view.forwarding ? undefined : true;
+    }, 60_000, `${id} to forward its rows`);
+  }
+}
+
+describe('the durable pipeline, end to end', () => {
+  let pipeline: TestPipeline;
+  const day1 = utcDay(-2);
+  const day2 = utcDay(-1);
+  let events: HookEvent[];
+
+  beforeAll(async () => {
+    pipeline = await startPipeline({ supplierMailbox: 'X26SUP001', authorityMailbox: 'X26NHS001', practices: PRACTICES });
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('delivers every practice-day byte-equal to the offline render, and leaves our inbox empty', async () => {
+    events = generateTraffic({
+      practices: PRACTICES.map((p) => p.ods),
+      days: [day1, day2],
+      registrationsPerPracticeDay: 5,
+      seed: 42,
+      notAfter: new Date(Date.now() - 60_000).toISOString(),
+    });
+    expect(events.length).toBeGreaterThan(40);
+    // Arrival order never matters, and duplicates are answered, not applied twice.
+    const shuffled = [...events].reverse();
+    const duplicates = shuffled.filter((_, i) => i % 7 === 0);
+    const outcomes = await pipeline.client.recordEvents([...shuffled, ...duplicates], { concurrency: 16 });
+    const refused = outcomes.filter((o) => o.status === 'refused');
+    expect(refused).toEqual([]);
+    expect(outcomes.filter((o) => o.status === 'accepted')).toHaveLength(events.length);
+    expect(outcomes.filter((o) => o.status === 'duplicate')).toHaveLength(duplicates.length);
+
+    // Rows reach the reporting workflows asynchronously: wait until every transfer has forwarded.
+    await waitForForwarding(pipeline, events);
+    const submitted = await pipeline.client.submit({ days: [day1, day2] });
+    expect(submitted).toHaveLength(3);
+
+    const received = new Map<string, string>();
+    await eventually(async () => {
+      for (const file of await pipeline.authority.collect()) {
+        expect(file.metadata.workflowId).toBe('GP2GP_MI');
+        expect(file.metadata.fileName).not.toMatch(/\s/);
+        for (const [key, set] of recordSetsOf(file.content)) received.set(key, set);
+      }
+      return received.size >= 6 ? true : undefined;
+    }, 60_000, 'six record sets in the Authority mailbox');
+
+    const expected = offlineRender(events, pipeline.practicesFile, day1, day2, path.dirname(pipeline.practicesFile));
+    expect([...received.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, set] of expected) expect(received.get(key), key).toBe(set);
+
+    // Every submission ends delivered once the Authority has acknowledged its file.
+    for (const { result } of submitted) {
+      for (const s of result.submissions) {
+        const view = await eventually(async () => {
+          const v: SubmissionView = await pipeline.client.temporal.workflow.getHandle(s.submissionId).query(submissionQuery);
+          return v.status === 'delivered' ? v : undefined;
+        }, 60_000, `submission ${s.submissionId} delivered`);
+        expect(view.files.every((f) => f.acknowledged)).toBe(true);
+      }
+    }
+    for (const p of PRACTICES) {
+      const view = await pipeline.client.reportingStatus(p.ods);
+      expect(view.lastDeliveredDay).toBe(day2);
+      expect(view.pendingDays).not.toContain(day1);
+    }
+    // Nothing was left behind in our own inbox.
+    const left: string[] = [];
+    for await (const id of pipeline.supplierMesh.listInbox()) left.push(id);
+    expect(left).toEqual([]);
+  });
+
+  it('answers a late event for a delivered day with a corrected record set for that ODS + date', async () => {
+    const rr = events.find((e) => e.type === 'registration' && e.occurredAt.startsWith(day1) && e.practiceOds === 'B82002')!;
+    const late: HookEvent = {
+      type: 'request-failure',
+      practiceOds: rr.practiceOds,
+      registrationId: (rr as { registrationId: string }).registrationId,
+      occurredAt: `${day1}T23:30:00Z`,
+      failurePoint: 10,
+      failureType: 1,
+      fatal: false,
+      errorCode: '99',
+    };
+    const [outcome] = await pipeline.client.recordEvents([late]);
+    expect(outcome!.status).toBe('accepted');
+    await waitForForwarding(pipeline, [late]);
+    expect((await pipeline.client.reportingStatus('B82002')).pendingDays).toContain(day1);
+    const [submitted] = await pipeline.client.submit({ practiceOds: 'B82002' });
+    expect(submitted!.result.submissions.flatMap((s) => s.days)).toContain(day1);
+
+    const corrected = await eventually(async () => {
+      const files = await pipeline.authority.collect();
+      const sets = files.flatMap((f) => [...recordSetsOf(f.content)]);
+      return sets.find(([key]) => key === `B82002 ${day1}`)?.[1];
+    }, 60_000, 'the corrected record set');
+    const expected = offlineRender([...events, late], pipeline.practicesFile, day1, day1, path.dirname(pipeline.practicesFile));
+    expect(corrected).toBe(expected.get(`B82002 ${day1}`));
+    expect(corrected).toContain(`${day1}T23:30:00`);
+  });
+});

@@ -1,0 +1,101 @@
+/**
+ * A complete pipeline for one test file on the run's real servers: a worker on its own task queue, a
+ * practices file, the hooks client, and the Authority's mailbox as NHS England would read it.
+ */
+import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../config';
+import { Gp2gpClient } from '../../client';
+import { MeshClient } from '../../mesh';
+import { AuthorityMailbox } from '../../stack/authority';
+import { runWorker, WORKFLOWS_PATH } from '../../worker/main';
+import { SANDBOX_PASSWORD } from './stack';
+
+let bundle: Promise<WorkflowBundle> | undefined;
+/** Bundling takes seconds: once per test file (process) is enough. */
+export function workflowBundle(): Promise<WorkflowBundle> {
+  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined }));
+}
+
+export interface TestPipeline {
+  config: Config;
+  client: Gp2gpClient;
+  authority: AuthorityMailbox;
+  /** A MESH client of our own mailbox, for looking at what the pipeline left there. */
+  supplierMesh: MeshClient;
+  practicesFile: string;
+  stop(): Promise<void>;
+}
+
+export function sandboxMesh(mailbox: string, url = inject('meshUrl')): MeshClient {
+  return new MeshClient({ url, mailbox, password: SANDBOX_PASSWORD, sharedKey: inject('meshSharedKey'), retry: { baseDelayMs: 50 } });
+}
+
+export async function startPipeline(options: {
+  supplierMailbox: string;
+  authorityMailbox: string;
+  practices: unknown[];
+  env?: Record<string, string>;
+}): Promise<TestPipeline> {
+  const dir = path.join(inject('workDir'), `pipeline-${randomUUID()}`);
+  fs.mkdirSync(dir, { recursive: true });
+  const practicesFile = path.join(dir, 'practices.json');
+  fs.writeFileSync(practicesFile, JSON.stringify({ practices: options.practices }, null, 2));
+  const config = loadConfig({
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+    TEMPORAL_TASK_QUEUE: `gp2gp-mi-test-${randomUUID()}`,
+    MESH_URL: inject('meshUrl'),
+    MESH_MAILBOX: options.supplierMailbox,
+    MESH_PASSWORD: SANDBOX_PASSWORD,
+    MESH_SHARED_KEY: inject('meshSharedKey'),
+    MESH_TO: options.authorityMailbox,
+    GP2GP_PRACTICES: practicesFile,
+    GP2GP_DATA_DIR: dir,
+    GP2GP_INBOX_POLL_SECONDS: '0.5',
+    GP2GP_TRACKING_INTERVAL_SECONDS: '0.5',
+    GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '2',
+    ...options.env,
+  });
+  const controller = new AbortController();
+  let ready!: () => void;
+  const isReady = new Promise<void>((resolve) => (ready = resolve));
+  const worker = runWorker(config, { signal: controller.signal, workflowBundle: await workflowBundle(), onReady: () => ready() });
+  await Promise.race([isReady, worker]);
+  const client = await Gp2gpClient.connect(config);
+  const supplierMesh = sandboxMesh(options.supplierMailbox);
+  const authorityMesh = sandboxMesh(options.authorityMailbox);
+  return {
+    config,
+    client,
+    authority: new AuthorityMailbox(authorityMesh, { workflowId: config.mesh.workflowId }),
+    supplierMesh,
+    practicesFile,
+    async stop() {
+      await client.close();
+      controller.abort();
+      await worker;
+      await supplierMesh.close();
+      await authorityMesh.close();
+    },
+  };
+}
+
+/** Polls `probe` until it returns a value (not undefined), or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
