@@ -33,6 +33,21 @@ export interface ChunkedBody {
   close(): Promise<void>;
 }
 
+/**
+ * Bytes [start, end) of an open file, read at explicit positions: the handle stays open and shared by
+ * every chunk and attempt (a FileHandle read stream would close it when it ends).
+ */
+async function* readRange(handle: fs.promises.FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+  for (let position = start; position < end; ) {
+    // A fresh buffer per read: the socket may still hold the previous one.
+    const buffer = Buffer.allocUnsafe(Math.min(READ_BUFFER_BYTES, end - position));
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+    if (bytesRead === 0) throw new Error(`file ended at byte ${position}, before the ${end} bytes it had at the start of the send`);
+    position += bytesRead;
+    yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+  }
+}
+
 export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip: boolean): Promise<ChunkedBody> {
   if (!Number.isInteger(chunkSizeBytes) || chunkSizeBytes < 1 || chunkSizeBytes > MAX_CHUNK_BYTES) {
     throw new MeshConfigError(`chunk size must be a whole number of bytes from 1 to ${MAX_CHUNK_BYTES} (MESH's limit per request), not ${chunkSizeBytes}`);
@@ -50,10 +65,7 @@ export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip:
       throw new MeshConfigError(`cannot read ${source.file}: ${err.code ?? err.message}`);
     });
     totalBytes = (await handle.stat()).size;
-    raw = (start, end) =>
-      end === start
-        ? Buffer.alloc(0)
-        : handle.createReadStream({ start, end: end - 1, autoClose: false, highWaterMark: READ_BUFFER_BYTES });
+    raw = (start, end) => Readable.from(readRange(handle, start, end), { objectMode: false });
     close = () => handle.close();
   }
   // An empty body is still one chunk: MESH answers it with its own refusal (code 02).

@@ -1,0 +1,261 @@
+/**
+ * Every MeshClient call against the run's real MESH sandbox (full NHSMESH auth, file store).
+ * Mailboxes: X26MSH001 sends, X26MSH002 receives, X26MSH003 is the paginated/filtered inbox.
+ */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  MeshAuthError,
+  MeshClient,
+  MeshConfigError,
+  MeshGoneError,
+  MeshNotFoundError,
+  MeshSendRefusedError,
+} from '../../mesh';
+import { startFaultProxy } from '../support/fault-proxy';
+import { addMessageEvent, collect, injectReport, resetMailbox, sandboxClient } from '../support/mesh';
+
+const SENDER = 'X26MSH001';
+const RECIPIENT = 'X26MSH002';
+const PAGED = 'X26MSH003';
+
+let sender: MeshClient;
+let recipient: MeshClient;
+let dir: string;
+
+beforeAll(() => {
+  sender = sandboxClient(SENDER);
+  recipient = sandboxClient(RECIPIENT);
+  dir = fs.mkdtempSync(path.join(inject('workDir'), 'mesh-client-'));
+});
+
+afterAll(async () => {
+  await sender?.close();
+  await recipient?.close();
+});
+
+describe('handshake', () => {
+  it('validates the mailbox', async () => {
+    await expect(sender.handshake()).resolves.toBeUndefined();
+  });
+});
+
+describe('send and download', () => {
+  it('round-trips a small message with its metadata', async () => {
+    const sent = await sender.send({
+      to: RECIPIENT,
+      workflowId: 'GP2GP_MI',
+      body: 'practice,transfers\nA12345,3\n',
+      subject: 'MI for 2025-01-01',
+      localId: `small-${Date.now()}`,
+      fileName: 'mi.csv',
+      contentType: 'text/csv',
+      checksum: 'md5:0123456789abcdef',
+    });
+    expect(sent.reusedExisting).toBe(false);
+    const { metadata, body } = await recipient.download(sent.messageId);
+    expect(body.toString('utf8')).toBe('practice,transfers\nA12345,3\n');
+    expect(metadata).toMatchObject({
+      messageId: sent.messageId,
+      messageType: 'DATA',
+      workflowId: 'GP2GP_MI',
+      subject: 'MI for 2025-01-01',
+      fileName: 'mi.csv',
+      from: SENDER,
+      to: RECIPIENT,
+      totalChunks: 1,
+      contentType: 'text/csv',
+      checksum: 'md5:0123456789abcdef',
+    });
+  });
+
+  it('chunks and gzips per chunk; both download paths give back the same bytes', async () => {
+    const data = Buffer.concat([randomBytes(100_000), Buffer.alloc(200_000, 'GP2GP,')]);
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: data, chunkSizeBytes: 64 * 1024, gzip: true });
+    const plain = await recipient.download(sent.messageId);
+    expect(plain.metadata.totalChunks).toBe(Math.ceil(data.length / (64 * 1024)));
+    expect(plain.body.equals(data)).toBe(true);
+    // Asking for gzip on the wire: MESH sends each chunk as stored and the client gunzips each one.
+    const gzipped = sandboxClient(RECIPIENT, { gzipDownloads: true });
+    try {
+      expect((await gzipped.download(sent.messageId)).body.equals(data)).toBe(true);
+    } finally {
+      await gzipped.close();
+    }
+  });
+
+  it('streams a file up and down, named after the file', async () => {
+    const source = path.join(dir, 'extract.csv');
+    fs.writeFileSync(source, Buffer.concat([randomBytes(150_000), Buffer.from('\nend\n')]));
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: { file: source }, chunkSizeBytes: 50_000 });
+    const target = path.join(dir, 'received.csv');
+    const metadata = await recipient.downloadTo(sent.messageId, target);
+    expect(metadata.fileName).toBe('extract.csv');
+    expect(metadata.totalChunks).toBe(4);
+    expect(fs.readFileSync(target).equals(fs.readFileSync(source))).toBe(true);
+    expect(fs.existsSync(`${target}.part`)).toBe(false);
+  });
+
+  it('reuses the message already sent under the same local id', async () => {
+    const localId = `idem-${Date.now()}`;
+    const first = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'once', localId });
+    const again = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'once', localId });
+    expect(again).toEqual({ messageId: first.messageId, reusedExisting: true });
+    expect(await sender.trackByLocalId(localId)).toMatchObject({ messageId: first.messageId, localId, status: 'accepted' });
+  });
+
+  it('refuses a send to an unknown mailbox with MESH code 12', async () => {
+    const err = await sender.send({ to: 'X26NOBODY', workflowId: 'GP2GP_MI', body: 'x' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshSendRefusedError);
+    expect((err as MeshSendRefusedError).meshCode).toBe('12');
+    expect((err as MeshSendRefusedError).status).toBe(417);
+    expect((err as MeshSendRefusedError).retryable).toBe(false);
+  });
+});
+
+describe('reports, failures and tracking', () => {
+  it('reads an injected error REPORT with its linked message id', async () => {
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'never collected' });
+    const reportId = await injectReport({ mailboxId: SENDER, linkedMessageId: sent.messageId, workflowId: 'GP2GP_MI', subject: 'MI' });
+    expect(await collect(sender.listInbox())).toContain(reportId);
+    const { metadata, body } = await sender.download(reportId);
+    expect(body.length).toBe(0);
+    expect(metadata).toMatchObject({
+      messageId: reportId,
+      messageType: 'REPORT',
+      linkedMessageId: sent.messageId,
+      statusCode: '14',
+      statusSuccess: 'ERROR',
+      totalChunks: 0,
+      workflowId: 'GP2GP_MI',
+    });
+    const target = path.join(dir, 'report.dat');
+    expect((await sender.downloadTo(reportId, target)).messageType).toBe('REPORT');
+    expect(fs.statSync(target).size).toBe(0);
+    await sender.acknowledge(reportId);
+    expect(await collect(sender.listInbox())).not.toContain(reportId);
+  });
+
+  it('gives a typed gone error for a message marked error, and tracks it as failed', async () => {
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'doomed' });
+    expect(await sender.track(sent.messageId)).toMatchObject({ messageId: sent.messageId, status: 'accepted', statusSuccess: true });
+    await addMessageEvent(sent.messageId, { status: 'error', code: '14', event: 'TRANSFER', description: 'expired' });
+    const err = await recipient.download(sent.messageId).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshGoneError);
+    expect((err as MeshGoneError).status).toBe(410);
+    expect((err as MeshGoneError).retryable).toBe(false);
+    const target = path.join(dir, 'gone.dat');
+    await expect(recipient.downloadTo(sent.messageId, target)).rejects.toBeInstanceOf(MeshGoneError);
+    expect(fs.existsSync(target) || fs.existsSync(`${target}.part`)).toBe(false);
+    expect(await sender.track(sent.messageId)).toMatchObject({ status: 'error', statusSuccess: false });
+  });
+
+  it('tells a missing message apart', async () => {
+    await expect(recipient.download('20250101000000000000_NOSUCH')).rejects.toBeInstanceOf(MeshNotFoundError);
+    await expect(sender.track('20250101000000000000_NOSUCH')).rejects.toBeInstanceOf(MeshNotFoundError);
+    await expect(sender.trackByLocalId('no-such-local-id')).resolves.toBeUndefined();
+  });
+});
+
+describe('inbox', () => {
+  it('pages through links.next and filters by workflow id', async () => {
+    await resetMailbox(PAGED);
+    const data = Array.from({ length: 12 }, (_, i) => ({ workflowId: 'GP2GP_MI', body: `data ${i}` }));
+    const acks = Array.from({ length: 3 }, (_, i) => ({ workflowId: 'GP2GP_MI_ACK', body: `ack ${i}` }));
+    const ids = new Map<string, string>();
+    for (const m of [...data, ...acks]) ids.set((await sender.send({ to: PAGED, ...m })).messageId, m.workflowId);
+    const inbox = sandboxClient(PAGED);
+    try {
+      const first = await inbox.inboxPage({ maxResults: 10 });
+      expect(first.messageIds).toHaveLength(10);
+      expect(first.next).toBeTruthy();
+      expect(first.approxInboxCount).toBe(15);
+      const second = await inbox.inboxPage({ continueFrom: first.next! });
+      expect(second.messageIds).toHaveLength(5);
+      expect(second.next).toBeUndefined();
+      expect(new Set([...first.messageIds, ...second.messageIds])).toEqual(new Set(ids.keys()));
+
+      expect(new Set(await collect(inbox.listInbox({ maxResults: 10 })))).toEqual(new Set(ids.keys()));
+      const ackIds = [...ids].filter(([, w]) => w === 'GP2GP_MI_ACK').map(([id]) => id);
+      expect((await collect(inbox.listInbox({ workflowFilter: '*_ACK*', maxResults: 10 }))).sort()).toEqual(ackIds.sort());
+      expect(await collect(inbox.listInbox({ workflowFilter: '!*_ACK*', maxResults: 10 }))).toHaveLength(12);
+      expect(await collect(inbox.listInbox({ workflowFilter: 'GP2GP_MI' }))).toHaveLength(12);
+
+      for (const id of ackIds) await inbox.acknowledge(id);
+      expect(await collect(inbox.listInbox({ workflowFilter: '*_ACK*' }))).toEqual([]);
+      expect((await inbox.inboxPage()).approxInboxCount).toBe(12);
+      await expect(inbox.inboxPage({ maxResults: 5 })).rejects.toBeInstanceOf(MeshConfigError);
+    } finally {
+      await inbox.close();
+    }
+  });
+});
+
+describe('lookup', () => {
+  it('finds mailboxes by ODS code and workflow, and by workflow alone', async () => {
+    // The sandbox's canned directory: TEST_WORKFLOW is received by X26ABC2 (ODS X26).
+    expect(await sender.lookup('X26', 'TEST_WORKFLOW')).toEqual([{ mailboxId: 'X26ABC2', mailboxName: 'TESTMB2' }]);
+    expect(await sender.lookup('X26', 'NO_SUCH_WORKFLOW')).toEqual([]);
+    expect((await sender.workflowSearch('TEST_WORKFLOW_ACK')).map((m) => m.mailboxId).sort()).toEqual(['X26ABC1', 'X26ABC3']);
+  });
+});
+
+describe('authentication and configuration', () => {
+  it('fails a wrong password with a typed auth error after exactly one request, naming no secret', async () => {
+    const proxy = await startFaultProxy({ target: inject('meshUrl') });
+    const password = 'wrong-password-s3cret';
+    const client = new MeshClient({ url: proxy.url, mailbox: SENDER, password, sharedKey: inject('meshSharedKey'), retry: { attempts: 5, baseDelayMs: 10 } });
+    try {
+      const err = await client.handshake().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MeshAuthError);
+      expect((err as MeshAuthError).status).toBe(403);
+      expect((err as MeshAuthError).retryable).toBe(false);
+      expect(proxy.requests).toHaveLength(1);
+      const send = await client.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'x' }).catch((e: unknown) => e);
+      expect(send).toBeInstanceOf(MeshAuthError);
+      expect(proxy.requests).toHaveLength(2);
+      for (const e of [err, send] as Error[]) {
+        const shown = `${e.message} ${e.stack} ${inspect(e)}`;
+        expect(shown).not.toContain(password);
+        expect(shown).not.toContain(inject('meshSharedKey'));
+        expect(shown).not.toContain('NHSMESH');
+      }
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
+  it('fails a wrong shared key the same way', async () => {
+    const client = sandboxClient(SENDER, { sharedKey: 'not-the-key' });
+    try {
+      await expect(client.handshake()).rejects.toBeInstanceOf(MeshAuthError);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('never shows the password or shared key when a client is printed', () => {
+    const shown = `${inspect(sender, { depth: 10, showHidden: true })} ${JSON.stringify(sender)}`;
+    expect(shown).not.toContain('password');
+    expect(shown).not.toContain(inject('meshSharedKey'));
+  });
+
+  it('configures from MESH_* variables and names the missing ones', async () => {
+    expect(() => MeshClient.fromEnv({ MESH_URL: 'http://127.0.0.1:1', MESH_PASSWORD: 'pw-s3cret' })).toThrow(
+      /MESH_MAILBOX, MESH_SHARED_KEY$/,
+    );
+    expect(() =>
+      MeshClient.fromEnv({ MESH_URL: 'https://127.0.0.1:1', MESH_MAILBOX: SENDER, MESH_PASSWORD: 'p', MESH_SHARED_KEY: 'k', MESH_CA_CERT: path.join(dir, 'nope.pem') }),
+    ).toThrow(/MESH_CA_CERT: cannot read .*nope\.pem \(ENOENT\)/);
+    const client = MeshClient.fromEnv({ MESH_URL: inject('meshUrl'), MESH_MAILBOX: SENDER, MESH_PASSWORD: 'password', MESH_SHARED_KEY: inject('meshSharedKey') });
+    try {
+      await client.handshake();
+    } finally {
+      await client.close();
+    }
+  });
+});
