@@ -7,8 +7,10 @@
  * Why not undici's own RetryAgent: it re-sends the same headers, and real MESH refuses a replayed
  * Authorization token, so every attempt must be signed afresh.
  */
+import * as net from 'node:net';
 import * as os from 'node:os';
 import type { Readable } from 'node:stream';
+import * as tls from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
 import { meshAuthorization } from './auth';
 import {
@@ -93,6 +95,8 @@ export class MeshTransport {
   readonly #staticHeaders: Record<string, string>;
   readonly #hasClientCert: boolean;
   readonly #https: boolean;
+  /** For diagnosing a closed TLS connection; undefined over http. */
+  readonly #tlsProbe: tls.ConnectionOptions | undefined;
   // The secrets sit in private fields: util.inspect and JSON.stringify of a client never show them.
   readonly #password: string;
   readonly #sharedKey: string;
@@ -119,19 +123,19 @@ export class MeshTransport {
     this.#password = o.password;
     this.#sharedKey = o.sharedKey;
     this.#hasClientCert = Boolean(o.tls?.cert);
+    const tlsOptions = {
+      minVersion: 'TLSv1.2' as const,
+      rejectUnauthorized: true,
+      ...(o.tls?.cert ? { cert: o.tls.cert } : {}),
+      ...(o.tls?.key ? { key: o.tls.key } : {}),
+      ...(o.tls?.ca ? { ca: o.tls.ca } : {}),
+    };
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    this.#tlsProbe = this.#https
+      ? { ...tlsOptions, host, port: Number(url.port || 443), ...(net.isIP(host) ? {} : { servername: host }) }
+      : undefined;
     this.#pool = new Pool(url.origin, {
-      connect: {
-        timeout: o.timeoutMs,
-        ...(this.#https
-          ? {
-              minVersion: 'TLSv1.2' as const,
-              rejectUnauthorized: true,
-              ...(o.tls?.cert ? { cert: o.tls.cert } : {}),
-              ...(o.tls?.key ? { key: o.tls.key } : {}),
-              ...(o.tls?.ca ? { ca: o.tls.ca } : {}),
-            }
-          : {}),
-      },
+      connect: { timeout: o.timeoutMs, ...(this.#https ? tlsOptions : {}) },
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
       keepAliveTimeout: 30_000,
@@ -181,7 +185,12 @@ export class MeshTransport {
     } catch (err) {
       // A file stream left half-read would keep its descriptor open until garbage collection.
       if (body && typeof body === 'object' && 'destroy' in body) body.destroy();
-      throw this.networkError(err, spec);
+      const mapped = this.networkError(err, spec);
+      if (this.#tlsProbe && (mapped.code === 'UND_ERR_SOCKET' || mapped.code === 'ECONNRESET')) {
+        const tlsRefusal = await this.#diagnoseTls();
+        if (tlsRefusal) throw new MeshConfigError(`${spec.what}: ${tlsRefusal}`, { code: mapped.code, messageId: spec.messageId, cause: err });
+      }
+      throw mapped;
     }
     if ((res.statusCode >= 200 && res.statusCode < 300) || spec.accept?.includes(res.statusCode)) return res;
     const text = await res.body.text().catch(() => '');
@@ -236,6 +245,38 @@ export class MeshTransport {
     return Math.min(this.retry.maxDelayMs, Math.max(delay, retryAfterMs ?? 0));
   }
 
+  /**
+   * Why a TLS connection closed before MESH answered, if TLS is why. Over TLS 1.3 a server that
+   * refuses the client certificate (or wants one and got none) may just close the connection after
+   * the handshake, which looks like any dropped connection; a TLS 1.2 handshake makes the server say
+   * so during the handshake. Undefined when the probe connects (or cannot tell): then it was not TLS.
+   */
+  async #diagnoseTls(): Promise<string | undefined> {
+    const probe = this.#tlsProbe!;
+    return await new Promise<string | undefined>((resolve) => {
+      const socket = tls.connect({ ...probe, maxVersion: 'TLSv1.2', timeout: this.#timeoutMs }, () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once('timeout', () => {
+        socket.destroy();
+        resolve(undefined);
+      });
+      socket.once('error', (err) => {
+        socket.destroy();
+        const codes = errorCodes(err);
+        const explained = tlsProblem(codes, errorText(err), this.#hasClientCert);
+        if (explained || !codes.some((c) => c === 'ECONNRESET' || c === 'EPIPE')) return resolve(explained);
+        // Cut off mid-handshake without an alert: how Python's ssl (the sandbox, uvicorn) refuses.
+        resolve(
+          this.#hasClientCert
+            ? 'the MESH server closed the connection during the TLS handshake: it did not accept the client certificate (check the certificate and key are the ones issued for this mailbox and environment)'
+            : 'the MESH server closed the connection during the TLS handshake: it demands a client certificate (mutual TLS) and none is configured: set the client certificate and key',
+        );
+      });
+    });
+  }
+
   /** A socket, TLS or timeout failure as a typed error. */
   networkError(err: unknown, spec: Pick<RequestSpec, 'what' | 'messageId'>): MeshError {
     if (err instanceof MeshError) return err;
@@ -245,13 +286,7 @@ export class MeshTransport {
     if (tls) return new MeshConfigError(`${spec.what}: ${tls}`, { code: codes[0], messageId: spec.messageId, cause: err });
     const code = codes.find((c) => TRANSIENT_CODES.has(c));
     if (code) {
-      let message = `${spec.what}: ${describeNetwork(code)}`;
-      // A TLS 1.3 server that wants a client certificate may just close the connection after the
-      // handshake; say what is most likely wrong rather than only "connection closed".
-      if (this.#https && !this.#hasClientCert && (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET')) {
-        message += ' (no client certificate is configured, and MESH requires mutual TLS: set the client certificate and key)';
-      }
-      return new MeshTransientError(message, { code, messageId: spec.messageId, cause: err });
+      return new MeshTransientError(`${spec.what}: ${describeNetwork(code)}`, { code, messageId: spec.messageId, cause: err });
     }
     return new MeshError(`${spec.what}: ${text || 'request failed'}`, { code: codes[0], messageId: spec.messageId, cause: err });
   }
