@@ -55,10 +55,13 @@ const whole = (digits: number): FieldFormat => ({
   test: (v) => v.length <= digits && /^(0|[1-9][0-9]*)$/.test(v),
 });
 
+/** The timestamp format (checked against the record set's day by the checker). */
+export const DATE_TIME_FORMAT: FieldFormat = { allowed: 'a UTC date-time YYYY-MM-DDThh:mm:ss', test: isFileDateTime };
+
 const F = {
   ods: pattern(ODS_RE, ODS_ALLOWED),
   uuid: pattern(FILE_UUID_RE, 'a GUID in upper case: 8-4-4-4-12 hexadecimal digits'),
-  dateTime: { allowed: 'a UTC date-time YYYY-MM-DDThh:mm:ss', test: isFileDateTime } satisfies FieldFormat,
+  dateTime: DATE_TIME_FORMAT,
   day: { allowed: 'a date YYYY-MM-DD', test: isDay } satisfies FieldFormat,
   text: { allowed: 'text in double quotes on one line', test: () => true } satisfies FieldFormat,
   retries: whole(2),

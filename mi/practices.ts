@@ -1,0 +1,138 @@
+/**
+ * Per-practice settings: what fills the header record (HR3–HR11), the MESH mailbox the practice's MI
+ * goes out from, and whether its SR rows carry the placeholder columns SR29–SR33. Read from a JSON file
+ * `{"practices": [...]}` and refused as a whole, with every bad field named, if anything is wrong.
+ */
+import * as fs from 'node:fs';
+import {
+  APPLICATION_STATUS_ALLOWED,
+  APPLICATION_STATUS_RE,
+  ASID_ALLOWED,
+  ASID_RE,
+  formatDecimal,
+  ODS_ALLOWED,
+  ODS_RE,
+} from './formats';
+
+export interface PracticeSettings {
+  /** HR2 / FR4. */
+  ods: string;
+  /** HR3. */
+  asid: string;
+  /** HR4 "Supplier_Product_Version" (without the quotes). */
+  software: string;
+  /** HR5, 15 digits. */
+  applicationStatus: string;
+  /** HR7, MB. */
+  maxMessageSizeMb: number;
+  /** HR8. */
+  maxAttachments: number;
+  /** HR9, MB. */
+  maxAttachmentSizeMb: number;
+  /** HR10. */
+  largeMessageFactorA: number;
+  /** HR11. */
+  largeMessageFactorB: number;
+  /** The MESH mailbox this practice's MI is sent from, when not the supplier's default. */
+  mailbox?: string;
+  /** Render SR29–SR33 (placeholder counts) for Authority tooling that reads them; default false. */
+  placeholderColumns?: boolean;
+}
+
+/** HR4's content: quotes are added on rendering, and the whole field may have 100 characters. */
+export const SOFTWARE_MAX_LENGTH = 98;
+const SOFTWARE_RE = /^[^_"\x00-\x1F\x7F]+_[^"\x00-\x1F\x7F]+_[^_"\x00-\x1F\x7F]+$/;
+const MAILBOX_RE = /^[A-Za-z0-9]{3,20}$/;
+
+type Check = (value: unknown) => string | undefined;
+
+const decimal = (max: number): Check => (v) =>
+  typeof v === 'number' && Number.isFinite(v) && v > 0 && !/e/i.test(String(v)) && formatDecimal(v).length <= max
+    ? undefined
+    : `a positive number that renders in ${max} characters or fewer (as ${formatDecimal(5)} or 0.25)`;
+const matches = (re: RegExp, allowed: string): Check => (v) => (typeof v === 'string' && re.test(v) ? undefined : allowed);
+
+const FIELD_CHECKS: Record<keyof PracticeSettings, { optional?: true; check: Check }> = {
+  ods: { check: matches(ODS_RE, ODS_ALLOWED) },
+  asid: { check: matches(ASID_RE, ASID_ALLOWED) },
+  software: {
+    // The product part is cut on rendering if the whole is too long ("truncate product NOT version"),
+    // so supplier and version must leave it room.
+    check: (v) => {
+      const allowed = `Supplier_Product_Version: three parts separated by "_", no double quotes or control characters, supplier and version together at most ${SOFTWARE_MAX_LENGTH - 3} characters`;
+      if (typeof v !== 'string' || !SOFTWARE_RE.test(v)) return allowed;
+      const product = v.slice(v.indexOf('_') + 1, v.lastIndexOf('_'));
+      return v.length - product.length + 1 > SOFTWARE_MAX_LENGTH ? allowed : undefined;
+    },
+  },
+  applicationStatus: { check: matches(APPLICATION_STATUS_RE, APPLICATION_STATUS_ALLOWED) },
+  maxMessageSizeMb: { check: decimal(5) },
+  maxAttachments: {
+    check: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 9999 ? undefined : 'a whole number from 0 to 9999'),
+  },
+  maxAttachmentSizeMb: { check: decimal(5) },
+  largeMessageFactorA: { check: decimal(4) },
+  largeMessageFactorB: { check: decimal(4) },
+  mailbox: { optional: true, check: matches(MAILBOX_RE, 'a MESH mailbox id: 3 to 20 letters or digits') },
+  placeholderColumns: { optional: true, check: (v) => (typeof v === 'boolean' ? undefined : 'true or false') },
+};
+
+function shown(value: unknown): string {
+  const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+}
+
+/** Validates `{"practices": [...]}`; throws one error listing every bad field as `practices[2].asid: …`. */
+export function parsePractices(json: unknown): PracticeSettings[] {
+  const list = (json as { practices?: unknown } | null)?.practices;
+  if (json === null || typeof json !== 'object' || Array.isArray(json) || !Array.isArray(list)) {
+    throw new Error('practices: missing; allowed: a JSON object {"practices": [ … ]}');
+  }
+  const problems: string[] = [];
+  for (const key of Object.keys(json)) {
+    if (key !== 'practices') problems.push(`${key}: is an unknown field; allowed: practices`);
+  }
+  const seen = new Map<string, number>();
+  list.forEach((entry, i) => {
+    const at = `practices[${i}]`;
+    if (entry === null || typeof entry !== 'object' || Array.isArray(entry)) {
+      problems.push(`${at}: ${shown(entry)} is not allowed; allowed: an object of practice settings`);
+      return;
+    }
+    const record = entry as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      if (!(key in FIELD_CHECKS)) problems.push(`${at}.${key}: is an unknown field; allowed: ${Object.keys(FIELD_CHECKS).join(', ')}`);
+    }
+    for (const [field, { optional, check }] of Object.entries(FIELD_CHECKS)) {
+      const value = record[field];
+      if (value === undefined) {
+        if (!optional) problems.push(`${at}.${field}: missing; allowed: ${check(undefined)}`);
+        continue;
+      }
+      const allowed = check(value);
+      if (allowed) problems.push(`${at}.${field}: ${shown(value)} is not allowed; allowed: ${allowed}`);
+    }
+    if (typeof record.ods === 'string') {
+      const first = seen.get(record.ods);
+      if (first !== undefined) problems.push(`${at}.ods: ${shown(record.ods)} is not allowed; allowed: an ODS code not already used by practices[${first}]`);
+      else seen.set(record.ods, i);
+    }
+  });
+  if (problems.length > 0) throw new Error(`bad practice settings: ${problems.join('; ')}`);
+  return list as PracticeSettings[];
+}
+
+/** Reads and validates a practices file; errors name the file. */
+export function loadPractices(file: string): PracticeSettings[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  try {
+    return parsePractices(json);
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+}
