@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerPipelineCommands } from './pipeline';
+import { registerMeshCommands } from './mesh';
 
 const program = new Command()
   .name('gp2gp-mi')
@@ -14,6 +15,7 @@ const program = new Command()
 
 // Sub-command groups are added here, one line each.
 registerPipelineCommands(program);
+registerMeshCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
