@@ -75,7 +75,7 @@ export class Gp2gpClient {
         args: [event],
         // The server deduplicates updates by id within a run: a re-sent event is answered, not re-applied.
         updateId: `event-${event.eventId}`,
-        startWorkflowOperation: WithStartWorkflowOperation.create(transferWorkflow, {
+        startWorkflowOperation: new WithStartWorkflowOperation(transferWorkflow, {
           workflowId,
           taskQueue: this.options.taskQueue,
           args: [{ side, practiceOds, key }],

@@ -49,7 +49,9 @@ export function generateTraffic(options: TrafficOptions): HookEvent[] {
     const hex = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join('');
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-a${hex.slice(17, 20)}-${hex.slice(20, 32)}`.toUpperCase();
   };
-  const user = () => (rand() < 0.8 ? uuid() : `L${Math.floor(rand() * 1e6)}`);
+  // RR7 / RR31: a Smartcard (SDS) user id (up to 16 digits) or "L" + a local user id.
+  const user = () =>
+    rand() < 0.8 ? String(100_000_000_000 + Math.floor(rand() * 899_999_999_999)) : `L${Math.floor(rand() * 1e6)}`;
   const notAfter = options.notAfter ? Date.parse(options.notAfter) : Infinity;
   const events: HookEvent[] = [];
   const emit = (event: HookEvent) => {

@@ -152,14 +152,23 @@ class PracticeReporting {
     return new Set(Object.values(this.state.inFlight).flatMap((s) => Object.keys(s.days)));
   }
 
-  /** Closed days (before today) that were never delivered or changed since. */
-  dueDays(now: number, through = dayOf(now - DAY_MS)): string[] {
+  /** Closed days (before today) that were never delivered or changed since; covers them first. */
+  dueDays(now: number): string[] {
+    const through = dayOf(now - DAY_MS);
     this.cover(through);
+    return this.pendingDays(through);
+  }
+
+  /** Days up to `through` still to deliver, without changing state (safe in a query). */
+  pendingDays(through: string): string[] {
     const busy = this.inFlightDays();
-    return Object.entries(this.state.days)
+    const pending = Object.entries(this.state.days)
       .filter(([day, s]) => day <= through && !busy.has(day) && (s.deliveredVersion === undefined || s.version > s.deliveredVersion))
-      .map(([day]) => day)
-      .sort();
+      .map(([day]) => day);
+    for (let day = this.state.nextUncoveredDay; day <= through; day = addDays(day, 1)) {
+      if (!this.state.days[day]) pending.push(day);
+    }
+    return pending.sort();
   }
 
   requestDays(days: string[]): string[] {
@@ -237,7 +246,7 @@ class PracticeReporting {
       practiceOds: this.input.practiceOds,
       cadence: this.cadence,
       ...(this.state.lastDeliveredDay ? { lastDeliveredDay: this.state.lastDeliveredDay } : {}),
-      pendingDays: this.dueDays(now, dayOf(now)),
+      pendingDays: this.pendingDays(dayOf(now)),
       inFlight: Object.entries(this.state.inFlight).map(([id, f]) => ({ submissionId: id, days: Object.keys(f.days) })),
       recentFailures: this.state.recentFailures,
       nextSubmissionAt: new Date(this.nextCadenceAt(now)).toISOString(),

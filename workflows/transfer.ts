@@ -20,6 +20,7 @@ import {
 } from '@temporalio/workflow';
 import { recordKeyOf, utcDayOf, validateEvent, type HookEvent, type Side } from '../mi/events';
 import { buildRow, firstEventAt, recordDays, sameEventContent } from '../mi/records';
+import { endOfDay } from '../mi/record-set';
 import type * as activities from '../activities';
 import {
   conversationIdKey,
@@ -105,6 +106,7 @@ const INTEGRATION_WINDOW_MS = 8 * DAY;
 const EXTRACT_WINDOW_MS = DAY;
 /** Event-history guard well inside Temporal's suggested 4k events. */
 const MAX_EVENTS_PER_RUN = 2_000;
+const EMPTY_RUN_MS = 60_000;
 
 const { forwardRows, restorePreviousRecord } = proxyActivities<ReturnType<typeof activities.createActivities>>({
   startToCloseTimeout: '1 minute',
@@ -161,7 +163,7 @@ class TransferRecord {
   }
 
   rowOf(day: string): string[] {
-    return buildRow(this.side, this.events, `${day}T23:59:59.999Z`);
+    return buildRow(this.side, this.events, endOfDay(day));
   }
 
   forwardedRows(fromDay: string): ForwardedRow[] {
@@ -171,7 +173,7 @@ class TransferRecord {
         day,
         side: this.side,
         key: this.key,
-        firstEventAt: firstEventAt(this.events, `${day}T23:59:59.999Z`)!,
+        firstEventAt: firstEventAt(this.events, endOfDay(day))!,
         fields: this.rowOf(day),
         seq: this.events.length,
       }));
@@ -278,8 +280,17 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     forwarding: forwardInFlight || unforwardedFrom !== undefined || !restored,
   }));
 
+  let shown = '';
   const searchAttributes = () => {
     const conversationId = record.side === 'SR' ? record.key : record.events.find((e) => 'conversationId' in e && e.conversationId)?.conversationId;
+    const details =
+      `${record.side} record of ${record.practiceOds}: ${record.events.length} events, stage ${record.stage()}, ` +
+      `outcome ${record.outcome(Date.now())}` +
+      (unforwardedFrom ? `; forwarding rows from ${unforwardedFrom}` : '; all rows forwarded');
+    // Only real changes reach history.
+    if (details === shown) return;
+    shown = details;
+    setCurrentDetails(details);
     upsertSearchAttributes([
       { key: practiceOdsKey, value: record.practiceOds },
       { key: sideKey, value: record.side },
@@ -289,11 +300,6 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
       ...(record.side === 'RR' ? [{ key: registrationIdKey, value: record.key }] : []),
       ...(conversationId ? [{ key: conversationIdKey, value: conversationId as string }] : []),
     ]);
-    setCurrentDetails(
-      `${record.side} record of ${record.practiceOds}: ${record.events.length} events, stage ${record.stage()}, ` +
-        `outcome ${record.outcome(Date.now())}` +
-        (unforwardedFrom ? `; forwarding rows from ${unforwardedFrom}` : '; all rows forwarded'),
-    );
   };
 
   if (!restored) {
@@ -329,12 +335,13 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     }
 
     const now = Date.now();
-    const quietFor = record.isFinal(now) ? finalQuietMs : idleMs;
+    // A run whose only update was refused holds nothing: it ends soon instead of idling for weeks.
+    const quietFor = record.events.length === 0 ? EMPTY_RUN_MS : record.isFinal(now) ? finalQuietMs : idleMs;
     const quietUntil = lastEventArrival + quietFor;
     const deadline = Math.min(quietUntil, record.nextDeadline(now) ?? Infinity);
     const arrived = await condition(() => unforwardedFrom !== undefined, Math.max(1, deadline - now));
     if (arrived) continue;
-    if (Date.now() >= lastEventArrival + (record.isFinal(Date.now()) ? finalQuietMs : idleMs)) {
+    if (Date.now() >= quietUntil) {
       await condition(allHandlersFinished);
       if (unforwardedFrom !== undefined) continue;
       searchAttributes();
