@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerPipelineCommands } from './pipeline';
 import { registerMeshCommands } from './mesh';
+import { registerRecordCommands } from './records';
 
 const program = new Command()
   .name('gp2gp-mi')
@@ -16,6 +17,7 @@ const program = new Command()
 // Sub-command groups are added here, one line each.
 registerPipelineCommands(program);
 registerMeshCommands(program);
+registerRecordCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
