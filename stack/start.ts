@@ -17,6 +17,7 @@ import {
 } from '../config';
 import { MeshClient } from '../mesh';
 import { AuthorityMailbox } from './authority';
+import { startApiProcess } from './api';
 import { ProvisionError, provision } from './provision';
 import { StackError, startMeshSandbox, startTemporalDevServer, type ServerHandle } from './servers';
 
@@ -191,6 +192,9 @@ async function main(): Promise<void> {
 
     started.push(superviseWorker(workerEnv, path.join(logs, 'worker.log')));
     if (mesh) started.push(runEmbeddedAuthority(config, workerEnv, path.join(config.dataDir, 'authority')));
+    // HTTP hooks API (issue #5): its own supervised process beside the worker (stack/api.ts).
+    const api = await startApiProcess(config, workerEnv, logs, say);
+    started.push(api);
 
     const ui = temporal ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external cluster: its own Web UI)';
     say('running');
@@ -199,6 +203,7 @@ async function main(): Promise<void> {
     say(`  MESH              ${workerEnv.MESH_URL ?? config.mesh.url}${mesh ? ' (NHS England MESH sandbox, file store)' : ''}`);
     say(`  MESH mailboxes    ours ${config.mesh.mailbox} → Authority ${config.mesh.to}, workflow ${config.mesh.workflowId}`);
     if (mesh) say(`  Authority files   ${path.join(config.dataDir, 'authority')} (embedded stand-in: downloads and acknowledges)`);
+    say(`  HTTP API          ${api.url}/v1/events (${api.tokenNote}; OpenAPI at ${api.url}/v1/openapi.json)`);
     say(`  practices         ${path.relative(PROJECT_ROOT, config.practicesFile)}`);
     say(`  data and logs     ${config.dataDir}`);
     say('Ctrl-C stops everything started here.');
