@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
@@ -86,7 +87,7 @@ async function saveHistories(pipeline: TestPipeline, events: HookEvent[], submis
   ];
   for (const [name, id] of ids) {
     const history = await pipeline.client.temporal.workflow.getHandle(id).fetchHistory();
-    fs.writeFileSync(path.join(dir, `${name}.json`), JSON.stringify(history, null, 1));
+    fs.writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
   }
 }
 

@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { workflowBundle } from './support/pipeline';
@@ -22,7 +23,7 @@ describe('saved workflow histories replay on the current code', () => {
   });
 
   it.each(files)('%s', async (file) => {
-    const history = JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'));
+    const history = historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8')));
     const workflowType = file.split('.')[0]!;
     await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${workflowType}`);
   });
