@@ -82,7 +82,7 @@ function shown(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }
 
-/** Validates `{"practices": [...]}`; throws one error listing every bad field as `practices[2].asid: …`. */
+/** Validates `{"practices": [...]}`; throws one error listing every bad field, a line each: `practices[2].asid: …`. */
 export function parsePractices(json: unknown): PracticeSettings[] {
   const list = (json as { practices?: unknown } | null)?.practices;
   if (json === null || typeof json !== 'object' || Array.isArray(json) || !Array.isArray(list)) {
@@ -118,7 +118,8 @@ export function parsePractices(json: unknown): PracticeSettings[] {
       else seen.set(record.ods, i);
     }
   });
-  if (problems.length > 0) throw new Error(`bad practice settings: ${problems.join('; ')}`);
+  // One problem a line: each problem's own text already contains "; allowed: …".
+  if (problems.length > 0) throw new Error(`bad practice settings:\n  ${problems.join('\n  ')}`);
   return list as PracticeSettings[];
 }
 
