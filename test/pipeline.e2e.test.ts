@@ -13,6 +13,7 @@ import { recordKeyOf, type HookEvent } from '../mi/events';
 import { inboxWorkflowId, reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { transferQuery } from '../workflows/transfer';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+import { recordSetsOf } from './support/record-sets';
 import type { SubmissionView } from '../workflows/submission';
 import { submissionQuery } from '../workflows/submission';
 
@@ -30,22 +31,6 @@ const PRACTICES = ['A81001', 'B82002', 'C83003'].map((ods, i) => ({
 
 function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
-}
-
-/** Record sets of a chained file, keyed by ODS + date (from the FR record). */
-export function recordSetsOf(content: string): Map<string, string> {
-  const sets = new Map<string, string>();
-  let current: string[] = [];
-  for (const line of content.split('\r\n')) {
-    if (!line) continue;
-    current.push(line);
-    if (line.startsWith('FR,')) {
-      const [, , , ods, date] = line.split(',');
-      sets.set(`${ods} ${date}`, current.join('\r\n') + '\r\n');
-      current = [];
-    }
-  }
-  return sets;
 }
 
 const BIN = path.join(__dirname, '..', 'bin', 'gp2gp-mi.js');

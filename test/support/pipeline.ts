@@ -39,6 +39,8 @@ export async function startPipeline(options: {
   authorityMailbox: string;
   practices: unknown[];
   env?: Record<string, string>;
+  /** Reuse a task queue (a worker restarted onto the same workflows). */
+  taskQueue?: string;
 }): Promise<TestPipeline> {
   const dir = path.join(inject('workDir'), `pipeline-${randomUUID()}`);
   fs.mkdirSync(dir, { recursive: true });
@@ -47,7 +49,7 @@ export async function startPipeline(options: {
   const config = loadConfig({
     TEMPORAL_ADDRESS: inject('temporalAddress'),
     TEMPORAL_NAMESPACE: inject('temporalNamespace'),
-    TEMPORAL_TASK_QUEUE: `gp2gp-mi-test-${randomUUID()}`,
+    TEMPORAL_TASK_QUEUE: options.taskQueue ?? `gp2gp-mi-test-${randomUUID()}`,
     MESH_URL: inject('meshUrl'),
     MESH_MAILBOX: options.supplierMailbox,
     MESH_PASSWORD: SANDBOX_PASSWORD,
