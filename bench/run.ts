@@ -1,0 +1,34 @@
+/**
+ * `npm run bench`: runs every benchmark (or those named: `npm run bench -- mesh`), prints one table
+ * and writes the figures as JSON into bench/results/ (git-ignored), one file per run.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { benchMesh } from './mesh';
+import { formatResults, type BenchResult } from './result';
+
+/** Each bench, by name. Register new ones here. */
+export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
+  mesh: benchMesh,
+};
+
+async function main(names: string[]): Promise<void> {
+  const unknown = names.filter((n) => !(n in BENCHES));
+  if (unknown.length) throw new Error(`unknown bench ${unknown.join(', ')} (known: ${Object.keys(BENCHES).join(', ')})`);
+  const results: BenchResult[] = [];
+  for (const name of names.length ? names : Object.keys(BENCHES)) {
+    console.error(`bench ${name}…`);
+    results.push(...(await BENCHES[name]!()));
+  }
+  console.log(formatResults(results));
+  const dir = path.join(__dirname, 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  fs.writeFileSync(file, `${JSON.stringify({ at: new Date().toISOString(), node: process.version, results }, null, 2)}\n`);
+  console.error(`written ${path.relative(process.cwd(), file)}`);
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
