@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerPipelineCommands } from './pipeline';
+import { registerOperationsCommands } from './operations';
 import { registerMeshCommands } from './mesh';
 import { registerRecordCommands } from './records';
 
@@ -16,6 +17,7 @@ const program = new Command()
 
 // Sub-command groups are added here, one line each.
 registerPipelineCommands(program);
+registerOperationsCommands(program);
 registerMeshCommands(program);
 registerRecordCommands(program);
 

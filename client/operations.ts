@@ -1,0 +1,388 @@
+/**
+ * Operations on the running pipeline, for the `gp2gp-mi` operations commands (cli/operations.ts) and
+ * anything else that wants them (the HTTP API could serve them as they are): list and show
+ * submissions, replay failed ones, show a transfer record, and each practice's reporting status.
+ *
+ * Everything here reads what the workflows already publish — search attributes for finding,
+ * queries for live state, results for closed workflows — and changes nothing except through the
+ * reporting workflow's own `submit` update. Visibility is eventually consistent and rate-limited
+ * (docs/temporal.md: about 10 list calls/s per namespace), so it is used to find workflows, never as
+ * a database, and lists are bounded.
+ */
+import {
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowExecutionInfo,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { recordKeyOf, type HookEvent, type Side } from '../mi/events';
+import { buildRow, recordDays } from '../mi/records';
+import { endOfDay } from '../mi/record-set';
+import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
+import { submitUpdate, type ReportingView } from '../workflows/reporting';
+import { miDaysKey, practiceOdsKey, submissionStatusKey } from '../workflows/search-attributes';
+import { submissionQuery, type SentFile, type SubmissionResult, type SubmissionView } from '../workflows/submission';
+import { transferQuery, type StoredEvent, type TransferResult, type TransferView } from '../workflows/transfer';
+import type { Gp2gpClient } from './index';
+
+// ---- errors --------------------------------------------------------------------------------------
+
+/** An operation that cannot be done; `exitCode` follows the CLI's convention (1 failed, 2 bad input). */
+export class OperationError extends Error {
+  override name = 'OperationError';
+  constructor(
+    message: string,
+    readonly exitCode: 1 | 2 = 1,
+  ) {
+    super(message);
+  }
+}
+
+// ---- visibility queries (also the README's examples) ---------------------------------------------
+
+const SAFE_VALUE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** A value for a visibility query: identifiers only, so nothing can change the query's meaning. */
+function quoted(what: string, value: string): string {
+  if (!SAFE_VALUE.test(value)) throw new OperationError(`${what}: ${JSON.stringify(value)} is not allowed; allowed: letters, digits and . _ : -`, 2);
+  return `"${value}"`;
+}
+
+/** The Web UI / `temporal workflow list --query` filters that find things; each is tested. */
+export const visibility = {
+  /** Every workflow of a practice: its transfers, its reporting workflow, its submissions. */
+  practice: (ods: string) => `GP2GP_PracticeOds = ${quoted('practice', ods)}`,
+  /** The transfer records (RR and SR, any practice) of one GP2GP conversation. */
+  transferByConversationId: (conversationId: string) =>
+    `WorkflowType = "transferWorkflow" AND GP2GP_ConversationId = ${quoted('conversation ID', conversationId.toUpperCase())}`,
+  transferByRegistrationId: (registrationId: string) =>
+    `WorkflowType = "transferWorkflow" AND GP2GP_RegistrationId = ${quoted('registration ID', registrationId)}`,
+  /** A practice's submissions, newest first in the Web UI. */
+  submissionsOfPractice: (ods: string) => `WorkflowType = "submissionWorkflow" AND GP2GP_PracticeOds = ${quoted('practice', ods)}`,
+  /** Every failed submission: by the pipeline's own status, or ended by hand / timeout. */
+  failedSubmissions: () =>
+    'WorkflowType = "submissionWorkflow" AND (GP2GP_SubmissionStatus = "failed" OR ExecutionStatus = "Failed" OR ExecutionStatus = "Terminated" OR ExecutionStatus = "TimedOut" OR ExecutionStatus = "Canceled")',
+  /** The submissions that carried one MI day. */
+  submissionsOfDay: (day: string) => `WorkflowType = "submissionWorkflow" AND GP2GP_MiDays = ${quoted('day', day)}`,
+};
+
+export interface SubmissionFilter {
+  practiceOds?: string;
+  failed?: boolean;
+  since?: Date;
+  day?: string;
+}
+
+export function submissionsQuery(filter: SubmissionFilter = {}): string {
+  const parts = [filter.failed ? `(${visibility.failedSubmissions()})` : 'WorkflowType = "submissionWorkflow"'];
+  if (filter.practiceOds) parts.push(`GP2GP_PracticeOds = ${quoted('practice', filter.practiceOds)}`);
+  if (filter.day) parts.push(`GP2GP_MiDays = ${quoted('day', filter.day)}`);
+  if (filter.since) parts.push(`StartTime >= "${filter.since.toISOString()}"`);
+  return parts.join(' AND ');
+}
+
+// ---- parsing operator input ----------------------------------------------------------------------
+
+/** `--since`: a date (YYYY-MM-DD, UTC midnight), an ISO instant, or a duration back from now (36h, 7d). */
+export function parseSince(text: string, now = new Date()): Date {
+  const rel = /^(\d+)\s*([mhd])$/i.exec(text.trim());
+  if (rel) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2]!.toLowerCase() as 'm' | 'h' | 'd'];
+    return new Date(now.getTime() - Number(rel[1]) * unit);
+  }
+  if (/^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`))) return new Date(`${text}T00:00:00Z`);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(Date.parse(text))) return new Date(text);
+  throw new OperationError(`--since: ${JSON.stringify(text)} is not allowed; allowed: YYYY-MM-DD, an ISO date-time, or a duration such as 36h or 7d`, 2);
+}
+
+export function assertOds(ods: string): string {
+  if (!/^[A-Z0-9]{3,10}$/.test(ods)) throw new OperationError(`practice: ${JSON.stringify(ods)} is not an ODS code; allowed: 3 to 10 upper-case letters and digits`, 2);
+  return ods;
+}
+
+// ---- submissions ---------------------------------------------------------------------------------
+
+export interface SubmissionSummary {
+  submissionId: string;
+  practiceOds: string;
+  days: string[];
+  /** The pipeline's status (search attribute), or how the workflow ended when it ended otherwise. */
+  status: string;
+  reason?: string;
+  /** MESH message ids of the files sent (empty when the send itself failed). */
+  meshMessageIds: string[];
+  files: SentFile[];
+  /** Temporal's view: RUNNING, COMPLETED, FAILED, TERMINATED, … */
+  executionStatus: string;
+  startedAt: string;
+  closedAt?: string;
+}
+
+type Execution = WorkflowExecutionInfo | WorkflowExecutionDescription;
+
+/** The SubmissionResult a failed submission attaches to its failure (workflows/submission.ts). */
+function resultOfFailure(err: WorkflowFailedError): SubmissionResult | undefined {
+  const cause = err.cause;
+  if (cause instanceof ApplicationFailure && cause.details?.length) {
+    const detail = cause.details[0] as Partial<SubmissionResult> | undefined;
+    if (detail && typeof detail === 'object' && Array.isArray(detail.files)) return detail as SubmissionResult;
+  }
+  return undefined;
+}
+
+/** Fills a summary from the workflow itself: its query while running, its result once closed. */
+async function submissionDetails(client: Client, execution: Execution): Promise<SubmissionSummary> {
+  const sa = execution.typedSearchAttributes;
+  const summary: SubmissionSummary = {
+    submissionId: execution.workflowId,
+    practiceOds: sa.get(practiceOdsKey) ?? '',
+    days: sa.get(miDaysKey) ?? [],
+    status: sa.get(submissionStatusKey) ?? 'unknown',
+    meshMessageIds: [],
+    files: [],
+    executionStatus: execution.status.name,
+    startedAt: execution.startTime.toISOString(),
+    ...(execution.closeTime ? { closedAt: execution.closeTime.toISOString() } : {}),
+  };
+  const handle = client.workflow.getHandle(execution.workflowId, execution.runId);
+  const apply = (v: Pick<SubmissionView, 'days' | 'files' | 'reason'> & { status: string }) => {
+    summary.days = v.days;
+    summary.status = v.status;
+    summary.files = v.files;
+    summary.meshMessageIds = v.files.map((f) => f.messageId);
+    if (v.reason) summary.reason = v.reason;
+  };
+  try {
+    switch (execution.status.name) {
+      case 'RUNNING': {
+        const view = await handle.query(submissionQuery);
+        summary.practiceOds = view.practiceOds;
+        apply(view);
+        break;
+      }
+      case 'COMPLETED':
+        apply((await handle.result()) as SubmissionResult);
+        break;
+      default:
+        try {
+          await handle.result();
+        } catch (err) {
+          if (!(err instanceof WorkflowFailedError)) throw err;
+          const result = resultOfFailure(err);
+          if (result) apply(result);
+          else {
+            // Terminated, timed out or cancelled: the pipeline never recorded an end of its own.
+            summary.status = 'failed';
+            summary.reason = `workflow ${execution.status.name.toLowerCase().replace('_', ' ')}: ${err.cause?.message ?? err.message}`;
+          }
+        }
+    }
+  } catch (err) {
+    // Search attributes still tell the essentials; say why the rest is missing.
+    summary.reason ??= `details unavailable: ${(err as Error).message}`;
+  }
+  return summary;
+}
+
+export async function listSubmissions(client: Client, filter: SubmissionFilter = {}, options: { limit?: number } = {}): Promise<SubmissionSummary[]> {
+  const limit = options.limit ?? 100;
+  const executions: WorkflowExecutionInfo[] = [];
+  for await (const execution of client.workflow.list({ query: submissionsQuery(filter), pageSize: Math.min(limit, 1000) })) {
+    executions.push(execution);
+    if (executions.length >= limit) break;
+  }
+  const out: SubmissionSummary[] = [];
+  // A few at a time: each closed one costs a history read.
+  for (let i = 0; i < executions.length; i += 8) {
+    out.push(...(await Promise.all(executions.slice(i, i + 8).map((e) => submissionDetails(client, e)))));
+  }
+  return out;
+}
+
+export async function showSubmission(client: Client, submissionId: string): Promise<SubmissionSummary> {
+  let description: WorkflowExecutionDescription;
+  try {
+    description = await client.workflow.getHandle(submissionId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new OperationError(`submission ${submissionId} not found`, 1);
+    throw err;
+  }
+  if (description.type !== 'submissionWorkflow') throw new OperationError(`${submissionId} is a ${description.type}, not a submission`, 2);
+  return await submissionDetails(client, description);
+}
+
+/** Waits for a submission to end and answers how. */
+export async function waitForSubmission(client: Client, submissionId: string): Promise<SubmissionSummary> {
+  const handle = client.workflow.getHandle(submissionId);
+  try {
+    await handle.result();
+  } catch (err) {
+    if (!(err instanceof WorkflowFailedError)) throw err;
+  }
+  return await showSubmission(client, submissionId);
+}
+
+// ---- replay --------------------------------------------------------------------------------------
+
+export interface ReplayOutcome {
+  practiceOds: string;
+  /** The submissions whose days were asked for. */
+  replayOf: string[];
+  /** The new submission(s): the reporting workflow batches the days as it always does. */
+  submissions: { submissionId: string; days: string[] }[];
+  /** Days not sent again, with why (delivered since, being sent right now). */
+  skipped: { day: string; reason: string }[];
+}
+
+/**
+ * Asks the practice's reporting workflow to send these days again. It renders them from its current
+ * state — so a replay carries every correction since — and the Authority keeps only the latest record
+ * set of an ODS + date. Days delivered since the failure, or in flight now, are not sent again unless
+ * `force` (delivered ones) — so a replay never adds a second copy of a day for nothing.
+ */
+async function replayDays(gp2gp: Gp2gpClient, practiceOds: string, days: string[], replayOf: string[], force: boolean): Promise<ReplayOutcome> {
+  let view: ReportingView;
+  try {
+    view = await gp2gp.reportingStatus(practiceOds);
+  } catch (err) {
+    throw new OperationError(`the reporting workflow of ${practiceOds} does not answer (${(err as Error).message}); is the worker running?`, 1);
+  }
+  const pending = new Set(view.pendingDays);
+  const inFlight = new Map<string, string>();
+  for (const f of view.inFlight) for (const d of f.days) inFlight.set(d, f.submissionId);
+  const skipped: ReplayOutcome['skipped'] = [];
+  const send: string[] = [];
+  for (const day of [...new Set(days)].sort()) {
+    if (inFlight.has(day)) skipped.push({ day, reason: `being sent now by ${inFlight.get(day)}` });
+    else if (!pending.has(day) && !force) skipped.push({ day, reason: 'delivered since (nothing changed); --force sends it again' });
+    else send.push(day);
+  }
+  if (send.length === 0) return { practiceOds, replayOf, submissions: [], skipped };
+  const result = await gp2gp.temporal.workflow
+    .getHandle(reportingWorkflowId(practiceOds))
+    .executeUpdate(submitUpdate, { args: [{ days: send }] });
+  return { practiceOds, replayOf, submissions: result.submissions, skipped };
+}
+
+export async function replaySubmission(gp2gp: Gp2gpClient, submissionId: string, options: { force?: boolean } = {}): Promise<ReplayOutcome> {
+  const s = await showSubmission(gp2gp.temporal, submissionId);
+  if (s.status !== 'failed' && !options.force) {
+    throw new OperationError(
+      `submission ${submissionId} is ${s.status}, not failed; --force sends its days again (the Authority replaces the record set of each ODS + date)`,
+      2,
+    );
+  }
+  if (!s.practiceOds || s.days.length === 0) throw new OperationError(`submission ${submissionId} has no practice or days to replay`, 1);
+  return await replayDays(gp2gp, s.practiceOds, s.days, [submissionId], Boolean(options.force));
+}
+
+/** Replays every failed submission (optionally of one practice / since a time): one request per practice. */
+export async function replayAllFailed(gp2gp: Gp2gpClient, filter: Omit<SubmissionFilter, 'failed'> = {}): Promise<ReplayOutcome[]> {
+  const failed = await listSubmissions(gp2gp.temporal, { ...filter, failed: true }, { limit: 1000 });
+  const byPractice = new Map<string, { days: Set<string>; ids: string[] }>();
+  for (const s of failed) {
+    if (!s.practiceOds) continue;
+    const entry = byPractice.get(s.practiceOds) ?? { days: new Set<string>(), ids: [] };
+    for (const d of s.days) entry.days.add(d);
+    entry.ids.push(s.submissionId);
+    byPractice.set(s.practiceOds, entry);
+  }
+  const out: ReplayOutcome[] = [];
+  for (const [ods, { days, ids }] of [...byPractice].sort(([a], [b]) => a.localeCompare(b))) {
+    out.push(await replayDays(gp2gp, ods, [...days], ids, false));
+  }
+  return out;
+}
+
+// ---- transfers -----------------------------------------------------------------------------------
+
+export interface TransferDetails {
+  workflowId: string;
+  side: Side;
+  practiceOds: string;
+  key: string;
+  /** RUNNING, COMPLETED, … (Temporal's view). */
+  executionStatus: string;
+  stage: string;
+  outcome: string;
+  events: StoredEvent[];
+  rows: { day: string; fields: string[] }[];
+}
+
+/** The stage as the transfer workflow computes it: the type of the latest event. */
+function stageOf(events: readonly HookEvent[]): string {
+  let latest: HookEvent | undefined;
+  for (const e of events) if (!latest || Date.parse(e.occurredAt) >= Date.parse(latest.occurredAt)) latest = e;
+  return latest?.type ?? 'none';
+}
+
+/**
+ * One transfer record: RR by registration ID or SR by conversation ID (`side` decides when the same
+ * key could be both). Live state from its query while running; once completed, from its result,
+ * with the rows rebuilt by the same functions the workflow uses.
+ */
+export async function showTransfer(client: Client, practiceOds: string, key: string, side?: Side): Promise<TransferDetails> {
+  assertOds(practiceOds);
+  const sides: Side[] = side ? [side] : ['RR', 'SR'];
+  const found: { side: Side; id: string; description: WorkflowExecutionDescription }[] = [];
+  for (const s of sides) {
+    const id = transferWorkflowId(s, practiceOds, s === 'SR' ? key.toUpperCase() : key);
+    try {
+      found.push({ side: s, id, description: await client.workflow.getHandle(id).describe() });
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+  if (found.length === 0) throw new OperationError(`no ${side ?? 'RR or SR'} transfer record of ${practiceOds} with key ${key}`, 1);
+  if (found.length > 1) throw new OperationError(`both an RR and an SR record of ${practiceOds} have key ${key}; say which with --side RR|SR`, 2);
+  const { id, description } = found[0]!;
+  const handle = client.workflow.getHandle(id);
+  const base = { workflowId: id, executionStatus: description.status.name };
+  if (description.status.name === 'COMPLETED') {
+    const result = (await handle.result()) as TransferResult;
+    const first = result.events[0];
+    const recordKey = first ? recordKeyOf(first) : { side: found[0]!.side, practiceOds, key };
+    return {
+      ...base,
+      side: recordKey.side,
+      practiceOds: recordKey.practiceOds,
+      key: recordKey.key,
+      stage: stageOf(result.events),
+      outcome: result.outcome,
+      events: result.events,
+      rows: recordDays(result.events).map((day) => ({ day, fields: buildRow(recordKey.side, result.events, endOfDay(day)) })),
+    };
+  }
+  // Running (or ended some other way): the query replays the workflow's own answer.
+  const view: TransferView = await handle.query(transferQuery);
+  return { ...base, side: view.side, practiceOds: view.practiceOds, key: view.key, stage: view.stage, outcome: view.outcome, events: view.events, rows: view.rows };
+}
+
+/** Transfer workflows found by a visibility query (e.g. visibility.transferByConversationId). */
+export async function findWorkflows(client: Client, query: string, limit = 100): Promise<{ workflowId: string; type: string; status: string }[]> {
+  const out: { workflowId: string; type: string; status: string }[] = [];
+  for await (const e of client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+    out.push({ workflowId: e.workflowId, type: e.type, status: e.status.name });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+// ---- practices -----------------------------------------------------------------------------------
+
+export type PracticeStatus = ({ practiceOds: string; ok: true } & ReportingView) | { practiceOds: string; ok: false; error: string };
+
+/** The reporting state of every configured practice (or the given ones). */
+export async function practicesStatus(gp2gp: Gp2gpClient, practices: string[]): Promise<PracticeStatus[]> {
+  return await Promise.all(
+    practices.map(async (ods): Promise<PracticeStatus> => {
+      try {
+        return { ok: true, ...(await gp2gp.reportingStatus(ods)), practiceOds: ods };
+      } catch (err) {
+        return { practiceOds: ods, ok: false, error: (err as Error).message };
+      }
+    }),
+  );
+}
