@@ -78,7 +78,14 @@ export class Gp2gpClient {
         startWorkflowOperation: new WithStartWorkflowOperation(transferWorkflow, {
           workflowId,
           taskQueue: this.options.taskQueue,
-          args: [{ side, practiceOds, key }],
+          args: [
+            {
+              side,
+              practiceOds,
+              key,
+              options: { finalQuietMs: this.options.config.pipeline.transferFinalQuietMs, idleMs: this.options.config.pipeline.transferIdleMs },
+            },
+          ],
           workflowIdConflictPolicy: 'USE_EXISTING',
           staticSummary: `GP2GP ${side} record of practice ${practiceOds}`,
         }),

@@ -52,6 +52,8 @@ const envSchema = z.object({
   GP2GP_TRACKING_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(60),
   GP2GP_TRACKING_MAX_INTERVAL_SECONDS: z.coerce.number().min(0.1).default(1800),
   GP2GP_DELIVERY_DEADLINE_HOURS: z.coerce.number().min(0.001).default(120),
+  GP2GP_TRANSFER_FINAL_QUIET_HOURS: z.coerce.number().min(0.0001).default(14 * 24),
+  GP2GP_TRANSFER_IDLE_HOURS: z.coerce.number().min(0.0001).default(60 * 24),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -89,6 +91,10 @@ export interface PipelineConfig {
   trackingIntervalMs: number;
   trackingMaxIntervalMs: number;
   deliveryDeadlineMs: number;
+  /** A final transfer completes after this long without events; a later event reopens it. */
+  transferFinalQuietMs: number;
+  /** An unfinished transfer completes after this long without events. */
+  transferIdleMs: number;
 }
 
 export interface Config {
@@ -151,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       trackingIntervalMs: Math.round(e.GP2GP_TRACKING_INTERVAL_SECONDS * 1000),
       trackingMaxIntervalMs: Math.round(e.GP2GP_TRACKING_MAX_INTERVAL_SECONDS * 1000),
       deliveryDeadlineMs: Math.round(e.GP2GP_DELIVERY_DEADLINE_HOURS * 3_600_000),
+      transferFinalQuietMs: Math.round(e.GP2GP_TRANSFER_FINAL_QUIET_HOURS * 3_600_000),
+      transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
     },
     dataDir,
     practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),

@@ -113,7 +113,7 @@ function addDays(day: string, n: number): string {
 
 // ---- the practice's reporting -------------------------------------------------------------------
 
-class PracticeReporting {
+export class PracticeReporting {
   readonly state: ReportingState;
   readonly cadence: Cadence;
   readonly submitAfterMidnightMs: number;

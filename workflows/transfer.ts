@@ -118,7 +118,7 @@ function at(iso: string): number {
 }
 
 /** Holds the events of one record and answers everything derived from them. */
-class TransferRecord {
+export class TransferRecord {
   readonly events: StoredEvent[];
   private readonly byId = new Map<string, StoredEvent>();
 
