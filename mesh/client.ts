@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
+import { pipeline as pipe } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { DEFAULT_CHUNK_BYTES, openChunks, type ChunkBody, type SendBody } from './chunks';
 import { MeshConfigError, MeshConflictError, MeshError, MeshNotFoundError } from './errors';
@@ -85,12 +86,15 @@ const DEFAULTS = {
   clientVersion: 'gp2gp-mi-mesh/0.1.0',
 };
 
-/** Where a download goes: written piece by piece; a retried chunk rewinds to the end of the last committed one. */
-interface Sink {
-  rewind(): void;
-  write(data: Buffer): void | Promise<void>;
-  commit(): void;
-}
+/**
+ * Where a download goes. `take` is called once per attempt at a chunk with that chunk's bytes, and
+ * must store them after the chunks taken so far: an attempt that failed half way is overwritten by
+ * the retry, never appended to.
+ */
+type Sink = (chunk: Readable) => Promise<void>;
+
+/** Bytes a file sink buffers while a write is in flight; batched into one writev. */
+const WRITE_BUFFER_BYTES = 1024 * 1024;
 
 export class MeshClient {
   readonly mailbox: string;
@@ -282,11 +286,10 @@ export class MeshClient {
   /** A whole message in memory, chunks joined and gzip undone. REPORT messages have an empty body. */
   async download(messageId: string): Promise<{ metadata: MeshMessageMetadata; body: Buffer }> {
     const parts: Buffer[] = [];
-    let committed = 0;
-    const metadata = await this.#receive(messageId, {
-      rewind: () => void (parts.length = committed),
-      write: (data) => void parts.push(data),
-      commit: () => void (committed = parts.length),
+    const metadata = await this.#receive(messageId, async (chunk) => {
+      const taken: Buffer[] = [];
+      for await (const data of chunk) taken.push(data as Buffer);
+      parts.push(...taken);
     });
     return { metadata, body: Buffer.concat(parts) };
   }
@@ -297,33 +300,26 @@ export class MeshClient {
    */
   async downloadTo(messageId: string, file: string): Promise<MeshMessageMetadata> {
     const partial = `${file}.part`;
-    const handle = await fs.promises.open(partial, 'w');
-    let position = 0;
+    await fs.promises.writeFile(partial, '');
     let committed = 0;
     try {
-      const metadata = await this.#receive(messageId, {
-        rewind: () => void (position = committed),
-        write: async (data) => {
-          for (let off = 0; off < data.length; ) {
-            const { bytesWritten } = await handle.write(data, off, data.length - off, position);
-            off += bytesWritten;
-            position += bytesWritten;
-          }
-        },
-        commit: () => void (committed = position),
+      const metadata = await this.#receive(messageId, async (chunk) => {
+        // Each attempt writes from the end of the chunks already taken.
+        const out = fs.createWriteStream(partial, { flags: 'r+', start: committed, highWaterMark: WRITE_BUFFER_BYTES });
+        await pipe(chunk, out);
+        committed += out.bytesWritten;
       });
-      await handle.truncate(position);
-      await handle.close();
+      // A failed attempt may have written past what its retry did.
+      await fs.promises.truncate(partial, committed);
       await fs.promises.rename(partial, file);
       return metadata;
     } catch (err) {
-      await handle.close().catch(() => {});
       await fs.promises.rm(partial, { force: true });
       throw err;
     }
   }
 
-  async #receive(messageId: string, sink: Sink): Promise<MeshMessageMetadata> {
+  async #receive(messageId: string, take: Sink): Promise<MeshMessageMetadata> {
     let metadata: MeshMessageMetadata | undefined;
     let total = 1;
     for (let n = 1; n <= total; n++) {
@@ -336,15 +332,13 @@ export class MeshClient {
         messageId,
       };
       await this.#t.withRetry(what, async () => {
-        sink.rewind();
         const res = await this.#t.once(spec);
         if (n === 1) {
           metadata = metadataFromHeaders(messageId, res.headers);
           total = metadata.totalChunks;
         }
-        for await (const data of decoded(res)) await sink.write(data as Buffer);
+        await take(decoded(res));
       });
-      sink.commit();
     }
     return metadata!;
   }
@@ -414,7 +408,7 @@ export class MeshClient {
 }
 
 /** The body of a chunk as MESH stored it: each chunk is its own gzip stream, so each is gunzipped on its own. */
-function decoded(res: MeshResponse): AsyncIterable<Buffer> {
+function decoded(res: MeshResponse): Readable {
   const encoding = String(res.headers['content-encoding'] ?? '').trim().toLowerCase();
   if (!encoding || encoding === 'identity') return res.body;
   if (encoding !== 'gzip') {
