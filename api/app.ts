@@ -126,16 +126,30 @@ function isUnavailable(err: unknown): boolean {
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Where invalid UTF-8 starts, for a message that helps find it. */
-function firstInvalidUtf8(body: Buffer): number {
-  for (let end = 1; end <= body.length; end++) {
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(body.subarray(0, end), { stream: true });
-    } catch {
-      return end - 1;
+/**
+ * Where the first invalid UTF-8 sequence starts (RFC 3629: no overlongs, no surrogates, nothing past
+ * U+10FFFF), for a message that helps find it. Linear: bodies can be a megabyte.
+ */
+export function firstInvalidUtf8(b: Uint8Array): number {
+  let i = 0;
+  while (i < b.length) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
     }
+    const extra = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : 0;
+    if (extra === 0) return i;
+    const c1 = b[i + 1];
+    if (c1 === undefined) return i;
+    if ((c === 0xe0 && c1 < 0xa0) || (c === 0xed && c1 > 0x9f) || (c === 0xf0 && c1 < 0x90) || (c === 0xf4 && c1 > 0x8f)) return i;
+    for (let k = 1; k <= extra; k++) {
+      const ck = b[i + k];
+      if (ck === undefined || (ck & 0xc0) !== 0x80) return i;
+    }
+    i += extra + 1;
   }
-  return body.length;
+  return -1;
 }
 
 type Shape = { kind: 'single'; event: unknown } | { kind: 'batch'; events: unknown[] };
