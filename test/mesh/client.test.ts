@@ -11,12 +11,15 @@ import {
   MeshAuthError,
   MeshClient,
   MeshConfigError,
+  MeshConflictError,
   MeshGoneError,
   MeshNotFoundError,
   MeshSendRefusedError,
+  meshAuthorization,
 } from '../../mesh';
 import { startFaultProxy } from '../support/fault-proxy';
 import { addMessageEvent, collect, injectReport, resetMailbox, sandboxClient } from '../support/mesh';
+import { SANDBOX_PASSWORD } from '../support/stack';
 
 const SENDER = 'X26MSH001';
 const RECIPIENT = 'X26MSH002';
@@ -105,6 +108,30 @@ describe('send and download', () => {
     const again = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'once', localId });
     expect(again).toEqual({ messageId: first.messageId, reusedExisting: true });
     expect(await sender.trackByLocalId(localId)).toMatchObject({ messageId: first.messageId, localId, status: 'accepted' });
+  });
+
+  it('refuses to guess when a local id names more than one message', async () => {
+    const localId = `dup-${Date.now()}`;
+    // Two messages with one local id, as another client could make them.
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${inject('meshUrl')}/messageexchange/${SENDER}/outbox`, {
+        method: 'POST',
+        headers: {
+          accept: 'application/vnd.mesh.v2+json',
+          authorization: meshAuthorization({ mailbox: SENDER, password: SANDBOX_PASSWORD, sharedKey: inject('meshSharedKey') }),
+          'mex-clientversion': 'test',
+          'mex-osname': 'test',
+          'mex-osversion': 'test',
+          'mex-to': RECIPIENT,
+          'mex-workflowid': 'GP2GP_MI',
+          'mex-localid': localId,
+        },
+        body: `copy ${i}`,
+      });
+      expect(res.status).toBe(202);
+    }
+    await expect(sender.trackByLocalId(localId)).rejects.toBeInstanceOf(MeshConflictError);
+    await expect(sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'third', localId })).rejects.toBeInstanceOf(MeshConflictError);
   });
 
   it('refuses a send to an unknown mailbox with MESH code 12', async () => {

@@ -81,6 +81,28 @@ describe('a send through a faulty network', () => {
     }
   });
 
+  it('finishes a half-uploaded message when the send is repeated with its local id', async () => {
+    const data = randomBytes(250_000);
+    const localId = `resume-${Date.now()}`;
+    proxy.addRule({ method: 'POST', path: /\/outbox\/[0-9A-F_]+\/3$/, action: { status: 503 }, times: Infinity });
+    const flaky = sandboxClient(SENDER, { url: proxy.url, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 } });
+    const sender = sandboxClient(SENDER);
+    const direct = sandboxClient(RECIPIENT);
+    try {
+      const message = { to: RECIPIENT, workflowId: 'GP2GP_MI', body: data, chunkSizeBytes: 100_000, localId };
+      await expect(flaky.send(message)).rejects.toBeInstanceOf(MeshTransientError);
+      expect(await sender.trackByLocalId(localId)).toMatchObject({ status: 'uploading' });
+      expect(await collect(direct.listInbox())).toEqual([]);
+
+      const resumed = await sender.send(message);
+      expect(resumed.reusedExisting).toBe(true);
+      expect(await collect(direct.listInbox())).toEqual([resumed.messageId]);
+      expect((await direct.download(resumed.messageId)).body.equals(data)).toBe(true);
+    } finally {
+      await Promise.all([flaky.close(), sender.close(), direct.close()]);
+    }
+  });
+
   it('gives up with a transient error after the configured attempts, and no message is left behind', async () => {
     proxy.addRule({ method: 'POST', path: /\/outbox$/, action: { status: 503 }, times: Infinity });
     const client = sandboxClient(SENDER, { url: proxy.url, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 } });
