@@ -13,6 +13,7 @@ import {
   defineQuery,
   defineUpdate,
   proxyActivities,
+  proxyLocalActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
@@ -108,9 +109,14 @@ const EXTRACT_WINDOW_MS = DAY;
 const MAX_EVENTS_PER_RUN = 2_000;
 const EMPTY_RUN_MS = 60_000;
 
-const { forwardRows, restorePreviousRecord } = proxyActivities<ReturnType<typeof activities.createActivities>>({
+const { forwardRows } = proxyActivities<ReturnType<typeof activities.createActivities>>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute' },
+});
+// Runs once per new run, usually finding nothing: a local activity keeps that cheap.
+const { restorePreviousRecord } = proxyLocalActivities<ReturnType<typeof activities.createActivities>>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
 function at(iso: string): number {
