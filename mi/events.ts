@@ -209,6 +209,11 @@ const INSTANT_ALLOWED = 'an ISO 8601 date-time with seconds and a zone (Z or ±h
  * Digits below the millisecond are dropped: ordering ties are broken by event id, not by them.
  */
 export function utcInstant(iso: string): string | undefined {
+  // Fast path for text already canonical (toISOString output, the usual case): it round-trips.
+  if (iso.length === 24 && iso[23] === 'Z' && iso >= '1970') {
+    const ms = Date.parse(iso);
+    if (ms === ms && new Date(ms).toISOString() === iso) return iso;
+  }
   const m = INSTANT_RE.exec(iso);
   if (!m) return undefined;
   const [, y, mo, d, h, mi, s, frac, zone] = m as unknown as string[];
@@ -589,14 +594,17 @@ export function recordKeyOf(event: HookEvent): RecordKey {
  * The event's content as one canonical string: fields sorted, GUIDs upper case, occurredAt as its UTC
  * instant, eventId left out. Two deliveries of the same stage give the same string, whatever their
  * field order or zone; it is what an absent eventId is hashed from, and what breaks ordering ties.
+ * `utcOccurredAt`, when the caller has already parsed occurredAt, saves parsing it again.
  */
-export function canonicalContent(event: HookEvent): string {
+export function canonicalContent(event: HookEvent, utcOccurredAt?: string): string {
   const normalised = normaliseEvent(event) as unknown as Record<string, unknown>;
   const keys = Object.keys(normalised)
     .filter((k) => k !== 'eventId' && normalised[k] !== undefined)
     .sort();
   const sorted: Record<string, unknown> = {};
-  for (const k of keys) sorted[k] = k === 'occurredAt' ? instantOrThrow(normalised[k] as string) : canonicalValue(normalised[k]);
+  for (const k of keys) {
+    sorted[k] = k === 'occurredAt' ? (utcOccurredAt ?? instantOrThrow(normalised[k] as string)) : canonicalValue(normalised[k]);
+  }
   return JSON.stringify(sorted);
 }
 

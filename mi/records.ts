@@ -7,7 +7,6 @@
  */
 import {
   canonicalContent,
-  fileDateTime,
   normaliseEvent,
   sideOf,
   utcInstant,
@@ -43,7 +42,7 @@ export interface OrderedEvent {
  */
 export function mergeEvents(events: readonly HookEvent[], upTo?: string): MergedRecord {
   const limit = upTo === undefined ? undefined : instantOf(upTo);
-  const byId = new Map<string, { ordered: OrderedEvent; content: string }>();
+  const byId = new Map<string, OrderedEvent>();
   let side: Side | undefined;
   let practiceOds: string | undefined;
   for (const raw of events) {
@@ -57,12 +56,15 @@ export function mergeEvents(events: readonly HookEvent[], upTo?: string): Merged
     }
     const at = instantOf(event.occurredAt);
     if (limit !== undefined && at > limit) continue;
-    const content = canonicalContent(event);
-    const id = event.eventId !== undefined ? `id:${event.eventId}` : `content:${content}`;
+    // Content is computed only where it decides something: identity without an eventId, or a clash.
+    const id = event.eventId !== undefined ? `id:${event.eventId}` : `content:${canonicalContent(event, at)}`;
     const existing = byId.get(id);
-    if (existing === undefined || content < existing.content) byId.set(id, { ordered: { event, at, id }, content });
+    if (existing === undefined) byId.set(id, { event, at, id });
+    else if (event.eventId !== undefined && canonicalContent(event, at) < canonicalContent(existing.event, existing.at)) {
+      byId.set(id, { event, at, id });
+    }
   }
-  const ordered = [...byId.values()].map((v) => v.ordered).sort(compareOrdered);
+  const ordered = [...byId.values()].sort(compareOrdered);
   return { side: side ?? 'RR', practiceOds: practiceOds ?? '', events: ordered };
 }
 
@@ -105,6 +107,8 @@ export function firstEventAt(events: readonly HookEvent[], upTo?: string): strin
 /** What the fold keeps: the latest event of each type, and the two rule-bound blocks. */
 interface Fold {
   latest: { [T in EventType]?: EventOfType<T> };
+  /** Each kept event's canonical instant, so timestamps are not parsed twice. */
+  at: Map<HookEvent, string>;
   /** RR8–RR14 or SR15–SR21: first failure, unless a fatal one (the last fatal one) replaces it. */
   failure?: EventOfType<'request-failure'> | EventOfType<'extract-failure'>;
   /** RR4: from the latest event that names a target practice. */
@@ -114,8 +118,9 @@ interface Fold {
 }
 
 function fold(merged: MergedRecord): Fold {
-  const f: Fold = { latest: {} };
-  for (const { event } of merged.events) {
+  const f: Fold = { latest: {}, at: new Map() };
+  for (const { event, at } of merged.events) {
+    f.at.set(event, at);
     (f.latest as Record<string, HookEvent>)[event.type] = event;
     switch (event.type) {
       case 'request-failure':
@@ -140,7 +145,6 @@ function fold(merged: MergedRecord): Fold {
 const REGISTRATION_CODES: Record<RegistrationType, string> = { undetermined: '0', new: '1', returning: '2', internal: '3' };
 
 const text = (value: string | number | undefined): string => (value === undefined ? '' : String(value));
-const time = (event: HookEvent | undefined): string => (event ? fileDateTime(event.occurredAt) : '');
 
 /**
  * The full row of one record: RR 31 fields, SR 33 (SR29–SR33 included; record sets render 28 unless
@@ -157,7 +161,13 @@ export function buildRow(side: Side, events: readonly HookEvent[], upTo?: string
   return side === 'RR' ? requesterRow(merged, f) : senderRow(merged, f);
 }
 
+/** The file's timestamp (UTC, no zone, no fraction) of an event, '' without one. */
+function timeOf(f: Fold): (event: HookEvent | undefined) => string {
+  return (event) => (event ? f.at.get(event)!.slice(0, 19) : '');
+}
+
 function requesterRow(merged: MergedRecord, f: Fold): string[] {
+  const time = timeOf(f);
   const { registration, 'ehr-requested': requested, 'ehr-received': received } = f.latest;
   const { 'fragments-received': fragments, 'extract-acknowledged': ack, 'extract-ack-failure': ackFailure } = f.latest;
   const failure = f.failure as EventOfType<'request-failure'> | undefined;
@@ -199,6 +209,7 @@ function requesterRow(merged: MergedRecord, f: Fold): string[] {
 }
 
 function senderRow(merged: MergedRecord, f: Fold): string[] {
+  const time = timeOf(f);
   const { 'request-received': request, 'request-acknowledged': ack, 'ehr-sent': sent } = f.latest;
   const { 'fragments-sent': fragments, 'conversation-closed': closed } = f.latest;
   const failure = f.failure as EventOfType<'extract-failure'> | undefined;
