@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
-import { DEFAULT_CHUNK_BYTES, openChunks, type ChunkBody, type SendBody } from './chunks';
+import { DEFAULT_CHUNK_BYTES, openChunks, type ChunkBody } from './chunks';
 import { MeshConfigError, MeshConflictError, MeshError, MeshNotFoundError } from './errors';
 import { MeshTransport, type MeshResponse, type RequestSpec } from './transport';
 import {
@@ -166,7 +166,7 @@ export class MeshClient {
     const callerLocalId = message.localId;
     const localId = callerLocalId ?? `gp2gp-mi-${randomUUID()}`;
     const gzip = message.gzip ?? false;
-    const chunks = await openChunks(message.body as SendBody, message.chunkSizeBytes ?? this.#chunkSizeBytes, gzip);
+    const chunks = await openChunks(message.body, message.chunkSizeBytes ?? this.#chunkSizeBytes, gzip);
     try {
       const total = chunks.totalChunks;
       // A local id given by the caller may name a message an earlier run already sent (or began to).
@@ -235,10 +235,11 @@ export class MeshClient {
       try {
         await drain(await this.#t.once(spec));
       } catch (err) {
-        // 423 after a lost answer (or on resuming) means the message is complete: an earlier post got through.
+        // 423 after a lost answer (or on resuming) may mean an earlier post of the last chunk got
+        // through and the message is complete; tracking says whether it is.
         if (err instanceof MeshConflictError && (attempt > 1 || resumed)) {
-          const tracking = await this.track(messageId);
-          if (tracking.status !== 'uploading') return;
+          const { status } = await this.track(messageId);
+          if (status === 'accepted' || status === 'acknowledged') return;
         }
         throw err;
       }
