@@ -123,6 +123,8 @@ export interface TemporalDevServerOptions {
   dbFile?: string | undefined;
   namespace: string;
   logFile: string;
+  /** The Web UI's remote codec endpoint (codec server URL), for decoding encrypted payloads. */
+  uiCodecEndpoint?: string | undefined;
 }
 
 export async function startTemporalDevServer(o: TemporalDevServerOptions): Promise<ServerHandle> {
@@ -130,8 +132,10 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   await assertPortFree(host, o.port, 'Temporal dev server', 'set TEMPORAL_PORT, or TEMPORAL_ADDRESS to use a running server');
   if (o.uiPort) await assertPortFree(host, o.uiPort, 'Temporal Web UI', 'set TEMPORAL_UI_PORT');
   const args = ['server', 'start-dev', '--ip', host, '--port', String(o.port), '--namespace', o.namespace, '--log-level', 'warn'];
-  if (o.uiPort) args.push('--ui-ip', host, '--ui-port', String(o.uiPort));
+  // No newsfeed: the UI would fetch it from the internet, which this machine need not reach.
+  if (o.uiPort) args.push('--ui-ip', host, '--ui-port', String(o.uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
+  if (o.uiPort && o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
   if (o.dbFile) {
     fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
     args.push('--db-filename', o.dbFile);

@@ -19,6 +19,8 @@ declare module 'vitest' {
     meshSharedKey: string;
     meshStoreDir: string;
     workDir: string;
+    /** The dev server's Web UI (test/browser drives it in Chromium). */
+    temporalUiUrl: string;
   }
 }
 
@@ -32,10 +34,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   try {
     const namespace = 'default';
+    const uiPort = await freePort();
     servers.push(
       await startTemporalDevServer({
         tools,
         port: await freePort(),
+        uiPort,
         namespace,
         logFile: path.join(workDir, 'temporal.log'),
       }),
@@ -58,6 +62,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     project.provide('meshSharedKey', sharedKey);
     project.provide('meshStoreDir', storeDir);
     project.provide('workDir', workDir);
+    project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
   } catch (err) {
     await stopAll();
     throw err;
