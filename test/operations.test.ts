@@ -30,6 +30,8 @@ const practice = (ods: string, n: number) => ({
 });
 const REQUESTER = 'P06001';
 const SENDER = 'P06002';
+/** A practice whose one transfer is integrated, so it completes and is shown from its result. */
+const FINISHED = 'P06003';
 const SUPPLIER = 'X26SUP006';
 const AUTHORITY = 'X26NHS006';
 const BIN = path.join(__dirname, '..', 'bin', 'gp2gp-mi.js');
@@ -41,6 +43,7 @@ const suffix = randomUUID().slice(0, 8).toUpperCase();
 const REG_A = `REG-A-${suffix}`;
 const REG_B = `REG-B-${suffix}`;
 const CONVERSATION = randomUUID().toUpperCase();
+const REG_C = `REG-C-${suffix}`;
 
 /** One transfer between two practices of ours (requester P06001, sender P06002) and one lone registration. */
 const EVENTS: HookEvent[] = [
@@ -49,6 +52,12 @@ const EVENTS: HookEvent[] = [
   { type: 'registration', practiceOds: REQUESTER, registrationId: REG_B, occurredAt: `${D2}T10:00:00Z`, registrationType: 'returning', registeringUser: 'L12345' },
   { type: 'request-received', practiceOds: SENDER, conversationId: CONVERSATION, requestMessageId: randomUUID(), requestingOds: REQUESTER, occurredAt: `${D1}T09:06:00Z` },
   { type: 'ehr-sent', practiceOds: SENDER, conversationId: CONVERSATION, extractMessageId: randomUUID(), largeMessaging: false, occurredAt: `${D2}T08:00:00Z` },
+] as HookEvent[];
+const FINISHED_EVENTS: HookEvent[] = [
+  { type: 'registration', practiceOds: FINISHED, registrationId: REG_C, occurredAt: `${D1}T11:00:00Z`, registrationType: 'new', registeringUser: 'L12345' },
+  { type: 'ehr-requested', practiceOds: FINISHED, registrationId: REG_C, conversationId: randomUUID(), requestMessageId: randomUUID(), occurredAt: `${D1}T11:01:00Z` },
+  { type: 'ehr-received', practiceOds: FINISHED, registrationId: REG_C, extractMessageId: randomUUID(), occurredAt: `${D1}T11:10:00Z` },
+  { type: 'extract-acknowledged', practiceOds: FINISHED, registrationId: REG_C, ackStatus: 1, ackCode: '0', actingUser: 'SYSTEM', occurredAt: `${D1}T12:00:00Z` },
 ] as HookEvent[];
 
 interface Run {
@@ -97,11 +106,12 @@ describe('operations: finding, listing and replaying', () => {
     pipeline = await startPipeline({
       supplierMailbox: SUPPLIER,
       authorityMailbox: AUTHORITY,
-      practices: [practice(REQUESTER, 1), practice(SENDER, 2)],
-      env: { MESH_URL: proxy.url },
+      practices: [practice(REQUESTER, 1), practice(SENDER, 2), practice(FINISHED, 3)],
+      // A final transfer completes after about 2 s without events (only FINISHED's is final).
+      env: { MESH_URL: proxy.url, GP2GP_TRANSFER_FINAL_QUIET_HOURS: '0.0005' },
     });
-    const outcomes = await pipeline.client.recordEvents(EVENTS);
-    expect(outcomes.map((o) => o.status)).toEqual(EVENTS.map(() => 'accepted'));
+    const outcomes = await pipeline.client.recordEvents([...EVENTS, ...FINISHED_EVENTS]);
+    expect(outcomes.map((o) => o.status)).toEqual([...EVENTS, ...FINISHED_EVENTS].map(() => 'accepted'));
     for (const ods of [REQUESTER, SENDER]) {
       await eventually(async () => {
         const v = await pipeline.client.reportingStatus(ods);
@@ -152,6 +162,15 @@ describe('operations: finding, listing and replaying', () => {
     const text = await cli('transfer', 'show', REQUESTER, REG_A);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain(`${D1}  RR,`);
+    // A completed record is shown from the workflow's result, rows rebuilt as the workflow builds them.
+    const handle = pipeline.client.temporal.workflow.getHandle(transferWorkflowId('RR', FINISHED, REG_C));
+    await eventually(async () => ((await handle.describe()).status.name === 'COMPLETED' ? true : undefined), 60_000, `${REG_C} to complete`);
+    const done = await cliJson('transfer', 'show', FINISHED, REG_C, '--side', 'rr');
+    expect(done).toMatchObject({ side: 'RR', key: REG_C, executionStatus: 'COMPLETED', outcome: 'integrated', stage: 'extract-acknowledged' });
+    expect(done.events).toHaveLength(4);
+    expect(done.rows.map((r: { day: string }) => r.day)).toEqual([D1]);
+    expect(done.rows[0].fields[0]).toBe('RR');
+
     const missing = await cli('transfer', 'show', REQUESTER, 'NO-SUCH-REG');
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('no RR or SR transfer record');
@@ -168,7 +187,10 @@ describe('operations: finding, listing and replaying', () => {
       action: { status: 417, body: JSON.stringify({ detail: [{ event: 'SEND', code: '12', msg: 'Unregistered to address' }] }) },
       times: 2,
     });
-    const submitted = await pipeline.client.submit({ days: [D1, D2] });
+    const submitted = [
+      ...(await pipeline.client.submit({ practiceOds: REQUESTER, days: [D1, D2] })),
+      ...(await pipeline.client.submit({ practiceOds: SENDER, days: [D1, D2] })),
+    ];
     for (const { practiceOds, result } of submitted) {
       expect(result.submissions).toHaveLength(1);
       expect(result.submissions[0]!.days).toEqual([D1, D2]);
