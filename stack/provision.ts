@@ -12,7 +12,7 @@ import { PROJECT_ROOT } from '../config';
 export const TOOLS_DIR = path.join(PROJECT_ROOT, '.tools');
 export const VENV_DIR = path.join(TOOLS_DIR, 'venv');
 const REQUIREMENTS = path.join(PROJECT_ROOT, 'stack', 'requirements.txt');
-const STAMP = path.join(VENV_DIR, '.requirements.sha256');
+const STAMP_NAME = '.requirements.sha256';
 
 export interface Tools {
   temporalCli: string;
@@ -27,8 +27,8 @@ export class ProvisionError extends Error {
   override name = 'ProvisionError';
 }
 
-function venvBin(name: string): string {
-  return path.join(VENV_DIR, process.platform === 'win32' ? 'Scripts' : 'bin', name);
+function venvBin(name: string, venvDir = VENV_DIR): string {
+  return path.join(venvDir, process.platform === 'win32' ? 'Scripts' : 'bin', name);
 }
 
 function findOnPath(cmd: string): string | undefined {
@@ -56,26 +56,29 @@ function requirementsHash(): string {
   return createHash('sha256').update(fs.readFileSync(REQUIREMENTS)).digest('hex');
 }
 
-function venvIsCurrent(): boolean {
+function venvIsCurrent(venvDir: string): boolean {
   try {
-    return fs.readFileSync(STAMP, 'utf8').trim() === requirementsHash() && fs.existsSync(venvBin('uvicorn'));
+    return (
+      fs.readFileSync(path.join(venvDir, STAMP_NAME), 'utf8').trim() === requirementsHash() && fs.existsSync(venvBin('uvicorn', venvDir))
+    );
   } catch {
     return false;
   }
 }
 
-function ensureVenv(log: (line: string) => void): void {
-  if (venvIsCurrent()) return;
+/** Creates or refreshes the venv in `venvDir` (default .tools/venv); throws ProvisionError with one line. */
+export function ensureVenv(log: (line: string) => void, venvDir = VENV_DIR): void {
+  if (venvIsCurrent(venvDir)) return;
   const python = process.env.PYTHON ?? findOnPath('python3') ?? findOnPath('python');
   if (!python || !pythonVersionOk(python)) {
     throw new ProvisionError(
       'python3 (3.9 or newer, with the venv module) is missing: install it (e.g. `apt-get install python3 python3-venv`) or set PYTHON=/path/to/python3',
     );
   }
-  log(`provisioning tools into ${path.relative(PROJECT_ROOT, VENV_DIR)} (pinned in stack/requirements.txt)…`);
-  fs.mkdirSync(TOOLS_DIR, { recursive: true });
-  if (!fs.existsSync(venvBin('python'))) {
-    const r = spawnSync(python, ['-m', 'venv', VENV_DIR], { encoding: 'utf8' });
+  log(`provisioning tools into ${path.relative(PROJECT_ROOT, venvDir)} (pinned in stack/requirements.txt)…`);
+  fs.mkdirSync(path.dirname(venvDir), { recursive: true });
+  if (!fs.existsSync(venvBin('python', venvDir))) {
+    const r = spawnSync(python, ['-m', 'venv', venvDir], { encoding: 'utf8' });
     if (r.status !== 0) {
       throw new ProvisionError(
         `could not create a Python venv with ${python}: ${(r.stderr || r.stdout).trim().split('\n').pop()} (install python3-venv)`,
@@ -83,7 +86,7 @@ function ensureVenv(log: (line: string) => void): void {
     }
   }
   const pip = spawnSync(
-    venvBin('python'),
+    venvBin('python', venvDir),
     ['-m', 'pip', 'install', '--disable-pip-version-check', '--quiet', '-r', REQUIREMENTS],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -93,7 +96,7 @@ function ensureVenv(log: (line: string) => void): void {
       `pip could not install stack/requirements.txt (is the Python package index reachable? check network/proxy or PIP_INDEX_URL): ${detail}`,
     );
   }
-  fs.writeFileSync(STAMP, requirementsHash() + '\n');
+  fs.writeFileSync(path.join(venvDir, STAMP_NAME), requirementsHash() + '\n');
 }
 
 /**

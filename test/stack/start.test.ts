@@ -9,10 +9,10 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../stack/servers';
-import { reportingWorkflowId } from '../workflows/ids';
+import { freePort } from '../../stack/servers';
+import { reportingWorkflowId } from '../../workflows/ids';
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 
 interface Started {
   child: ChildProcess;
