@@ -5,11 +5,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { benchMesh } from './mesh';
+import { benchRender } from './render';
 import { formatResults, type BenchResult } from './result';
 
 /** Each bench, by name. Register new ones here. */
 export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   mesh: benchMesh,
+  render: benchRender,
 };
 
 async function main(names: string[]): Promise<void> {

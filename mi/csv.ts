@@ -142,10 +142,22 @@ function checkDistinct(sets: readonly RecordSet[]): void {
 /** The record sets chained, in the order given: HR, rows, FR for each; CRLF after every record. */
 export function renderRecordSets(sets: readonly RecordSet[]): string {
   checkDistinct(sets);
-  const records: (string | QuotedText)[][] = [];
-  for (const set of sets) for (const record of recordsOf(set)) records.push(record);
-  return records.length === 0 ? '' : stringify(records, STRINGIFY_OPTIONS);
+  // In batches: csv-stringify's per-record garbage of one batch can go before the next is prepared,
+  // which keeps the peak near the size of the output instead of several times it.
+  const parts: string[] = [];
+  let batch: (string | QuotedText)[][] = [];
+  for (const set of sets) {
+    for (const record of recordsOf(set)) batch.push(record);
+    if (batch.length >= RECORDS_PER_BATCH) {
+      parts.push(stringify(batch, STRINGIFY_OPTIONS));
+      batch = [];
+    }
+  }
+  if (batch.length > 0) parts.push(stringify(batch, STRINGIFY_OPTIONS));
+  return parts.join('');
 }
+
+const RECORDS_PER_BATCH = 1000;
 
 /** Each record set's own text, rendered in one pass (one csv-stringify call for all of them). */
 function renderEach(sets: readonly RecordSet[]): string[] {
