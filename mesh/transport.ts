@@ -64,6 +64,9 @@ export interface RequestSpec {
 
 export type MeshResponse = Dispatcher.ResponseData;
 
+/** Connections per client (per mailbox). */
+const MAX_CONNECTIONS = 4;
+
 /** 425 Too Early, 429, 502, 503, 504: MESH or its gateways are busy; the same call later may succeed. */
 const TRANSIENT_STATUSES = new Set([425, 429, 502, 503, 504]);
 
@@ -81,7 +84,6 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
-  'UND_ERR_CLOSED',
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'Z_BUF_ERROR',
 ]);
@@ -139,6 +141,9 @@ export class MeshTransport {
       headersTimeout: o.timeoutMs,
       bodyTimeout: o.timeoutMs,
       keepAliveTimeout: 30_000,
+      // Keep-alive connections are reused; a few allow concurrent calls, and no more: MESH asks
+      // clients not to hammer it.
+      connections: MAX_CONNECTIONS,
     });
     this.#staticHeaders = {
       accept: MESH_V2_ACCEPT,
@@ -282,6 +287,9 @@ export class MeshTransport {
     if (err instanceof MeshError) return err;
     const codes = errorCodes(err);
     const text = errorText(err);
+    if (codes.includes('UND_ERR_CLOSED') || codes.includes('UND_ERR_DESTROYED')) {
+      return new MeshError(`${spec.what}: the client is closed`, { code: codes[0], messageId: spec.messageId, cause: err });
+    }
     const tls = tlsProblem(codes, text, this.#hasClientCert);
     if (tls) return new MeshConfigError(`${spec.what}: ${tls}`, { code: codes[0], messageId: spec.messageId, cause: err });
     const code = codes.find((c) => TRANSIENT_CODES.has(c));
@@ -410,7 +418,7 @@ export function errorForStatus(status: number, bodyText: string, headers: MeshRe
   const said = parsed.description ? `: ${parsed.description}${parsed.code && !parsed.description.includes(parsed.code) ? ` (code ${parsed.code})` : ''}` : '';
   const details: MeshErrorDetails = { status, code: parsed.code, messageId };
   const base = `${spec.what}: MESH answered ${status}`;
-  if (status === 403) {
+  if (status === 403 || status === 401) {
     return new MeshAuthError(`${base}${said || ': authentication failed'} (check the mailbox id, password, shared key and clock; not retried)`, details);
   }
   if (status === 400) return new MeshConfigError(`${base}${said || ': bad request'}`, details);

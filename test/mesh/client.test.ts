@@ -12,6 +12,7 @@ import {
   MeshClient,
   MeshConfigError,
   MeshConflictError,
+  MeshError,
   MeshGoneError,
   MeshNotFoundError,
   MeshSendRefusedError,
@@ -252,6 +253,28 @@ describe('authentication and configuration', () => {
       }
     } finally {
       await client.close();
+      await proxy.close();
+    }
+  });
+
+  it('reuses one connection across calls, and refuses calls once closed', async () => {
+    const proxy = await startFaultProxy({ target: inject('meshUrl') });
+    const client = sandboxClient(SENDER, { url: proxy.url });
+    try {
+      await client.handshake();
+      const { messageId } = await client.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'a'.repeat(300), chunkSizeBytes: 100 });
+      await client.track(messageId);
+      await client.inboxPage();
+      expect(proxy.requests.length).toBe(6);
+      // Keep-alive: undici's pool may open a second connection when a call follows the previous
+      // answer within the same tick, but never one per request.
+      expect(proxy.connections).toBeLessThanOrEqual(2);
+      await client.close();
+      const err = await client.handshake().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(MeshError);
+      expect((err as MeshError).retryable).toBe(false);
+      expect(proxy.requests.length).toBe(6);
+    } finally {
       await proxy.close();
     }
   });

@@ -23,7 +23,9 @@ export type FaultAction =
   /** Forward, wait for the server's full answer, then close the connection without answering. */
   | 'drop-response'
   /** Answer this status (body read and discarded first), without forwarding. */
-  | { status: number; body?: string; headers?: Record<string, string> };
+  | { status: number; body?: string; headers?: Record<string, string> }
+  /** Wait this long, then forward unchanged (a slow network or a busy server). */
+  | { delayMs: number };
 
 export interface FaultRule {
   method?: string;
@@ -32,6 +34,8 @@ export interface FaultRule {
   action: FaultAction;
   /** How many matching requests the rule applies to; default 1, `Infinity` for all. */
   times?: number;
+  /** Chance (0–1) that a matching request gets the action; otherwise the next rule is tried. Default 1. */
+  probability?: number;
 }
 
 export interface ProxiedRequest {
@@ -48,10 +52,14 @@ export interface FaultProxy {
   url: string;
   /** Every request received, in order. */
   requests: ProxiedRequest[];
+  /** TCP connections clients opened to the proxy (shows whether a client reuses connections). */
+  readonly connections: number;
   /** Adds a rule after the existing ones. */
   addRule(rule: FaultRule): void;
   /** Rules still to fire (times not used up). */
   pendingRules(): FaultRule[];
+  /** How many requests got each action ('forward', 'reset', 'drop-response', 'status 503', 'delay'). */
+  counts(): Record<string, number>;
   close(): Promise<void>;
 }
 
@@ -66,10 +74,18 @@ function matches(rule: FaultRule, method: string, pathname: string): boolean {
 }
 
 function actionName(action: FaultAction): string {
-  return typeof action === 'string' ? action : `status ${action.status}`;
+  if (typeof action === 'string') return action;
+  return 'delayMs' in action ? 'delay' : `status ${action.status}`;
 }
 
-export async function startFaultProxy(options: { target: string; rules?: FaultRule[]; host?: string }): Promise<FaultProxy> {
+export async function startFaultProxy(options: {
+  target: string;
+  rules?: FaultRule[];
+  host?: string;
+  /** Source of randomness for `probability` (a seeded generator makes a run repeatable). */
+  random?: () => number;
+}): Promise<FaultProxy> {
+  const random = options.random ?? Math.random;
   const target = new URL(options.target);
   if (target.protocol !== 'http:') throw new Error('fault proxy: only http targets are supported');
   const rules: LiveRule[] = (options.rules ?? []).map((r) => ({ ...r, remaining: r.times ?? 1 }));
@@ -80,7 +96,7 @@ export async function startFaultProxy(options: { target: string; rules?: FaultRu
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const pathname = url.split('?')[0]!;
-    const rule = rules.find((r) => r.remaining > 0 && matches(r, method, pathname));
+    const rule = rules.find((r) => r.remaining > 0 && matches(r, method, pathname) && (r.probability === undefined || random() < r.probability));
     if (rule) rule.remaining--;
     const action: FaultAction = rule?.action ?? 'forward';
     const record: ProxiedRequest = { method, url, action: actionName(action) };
@@ -88,6 +104,11 @@ export async function startFaultProxy(options: { target: string; rules?: FaultRu
 
     if (action === 'reset') {
       req.socket.resetAndDestroy();
+      return;
+    }
+    if (typeof action === 'object' && 'delayMs' in action) {
+      req.pause();
+      setTimeout(() => forward(false), action.delayMs);
       return;
     }
     if (typeof action === 'object') {
@@ -99,22 +120,29 @@ export async function startFaultProxy(options: { target: string; rules?: FaultRu
       });
       return;
     }
-    const headers = { ...req.headers, host: target.host };
-    const upstream = http.request({ host: target.hostname, port: target.port, method, path: url, headers, agent }, (answer) => {
-      if (action === 'drop-response') {
-        answer.resume();
-        answer.once('end', () => req.socket.destroy());
-        return;
-      }
-      record.status = answer.statusCode;
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.once('error', () => req.socket.destroy());
-    req.pipe(upstream);
+    forward(action === 'drop-response');
+
+    function forward(dropResponse: boolean): void {
+      const headers = { ...req.headers, host: target.host };
+      const upstream = http.request({ host: target.hostname, port: target.port, method, path: url, headers, agent }, (answer) => {
+        if (dropResponse) {
+          answer.resume();
+          answer.once('end', () => req.socket.destroy());
+          return;
+        }
+        record.status = answer.statusCode;
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      upstream.once('error', () => req.socket.destroy());
+      req.pipe(upstream);
+      req.resume();
+    }
   });
   // A reset socket is an expected event here, not a crash.
   server.on('clientError', (_err, socket) => socket.destroy());
+  let connections = 0;
+  server.on('connection', () => void connections++);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -124,8 +152,16 @@ export async function startFaultProxy(options: { target: string; rules?: FaultRu
   return {
     url: `http://${address}:${port}`,
     requests,
+    get connections() {
+      return connections;
+    },
     addRule: (rule) => void rules.push({ ...rule, remaining: rule.times ?? 1 }),
     pendingRules: () => rules.filter((r) => r.remaining > 0),
+    counts: () => {
+      const out: Record<string, number> = {};
+      for (const r of requests) out[r.action] = (out[r.action] ?? 0) + 1;
+      return out;
+    },
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
