@@ -98,6 +98,11 @@ export function checkFile(content: string): CheckResult {
 
   const lineRe = /\r\n|\r|\n/g;
   let start = 0;
+  // A UTF-8 byte order mark (as some editors add) would hide the first record's type.
+  if (content.startsWith('\uFEFF')) {
+    report(1, 'byte order mark at the start of the file; allowed: none');
+    start = lineRe.lastIndex = 1;
+  }
   let lineNo = 0;
   let lastEnding = '';
   for (;;) {

@@ -96,7 +96,7 @@ export const HR_FIELDS: readonly FieldDef[] = [
   def('HR1', 'Record type', 2, literal('HR'), M),
   def('HR2', 'Practice ODS', 10, F.ods, M),
   def('HR3', 'Practice ASID', 20, pattern(ASID_RE, ASID_ALLOWED), M),
-  def('HR4', 'Requesting software name and version', 100, F.text, { ...M, quoted: true }),
+  def('HR4', 'Requesting software name and version', 100, pattern(/^[^_]+_.+_[^_]+$/, 'Supplier_Product_Version: three parts separated by "_"'), { ...M, quoted: true }),
   def('HR5', 'Application status', 15, pattern(APPLICATION_STATUS_RE, APPLICATION_STATUS_ALLOWED), M),
   def('HR6', 'MI time period', 10, F.day, M),
   def('HR7', 'Maximum message size', 5, F.decimal, M),

@@ -60,6 +60,15 @@ describe('checkFile', () => {
     expect(checkFile('').problems).toEqual([{ line: 1, message: 'empty file; allowed: one or more record sets (HR, rows, FR)' }]);
   });
 
+  it('a byte order mark is reported, and the file still checked', () => {
+    expect(checkFile(`\uFEFF${file(HR, RR, SR, FR)}`).problems).toEqual([{ line: 1, message: 'byte order mark at the start of the file; allowed: none' }]);
+  });
+
+  it('HR4 must have the Supplier_Product_Version form', () => {
+    const r = checkFile(file(HR.replace('"DEMO SUPPLIER LTD_Demo Clinical_3.2.1"', '"Demo Clinical 3.2.1"'), 'FR,0,0,A12345,2026-03-27'));
+    expect(r.problems.map((p) => p.field)).toEqual(['HR4']);
+  });
+
   it('field counts', () => {
     const r = checkFile(file(HR, `${RR},`, SR.slice(0, SR.lastIndexOf(',')), FR));
     expect(r.problems.map((p) => [p.line, p.message])).toEqual([
