@@ -21,7 +21,7 @@ import { recordKeyOf, type HookEvent, type Side } from '../mi/events';
 import { buildRow, recordDays } from '../mi/records';
 import { endOfDay } from '../mi/record-set';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { submitUpdate, type ReportingView } from '../workflows/reporting';
+import { reportingQuery, submissionFinishedSignal, submitUpdate, type ReportingView } from '../workflows/reporting';
 import { miDaysKey, practiceOdsKey, submissionStatusKey } from '../workflows/search-attributes';
 import { submissionQuery, type SentFile, type SubmissionResult, type SubmissionView } from '../workflows/submission';
 import { transferQuery, type StoredEvent, type TransferResult, type TransferView } from '../workflows/transfer';
@@ -266,6 +266,29 @@ async function replayDays(gp2gp: Gp2gpClient, practiceOds: string, days: string[
   return { practiceOds, replayOf, submissions: result.submissions, skipped };
 }
 
+/** Temporal ended these without the submission's own code running to its end. */
+const ENDED_FROM_OUTSIDE = new Set(['TERMINATED', 'TIMED_OUT', 'CANCELLED']);
+
+/**
+ * A submission terminated (e.g. from the Web UI), timed out or cancelled never reports back to its
+ * reporting workflow, which would then keep its days "in flight" for ever and never send them again.
+ * This tells it, with the same signal the submission sends at its end (finishing twice is a no-op).
+ */
+async function releaseEndedFromOutside(gp2gp: Gp2gpClient, s: SubmissionSummary): Promise<void> {
+  if (!ENDED_FROM_OUTSIDE.has(s.executionStatus) || !s.practiceOds) return;
+  const handle = gp2gp.temporal.workflow.getHandle(reportingWorkflowId(s.practiceOds));
+  const view = await handle.query(reportingQuery);
+  if (!view.inFlight.some((f) => f.submissionId === s.submissionId)) return;
+  await handle.signal(submissionFinishedSignal, {
+    submissionId: s.submissionId,
+    status: 'failed',
+    reason: s.reason ?? `workflow ${s.executionStatus.toLowerCase()}`,
+    files: s.files,
+    days: s.days,
+  });
+  // The next query sees the days released (a query runs after the signal that preceded it).
+}
+
 export async function replaySubmission(gp2gp: Gp2gpClient, submissionId: string, options: { force?: boolean } = {}): Promise<ReplayOutcome> {
   const s = await showSubmission(gp2gp.temporal, submissionId);
   if (s.status !== 'failed' && !options.force) {
@@ -275,6 +298,7 @@ export async function replaySubmission(gp2gp: Gp2gpClient, submissionId: string,
     );
   }
   if (!s.practiceOds || s.days.length === 0) throw new OperationError(`submission ${submissionId} has no practice or days to replay`, 1);
+  await releaseEndedFromOutside(gp2gp, s);
   return await replayDays(gp2gp, s.practiceOds, s.days, [submissionId], Boolean(options.force));
 }
 
@@ -284,6 +308,7 @@ export async function replayAllFailed(gp2gp: Gp2gpClient, filter: Omit<Submissio
   const byPractice = new Map<string, { days: Set<string>; ids: string[] }>();
   for (const s of failed) {
     if (!s.practiceOds) continue;
+    await releaseEndedFromOutside(gp2gp, s);
     const entry = byPractice.get(s.practiceOds) ?? { days: new Set<string>(), ids: [] };
     for (const d of s.days) entry.days.add(d);
     entry.ids.push(s.submissionId);

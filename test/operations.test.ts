@@ -334,4 +334,43 @@ describe('operations: finding, listing and replaying', () => {
     expect(status[0].pendingDays).not.toContain(D1);
     expect(status[0].pendingDays).not.toContain(D2);
   });
+  it('replays a submission an operator terminated, whose days were stuck "in flight"', async () => {
+    // A late event corrects D1, so the day is due again.
+    const late = { type: 'ehr-received', practiceOds: REQUESTER, registrationId: REG_A, extractMessageId: randomUUID(), occurredAt: `${D1}T20:00:00Z` } as HookEvent;
+    expect((await pipeline.client.recordEvents([late]))[0]!.status).toBe('accepted');
+    await eventually(async () => ((await pipeline.client.reportingStatus(REQUESTER)).pendingDays.includes(D1) ? true : undefined), 60_000, `${D1} due again`);
+    const [started] = await pipeline.client.submit({ practiceOds: REQUESTER, days: [D1] });
+    const stuck = started!.result.submissions[0]!.submissionId;
+    await eventually(async () => ((await showSubmission(pipeline.client.temporal, stuck)).status === 'awaiting-acknowledgement' ? true : undefined), 60_000, 'the send');
+    await pipeline.client.temporal.workflow.getHandle(stuck).terminate('operator: stuck, will replay');
+    expect((await pipeline.client.reportingStatus(REQUESTER)).inFlight.map((f) => f.submissionId)).toContain(stuck);
+
+    const listed = await eventually(async () => {
+      const l = await cliJson('submissions', 'list', '--failed', '--practice', REQUESTER);
+      return l.find((x: { submissionId: string }) => x.submissionId === stuck);
+    }, 60_000, 'the terminated submission listed as failed');
+    expect(listed).toMatchObject({ status: 'failed', executionStatus: 'TERMINATED', days: [D1] });
+    expect(listed.reason).toMatch(/terminated/);
+
+    const replay = await cliJson('submissions', 'replay', stuck);
+    expect(replay.replays[0]).toMatchObject({ practiceOds: REQUESTER, skipped: [] });
+    const replayId = replay.replays[0].submissions[0].submissionId;
+    expect(replay.replays[0].submissions[0].days).toEqual([D1]);
+    const files: string[] = [];
+    await eventually(async () => {
+      for (const f of await pipeline.authority.collect()) files.push(f.content);
+      return (await showSubmission(pipeline.client.temporal, replayId)).status === 'delivered' ? true : undefined;
+    }, 90_000, `${replayId} delivered`);
+    // The terminated one had already reached the mailbox: the same record set twice, the later replacing
+    // the earlier (MI10), each holding the corrected row once.
+    const sets = files.flatMap((f) => [...recordSetsOf(f)]);
+    expect(sets.map(([key]) => key)).toEqual([`${REQUESTER} ${D1}`, `${REQUESTER} ${D1}`]);
+    expect(sets[1]![1]).toBe(sets[0]![1]);
+    const rows = sets[1]![1].split('\r\n').filter((l) => l.startsWith('RR,'));
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toContain(`${D1}T20:00:00`);
+    const status = await pipeline.client.reportingStatus(REQUESTER);
+    expect(status.inFlight).toEqual([]);
+    expect(status.pendingDays).not.toContain(D1);
+  });
 });
