@@ -13,7 +13,7 @@ import * as vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { fitQuotedText, fitSoftware, footerFields, headerFields, planFiles, renderRecordSets } from '../mi/csv';
 import type { HookEvent } from '../mi/events';
-import { SR_SPEC_FIELD_COUNT } from '../mi/fields';
+import { FIELDS, QUOTED_POSITIONS, SR_SPEC_FIELD_COUNT } from '../mi/fields';
 import type { PracticeSettings } from '../mi/practices';
 import { endOfDay, recordSetFromRows, type RecordSet, type RecordSetRow } from '../mi/record-set';
 import { buildRow, firstEventAt } from '../mi/records';
@@ -128,20 +128,18 @@ function senderEvents(ods: string, conversationId: string, day: string, start: n
 
 // ---- the baseline: the same bytes by plain string joins -----------------------------------------
 
-const RR_QUOTED = [12, 28];
-const SR_QUOTED = [12, 19];
-
 /** Quoted-field handling inlined; no CSV library. Must produce exactly what renderRecordSets does. */
 function renderByJoin(sets: readonly RecordSet[]): string {
   const out: string[] = [];
-  const quote = (text: string) => `"${fitQuotedText(text, 100).replaceAll('"', '""')}"`;
   for (const set of sets) {
     const header = headerFields(set.practice, set.day);
     header[3] = `"${fitSoftware(header[3]!)}"`;
     out.push(header.join(','));
     for (const row of set.rows) {
       const fields = row.side === 'SR' && !set.practice.placeholderColumns ? row.fields.slice(0, SR_SPEC_FIELD_COUNT) : row.fields.slice();
-      for (const i of row.side === 'RR' ? RR_QUOTED : SR_QUOTED) if (fields[i]) fields[i] = quote(fields[i]!);
+      for (const i of QUOTED_POSITIONS[row.side]) {
+        if (fields[i]) fields[i] = `"${fitQuotedText(fields[i]!, FIELDS[row.side][i]!.max).replaceAll('"', '""')}"`;
+      }
       out.push(fields.join(','));
     }
     out.push(footerFields(set).join(','));
