@@ -6,6 +6,7 @@
  */
 import * as path from 'node:path';
 import { z } from 'zod';
+import { parseEncryptionKeys, type EncryptionKeys } from './encryption';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -54,6 +55,11 @@ const envSchema = z.object({
   GP2GP_DELIVERY_DEADLINE_HOURS: z.coerce.number().min(0.001).default(120),
   GP2GP_TRANSFER_FINAL_QUIET_HOURS: z.coerce.number().min(0.0001).default(14 * 24),
   GP2GP_TRANSFER_IDLE_HOURS: z.coerce.number().min(0.0001).default(60 * 24),
+
+  // Operators (issue #7): payload encryption keys (secret) and the worker's Prometheus endpoint.
+  GP2GP_ENCRYPTION_KEYS: optionalString,
+  GP2GP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 });
 
 export type Env = z.infer<typeof envSchema>;
@@ -103,6 +109,10 @@ export interface Config {
   pipeline: PipelineConfig;
   dataDir: string;
   practicesFile: string;
+  /** Payload encryption keys (AES-256-GCM, current first); undefined = payloads in clear. Secret. */
+  encryption?: EncryptionKeys | undefined;
+  /** Where the worker serves Prometheus metrics; undefined = off (GP2GP_METRICS_PORT=0). */
+  metrics?: { host: string; port: number } | undefined;
 }
 
 export class ConfigError extends Error {
@@ -128,6 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('invalid configuration:\n  MESH_CLIENT_CERT and MESH_CLIENT_KEY must be set together');
   }
   const dataDir = path.resolve(e.GP2GP_DATA_DIR ?? path.join(PROJECT_ROOT, '.data'));
+  const encryption = e.GP2GP_ENCRYPTION_KEYS ? parseEncryptionKeys(e.GP2GP_ENCRYPTION_KEYS) : undefined;
   return {
     temporal: {
       address: e.TEMPORAL_ADDRESS,
@@ -162,5 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     dataDir,
     practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),
+    encryption,
+    metrics: e.GP2GP_METRICS_PORT ? { host: e.GP2GP_METRICS_HOST, port: e.GP2GP_METRICS_PORT } : undefined,
   };
 }

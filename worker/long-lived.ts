@@ -5,6 +5,7 @@
  */
 import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
+import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { reportingInput } from '../activities';
 import { loadPractices } from '../mi/practices';
@@ -14,7 +15,7 @@ import { log } from './log';
 export async function ensureLongLivedWorkflows(config: Config): Promise<void> {
   const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
   try {
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
     const start = async (workflowType: string, workflowId: string, args: unknown[], staticSummary: string) => {
       try {
         await client.workflow.start(workflowType, {

@@ -4,9 +4,16 @@
  * and exits, so a restart never loses work (Temporal holds all state).
  */
 import * as path from 'node:path';
-import { NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
+import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
+import { activityInterceptors } from '../observability/activity-interceptor';
+import { installMeshMetrics } from '../observability/mesh-metrics';
+import { HISTOGRAM_BUCKETS, METRICS } from '../observability/metric-names';
+import { PinoTemporalLogger } from '../observability/temporal-logger';
+import { loadPractices } from '../mi/practices';
 import { createActivities, type ActivityDeps } from '../activities';
 import { registerSearchAttributes } from './search-attributes';
 import { ensureLongLivedWorkflows } from './long-lived';
@@ -14,6 +21,35 @@ import { log } from './log';
 
 /** The workflows entry: .ts under tsx/vitest, .js once compiled. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
+/** Workflow interceptors (metrics); a pre-built bundle must include them: bundleWorkflowCode({ workflowInterceptorModules }). */
+export const WORKFLOW_INTERCEPTOR_MODULES = [path.join(__dirname, '..', 'observability', `workflow-interceptors${path.extname(__filename)}`)];
+
+/**
+ * The process-wide Temporal Runtime of the worker: its logs (SDK, workflow and activity context, and
+ * the Rust core's) as pino JSON lines, and Prometheus metrics (Temporal's and ours) on
+ * GP2GP_METRICS_HOST:GP2GP_METRICS_PORT. Install once, before any connection.
+ */
+export function workerRuntimeOptions(config: Config): RuntimeOptions {
+  return {
+    shutdownSignals: [],
+    logger: new PinoTemporalLogger(log.pino),
+    telemetryOptions: {
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN', other: 'ERROR' }) },
+      ...(config.metrics
+        ? {
+            metrics: {
+              prometheus: {
+                bindAddress: `${config.metrics.host}:${config.metrics.port}`,
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+                histogramBucketOverrides: HISTOGRAM_BUCKETS,
+              },
+            },
+          }
+        : {}),
+    },
+  };
+}
 
 export interface RunWorkerOptions {
   signal?: AbortSignal;
@@ -27,21 +63,49 @@ export interface RunWorkerOptions {
 export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
   const { signal } = options;
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const closers: (() => unknown)[] = [];
   try {
     await registerSearchAttributes(connection, config.temporal.namespace);
-    const activities = createActivities(config, options.activityDeps);
+    // The activities' own Temporal client shares the worker's data converter, so the rows they
+    // signal to reporting workflows are encrypted like everything else (GP2GP_ENCRYPTION_KEYS).
+    let activityConnection: Connection | undefined;
+    if (!options.activityDeps?.client) {
+      activityConnection = await Connection.connect(temporalConnectionOptions(config.temporal));
+      closers.push(() => activityConnection!.close());
+    }
+    const activities = createActivities(config, {
+      ...options.activityDeps,
+      client:
+        options.activityDeps?.client ??
+        new Client({ connection: activityConnection!, namespace: config.temporal.namespace, dataConverter: dataConverter(config) }),
+    });
+    closers.push(installMeshMetrics(Runtime.instance().metricMeter));
     const worker = await Worker.create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
       activities,
+      dataConverter: dataConverter(config),
+      interceptors: {
+        activity: [activityInterceptors()],
+        // With a pre-built bundle the interceptors are whatever it was built with.
+        ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
+      },
       // Many transfer workflows are open at once; each cached one costs memory (see npm run bench).
       maxCachedWorkflows: 10_000,
     });
     await worker.runUntil(async () => {
       await ensureLongLivedWorkflows(config);
-      log.info('worker ready', { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace });
+      const meter = Runtime.instance().metricMeter;
+      meter.createGauge(METRICS.practices, 'int', 'practices', 'practices the worker reports for').set(loadPractices(config.practicesFile).length);
+      meter.createGauge(METRICS.workerReady, 'float', 's', 'when the worker became ready').set(Date.now() / 1000);
+      log.info('worker ready', {
+        taskQueue: config.temporal.taskQueue,
+        namespace: config.temporal.namespace,
+        encryption: config.encryption ? `on (current key ${config.encryption.currentKeyId})` : 'off',
+        metrics: config.metrics ? `http://${config.metrics.host}:${config.metrics.port}/metrics` : 'off',
+      });
       options.onReady?.();
       await new Promise<void>((resolve) => {
         if (signal?.aborted) resolve();
@@ -49,12 +113,12 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       });
     });
   } finally {
+    for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
     await connection.close();
   }
 }
 
 if (require.main === module) {
-  Runtime.install({ shutdownSignals: [] });
   const controller = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -69,6 +133,7 @@ if (require.main === module) {
     console.error(`gp2gp-mi worker: ${(err as Error).message}`);
     process.exit(2);
   }
+  Runtime.install(workerRuntimeOptions(config));
   runWorker(config, { signal: controller.signal }).then(
     () => process.exit(0),
     (err: unknown) => {

@@ -1,0 +1,70 @@
+/**
+ * Activity interceptor: metrics from what the activities carry (rows forwarded, rows per record set,
+ * files and bytes sent, tracking answers, inbox messages) and one structured log line per failed
+ * attempt, with the workflow and run ids. The activities themselves stay free of observability code.
+ */
+import type { Context } from '@temporalio/activity';
+import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
+import { METRICS } from './metric-names';
+
+interface RowsInput { rows?: unknown[] }
+interface SubmissionFilesInput { recordSets?: { rows?: unknown[] }[] }
+interface SentFileLike { bytes?: number; rows?: number }
+
+export function activityInterceptors(): ActivityInterceptorsFactory {
+  return (ctx: Context) => ({ inbound: new MetricsInbound(ctx) });
+}
+
+class MetricsInbound implements ActivityInboundCallsInterceptor {
+  constructor(private readonly ctx: Context) {}
+
+  async execute(input: ActivityExecuteInput, next: Next<ActivityInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    const { activityType, attempt, workflowExecution } = this.ctx.info;
+    const meter = this.ctx.metricMeter;
+    const arg = input.args[0] as Record<string, unknown> | undefined;
+    let result: unknown;
+    try {
+      result = await next(input);
+    } catch (err) {
+      // The SDK logs failures too; this line carries our ids for searching the logs by workflow.
+      this.ctx.log.warn('activity attempt failed', {
+        activityType,
+        attempt,
+        workflowId: workflowExecution?.workflowId,
+        runId: workflowExecution?.runId,
+        error: err instanceof Error ? err.message : String(err),
+      });
+      throw err;
+    }
+    switch (activityType) {
+      case 'forwardRows': {
+        const rows = (arg as RowsInput | undefined)?.rows?.length ?? 0;
+        meter.createCounter(METRICS.rowsForwarded, 'rows', 'rows handed to reporting workflows').add(rows);
+        break;
+      }
+      case 'sendSubmissionFiles': {
+        const sets = (arg as SubmissionFilesInput | undefined)?.recordSets ?? [];
+        const perSet = meter.createHistogram(METRICS.recordSetRows, 'int', 'rows', 'rows per record set sent');
+        for (const s of sets) perSet.record(s.rows?.length ?? 0);
+        const files = (Array.isArray(result) ? result : []) as SentFileLike[];
+        meter.createCounter(METRICS.filesSent, 'files', 'MI files sent over MESH').add(files.length);
+        meter.createCounter(METRICS.bytesSent, 'bytes', 'bytes of MI files sent').add(files.reduce((n, f) => n + (f.bytes ?? 0), 0));
+        meter.createCounter(METRICS.rowsSent, 'rows', 'rows sent in MI files').add(files.reduce((n, f) => n + (f.rows ?? 0), 0));
+        break;
+      }
+      case 'trackMessages': {
+        const tracking = meter.createCounter(METRICS.tracking, 'answers', 'MESH tracking answers by status');
+        for (const t of (Array.isArray(result) ? result : []) as { status?: string }[]) {
+          tracking.add(1, { status: String(t.status ?? 'unknown').toLowerCase().slice(0, 30) });
+        }
+        break;
+      }
+      case 'pollInbox': {
+        const inbox = meter.createCounter(METRICS.inboxMessages, 'messages', 'inbox messages by kind');
+        for (const item of ((result as { items?: { kind?: string }[] } | undefined)?.items ?? [])) inbox.add(1, { kind: item.kind ?? 'other' });
+        break;
+      }
+    }
+    return result;
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Names of the project's own metrics (the Prometheus endpoint also carries Temporal's, prefixed
+ * `temporal_`). Kept in one place for the dashboard (observability/grafana-dashboard.json), the README
+ * and the tests. Labels are bounded: event type, outcome, reason (a field name), operation, status.
+ * No practice, patient or message identifiers ever become labels.
+ */
+export const METRICS = {
+  /** Hook events reaching a transfer workflow: outcome accepted | duplicate | refused; reason = field. */
+  events: 'gp2gp_events',
+  /** Rows handed from transfer workflows to the reporting workflows. */
+  rowsForwarded: 'gp2gp_rows_forwarded',
+  /** Rows (RR + SR) per record set sent (histogram). */
+  recordSetRows: 'gp2gp_record_set_rows',
+  /** Rows sent in MI files. */
+  rowsSent: 'gp2gp_rows_sent',
+  /** MI files sent over MESH, and their bytes. */
+  filesSent: 'gp2gp_mesh_files_sent',
+  bytesSent: 'gp2gp_mesh_bytes_sent',
+  /** Submissions ended: status delivered | failed. */
+  submissions: 'gp2gp_submissions',
+  /** MESH tracking answers by status (accepted, acknowledged, …). */
+  tracking: 'gp2gp_mesh_tracking',
+  /** Inbox messages classified: kind ack | nack | error-report | other. */
+  inboxMessages: 'gp2gp_inbox_messages',
+  /** MESH HTTP requests: operation, status (HTTP code or "error"). */
+  meshRequests: 'gp2gp_mesh_requests',
+  /** MESH request latency in seconds (histogram), by operation. */
+  meshLatency: 'gp2gp_mesh_request_duration_seconds',
+  /** MESH answers the client retries (429, 5xx, network errors), by operation. */
+  meshRetries: 'gp2gp_mesh_retried_requests',
+  /** Practices the running worker reports for (its practices file). */
+  practices: 'gp2gp_practices_configured',
+  /** When the worker became ready (unix seconds). */
+  workerReady: 'gp2gp_worker_ready_timestamp_seconds',
+} as const;
+
+/** Bucket boundaries of our histograms, for the Runtime's Prometheus exporter. */
+export const HISTOGRAM_BUCKETS: Record<string, number[]> = {
+  [METRICS.meshLatency]: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  [METRICS.recordSetRows]: [0, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000],
+};
+
+/** A refusal message's field ("occurredAt: …" → occurredAt), a bounded label value. */
+export function refusalReason(message: string): string {
+  const m = /^([A-Za-z][A-Za-z0-9_.]*(?:\[\d+\])?)\s*:/.exec(message);
+  if (m) return m[1]!.replace(/\[\d+\]/g, '');
+  if (/^event belongs to/.test(message)) return 'wrong-record';
+  return 'other';
+}

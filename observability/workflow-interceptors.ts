@@ -1,0 +1,66 @@
+/**
+ * Workflow interceptors (run inside the workflow sandbox): counts hook events as the transfer
+ * workflows take or refuse them, and submissions as they end. Metrics from workflow code are not
+ * emitted while a workflow replays, so each counts once. Imports only workflow-safe modules.
+ */
+import {
+  ApplicationFailure,
+  metricMeter,
+  workflowInfo,
+  type Next,
+  type UpdateInput,
+  type WorkflowExecuteInput,
+  type WorkflowInboundCallsInterceptor,
+  type WorkflowInterceptorsFactory,
+} from '@temporalio/workflow';
+import { METRICS, refusalReason } from './metric-names';
+
+const eventType = (input: UpdateInput): string => {
+  const t = (input.args[0] as { type?: unknown } | undefined)?.type;
+  return typeof t === 'string' && /^[a-z-]{1,40}$/.test(t) ? t : 'unknown';
+};
+
+class Gp2gpInbound implements WorkflowInboundCallsInterceptor {
+  validateUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'validateUpdate'>): void {
+    try {
+      next(input);
+    } catch (err) {
+      if (input.name === 'recordEvent') {
+        metricMeter.createCounter(METRICS.events, 'events', 'hook events reaching a transfer workflow').add(1, {
+          outcome: 'refused',
+          reason: refusalReason(err instanceof Error ? err.message : String(err)),
+          event_type: eventType(input),
+        });
+      }
+      throw err;
+    }
+  }
+
+  async handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
+    const result = await next(input);
+    if (input.name === 'recordEvent') {
+      const outcome = (result as { outcome?: string } | undefined)?.outcome === 'duplicate' ? 'duplicate' : 'accepted';
+      metricMeter.createCounter(METRICS.events, 'events', 'hook events reaching a transfer workflow').add(1, {
+        outcome,
+        reason: '',
+        event_type: eventType(input),
+      });
+    }
+    return result;
+  }
+
+  async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
+    if (workflowInfo().workflowType !== 'submissionWorkflow') return await next(input);
+    const submissions = metricMeter.createCounter(METRICS.submissions, 'submissions', 'MI submissions ended, by status');
+    try {
+      const result = await next(input);
+      submissions.add(1, { status: 'delivered' });
+      return result;
+    } catch (err) {
+      if (err instanceof ApplicationFailure && err.type === 'SubmissionFailed') submissions.add(1, { status: 'failed' });
+      throw err;
+    }
+  }
+}
+
+export const interceptors: WorkflowInterceptorsFactory = () => ({ inbound: [new Gp2gpInbound()] });
