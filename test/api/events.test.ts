@@ -17,6 +17,7 @@ import { contractFields, FIELD_TYPES } from '../../api/openapi';
 import { loadConfig } from '../../config';
 import { loadApiConfig } from '../../config/api';
 import { EVENT_TYPES } from '../../mi/events';
+import { ensureDevToken } from '../../stack/api';
 import { freePort } from '../../stack/servers';
 import { transferWorkflowId } from '../../workflows/ids';
 import { transferQuery } from '../../workflows/transfer';
@@ -391,6 +392,20 @@ describe('API configuration', () => {
   });
 });
 
+
+describe('the dev token of `npm start`', () => {
+  it('is generated once into <data dir>/api-token, readable by its owner only, and accepted as a token file', () => {
+    const dir = path.join(inject('workDir'), `data-${randomUUID()}`);
+    const file = ensureDevToken(dir);
+    expect(file).toBe(path.join(dir, 'api-token'));
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const token = fs.readFileSync(file, 'utf8').trim();
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(ensureDevToken(dir)).toBe(file);
+    expect(fs.readFileSync(file, 'utf8').trim()).toBe(token);
+    expect(loadApiConfig({ GP2GP_API_TOKEN_FILE: file }).tokens).toEqual([token]);
+  });
+});
 
 describe('finding invalid UTF-8', () => {
   it('points at the first byte of the first invalid sequence, and accepts valid text', () => {
