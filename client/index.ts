@@ -25,6 +25,12 @@ export type EventOutcome =
   | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string }
   | { status: 'refused'; message: string; problems: FieldProblem[]; eventId?: string };
 
+/** A request refused for what it asked (bad input), as opposed to a failure to reach Temporal. */
+export class RequestRefusedError extends Error {
+  override name = 'RequestRefusedError';
+  readonly exitCode = 2;
+}
+
 export interface Gp2gpClientOptions {
   taskQueue: string;
   /** ODS codes this service reports for; events of other practices are refused. */
@@ -72,9 +78,9 @@ export class Gp2gpClient {
     const workflowId = transferWorkflowId(side, practiceOds, key);
     try {
       const result = await this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
+        // No update id from the event: the workflow itself recognises a re-sent eventId and answers
+        // "duplicate", which tells the GP system more than replaying the first answer would.
         args: [event],
-        // The server deduplicates updates by id within a run: a re-sent event is answered, not re-applied.
-        updateId: `event-${event.eventId}`,
         startWorkflowOperation: new WithStartWorkflowOperation(transferWorkflow, {
           workflowId,
           taskQueue: this.options.taskQueue,
@@ -116,11 +122,18 @@ export class Gp2gpClient {
     const targets = options.practiceOds ? [options.practiceOds] : [...this.practices].sort();
     const out: { practiceOds: string; result: SubmitResult }[] = [];
     for (const ods of targets) {
-      if (!this.practices.has(ods)) throw new Error(`practice ${ods} is not configured for this service`);
+      if (!this.practices.has(ods)) throw new RequestRefusedError(`practice ${ods} is not configured for this service`);
       await this.ensureReporting(ods);
-      const result = await this.temporal.workflow
-        .getHandle(reportingWorkflowId(ods))
-        .executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] });
+      let result: SubmitResult;
+      try {
+        result = await this.temporal.workflow
+          .getHandle(reportingWorkflowId(ods))
+          .executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] });
+      } catch (err) {
+        // The reporting workflow's validator explains a refused request (e.g. a day not over yet).
+        if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
+        throw err;
+      }
       out.push({ practiceOds: ods, result });
     }
     return out;

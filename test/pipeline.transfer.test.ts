@@ -2,11 +2,16 @@
  * Transfer workflows on the real dev server: refusal at the door, and a final record that completed
  * (so its history stays small) being reopened by a late event without losing its earlier events.
  */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateTraffic } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
 import { transferWorkflowId } from '../workflows/ids';
 import { transferQuery, type TransferResult } from '../workflows/transfer';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+import { submissionQuery, type SubmissionView } from '../workflows/submission';
 
 const PRACTICE = {
   ods: 'H88008',
@@ -83,5 +88,56 @@ describe('transfer workflows', () => {
     // A re-sent old event is recognised as a duplicate even after the reopen.
     const [again] = await pipeline.client.recordEvents([events[0]]);
     expect(again!.status).toBe('duplicate');
+  });
+
+  it('gp2gp-mi events send and submit work on the same client, with line numbers and exit codes', async () => {
+    const day = new Date(Date.now() - 3 * 86_400_000).toISOString().slice(0, 10);
+    const events = generateTraffic({ practices: [PRACTICE.ods], days: [day], registrationsPerPracticeDay: 2, seed: 5, notAfter: new Date().toISOString() });
+    const dir = path.dirname(pipeline.practicesFile);
+    const file = path.join(dir, 'events.jsonl');
+    const lines = events.map((e) => JSON.stringify(e));
+    lines.splice(1, 0, '{"type":"registration","practiceOds":"H88008"}', 'not json');
+    fs.writeFileSync(file, lines.join('\n') + '\n');
+    const env = {
+      ...process.env,
+      TEMPORAL_ADDRESS: pipeline.config.temporal.address!,
+      TEMPORAL_NAMESPACE: pipeline.config.temporal.namespace,
+      TEMPORAL_TASK_QUEUE: pipeline.config.temporal.taskQueue,
+      GP2GP_PRACTICES: pipeline.practicesFile,
+    };
+    const bin = path.join(__dirname, '..', 'bin', 'gp2gp-mi.js');
+    // Asynchronous on purpose: the worker runs in this process and must keep polling meanwhile.
+    const run = (args: string[]) =>
+      new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        execFile(process.execPath, [bin, ...args], { env, encoding: 'utf8' }, (err, stdout, stderr) =>
+          resolve({ status: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+    const sent = await run(['events', 'send', file]);
+    expect(sent.status, sent.stderr).toBe(2);
+    expect(sent.stdout).toContain(`${events.length} accepted, 0 duplicate, 2 refused`);
+    expect(sent.stderr).toMatch(/events\.jsonl:2: refused: .*occurredAt: missing/);
+    expect(sent.stderr).toMatch(/events\.jsonl:3: refused: not JSON/);
+
+    const resent = await run(['events', 'send', '--json', file]);
+    const outcomes = resent.stdout.trim().split('\n').map((l) => JSON.parse(l) as { line: number; status: string });
+    expect(outcomes.filter((o) => o.status !== 'refused').map((o) => o.status)).toEqual(events.map(() => 'duplicate'));
+
+    // Every transfer forwards its rows before the day is submitted.
+    for (const id of new Set(outcomes.flatMap((o) => ('workflowId' in o ? [(o as { workflowId: string }).workflowId] : [])))) {
+      await eventually(async () => ((await pipeline.client.temporal.workflow.getHandle(id).query(transferQuery)).forwarding ? undefined : true));
+    }
+    const submitted = await run(['submit', '--practice', PRACTICE.ods, '--day', day]);
+    expect(submitted.status, submitted.stderr).toBe(0);
+    const id = /(gp2gp-sub-\S+)/.exec(submitted.stdout)![1]!;
+    await eventually(async () => {
+      await pipeline.authority.collect();
+      const v: SubmissionView = await pipeline.client.temporal.workflow.getHandle(id).query(submissionQuery);
+      return v.status === 'delivered' ? true : undefined;
+    }, 60_000, 'the submitted day delivered');
+
+    const today = await run(['submit', '--practice', PRACTICE.ods, '--day', new Date().toISOString().slice(0, 10)]);
+    expect(today.status).not.toBe(0);
+    expect(today.stderr).toMatch(/is not over yet/);
   });
 });
