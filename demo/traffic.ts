@@ -7,8 +7,8 @@
  */
 import type { HookEvent } from '../mi/events';
 
-/** mulberry32: small, fast, good enough for test data. */
-function prng(seed: number): () => number {
+/** mulberry32: a small, fast, seeded PRNG, good enough for test data (shared by tests and benches). */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
