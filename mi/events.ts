@@ -248,11 +248,6 @@ export function utcDayOf(isoInstant: string): string {
   return instantOrThrow(isoInstant).slice(0, 10);
 }
 
-/** The file's timestamp form: UTC, no zone, no fraction (YYYY-MM-DDThh:mm:ss). */
-export function fileDateTime(isoInstant: string): string {
-  return instantOrThrow(isoInstant).slice(0, 19);
-}
-
 // ---- validation ---------------------------------------------------------------------------------
 
 export interface FieldProblem {
@@ -313,7 +308,7 @@ function problem(field: string, value: unknown, allowed: string, what?: string):
 interface Rule<O extends boolean = boolean> {
   optional: O;
   allowed: string;
-  check(value: unknown, event: Record<string, unknown>): string | undefined | false;
+  check(value: unknown, event: Record<string, unknown>): string | undefined;
 }
 type RuleSpec = Omit<Rule, 'optional'>;
 const req = (r: RuleSpec): Rule<false> => ({ ...r, optional: false });
