@@ -49,7 +49,7 @@ describe('codec server', () => {
   });
 
   it('refuses without a token, or with a wrong one, and shows nothing', async () => {
-    for (const headers of [{ origin: UI }, { origin: UI, authorization: `Bearer ${'x'.repeat(64)}` }, { authorization: 'Basic abc' }, {}]) {
+    for (const headers of <Record<string, string>[]>[{ origin: UI }, { origin: UI, authorization: `Bearer ${'x'.repeat(64)}` }, { authorization: 'Basic abc' }, {}]) {
       const res = await decode(headers);
       expect(res.statusCode).toBe(401);
       expect(res.body).not.toContain('MARKER');

@@ -43,8 +43,8 @@ describe('payload encryption at rest', () => {
   it('keeps event contents out of the server database when on, and only then', async () => {
     const markers = { encrypted: `ENC-MARKER-${randomUUID()}`, plain: `PLAIN-MARKER-${randomUUID()}` };
     const runs = [
-      { name: 'encrypted' as const, env: { GP2GP_ENCRYPTION_KEYS: keys } },
-      { name: 'plain' as const, env: {} },
+      { name: 'encrypted' as const, env: { GP2GP_ENCRYPTION_KEYS: keys } as Record<string, string> },
+      { name: 'plain' as const, env: {} as Record<string, string> },
     ];
     const workflowIds: Record<string, string> = {};
     for (const run of runs) {
