@@ -14,7 +14,8 @@ import { recordSetFromRows, type RecordSet } from '../mi/record-set';
 import { planFiles, renderRecordSets } from '../mi/csv';
 import { meshLocalId, reportingWorkflowId, submissionOfLocalId } from '../workflows/ids';
 import type { InboxItem } from '../workflows/inbox';
-import type { ForwardedRow, ReportingInput } from '../workflows/reporting';
+import type { ForwardedRow } from '../workflows/reporting';
+import { reportingInput } from '../config/reporting';
 import type { SentFile, SubmissionRecordSet } from '../workflows/submission';
 import type { StoredEvent, TransferResult } from '../workflows/transfer';
 
@@ -22,23 +23,6 @@ export interface ActivityDeps {
   client?: Client;
   mesh?: MeshClient;
   practices?: PracticeSettings[];
-}
-
-/** The reporting workflow's start input for a practice; the same wherever it gets started. */
-export function reportingInput(config: Config, practice: PracticeSettings | undefined, practiceOds: string): ReportingInput {
-  const cadence = (practice as { cadence?: 'daily' | 'weekly' } | undefined)?.cadence ?? config.pipeline.cadence;
-  return {
-    practiceOds,
-    options: {
-      cadence,
-      correctionWindowDays: config.pipeline.correctionWindowDays,
-      submission: {
-        trackingIntervalMs: config.pipeline.trackingIntervalMs,
-        trackingMaxIntervalMs: config.pipeline.trackingMaxIntervalMs,
-        deliveryDeadlineMs: config.pipeline.deliveryDeadlineMs,
-      },
-    },
-  };
 }
 
 export function meshClientFromConfig(config: Config): MeshClient {

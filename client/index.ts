@@ -16,7 +16,7 @@ import { temporalConnectionOptions } from '../config/temporal-connection';
 import { recordKeyOf, validateEvent, type FieldProblem } from '../mi/events';
 import { withEventId } from '../mi/event-id';
 import { loadPractices } from '../mi/practices';
-import { reportingInput } from '../activities';
+import { reportingInput } from '../config/reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { recordEventUpdate, transferWorkflow, type StoredEvent } from '../workflows/transfer';
 import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../workflows/reporting';

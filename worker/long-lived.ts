@@ -7,7 +7,7 @@ import { Client, Connection, WorkflowExecutionAlreadyStartedError } from '@tempo
 import type { Config } from '../config';
 import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
-import { reportingInput } from '../activities';
+import { reportingInput } from '../config/reporting';
 import { loadPractices } from '../mi/practices';
 import { inboxWorkflowId, reportingWorkflowId } from '../workflows/ids';
 import { log } from './log';
