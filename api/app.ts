@@ -152,6 +152,31 @@ export function firstInvalidUtf8(b: Uint8Array): number {
   return -1;
 }
 
+/**
+ * Hook events are flat (an envelope, an array, an event, and at most one more level inside it), so a
+ * body nested deeper is not one of ours. Checked before parsing, in one linear pass, because parsing,
+ * validating or even printing a very deep structure recurses and can exhaust the stack: that would be
+ * a 5xx for bad input.
+ */
+export const MAX_JSON_DEPTH = 16;
+
+/** True when the JSON text nests arrays/objects deeper than `limit` (strings and escapes skipped). */
+export function nestedDeeperThan(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
 type Shape = { kind: 'single'; event: unknown } | { kind: 'batch'; events: unknown[] };
 
 /** Decides between the three body shapes; anything else is a 400 naming what is wrong. */
@@ -243,6 +268,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       return done(new ApiError(400, 'invalid-utf8', `body: not valid UTF-8 (from byte ${firstInvalidUtf8(buffer)}); allowed: JSON in UTF-8`, 'body'), undefined);
     }
     if (text.trim() === '') return done(new ApiError(400, 'empty-body', 'body: empty; allowed: one event, an array of events or {"events": [...]}', 'body'), undefined);
+    if (nestedDeeperThan(text, MAX_JSON_DEPTH)) {
+      return done(new ApiError(400, 'too-deep', `body: nested deeper than ${MAX_JSON_DEPTH} levels; allowed: flat hook events`, 'body'), undefined);
+    }
     parseJson(request, text, (err, value) => {
       if (!err) return done(null, value);
       // fastify's message does not say where; JSON.parse's does. If JSON.parse accepts the text, the

@@ -124,7 +124,7 @@ export function openApiDocument(limits: { bodyLimitBytes: number; maxBatchEvents
               description: 'One event recorded (accepted or duplicate), or a batch processed (see each result)',
               content: jsonContent({ oneOf: [ref('EventResult'), ref('BatchResult')] }),
             },
-            '400': errorResponse('Malformed body: not JSON, not UTF-8, empty, or not one of the three shapes; the message names the field'),
+            '400': errorResponse('Malformed body: not JSON, not UTF-8, empty, nested deeper than 16 levels, a __proto__ key, or not one of the three shapes; the message names the field'),
             '401': errorResponse('Missing or unknown bearer token'),
             '413': errorResponse(`Body over ${limits.bodyLimitBytes} bytes or more than ${limits.maxBatchEvents} events`),
             '415': errorResponse('Content-Type is not application/json (UTF-8)'),

@@ -12,7 +12,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { buildApi, clientBackend, lazyClient, startApi, type ApiBackend, type RunningApi } from '../../api/main';
-import { firstInvalidUtf8 } from '../../api/app';
+import { firstInvalidUtf8, nestedDeeperThan } from '../../api/app';
 import { contractFields, FIELD_TYPES } from '../../api/openapi';
 import { loadConfig } from '../../config';
 import { loadApiConfig } from '../../config/api';
@@ -189,6 +189,8 @@ describe('the HTTP hooks API', () => {
       { what: 'events not an array', send: () => postJson(url, { events: { type: 'registration' } }), status: 400, code: 'invalid-body', field: 'events', says: /^events: must be a JSON array/ },
       { what: 'an empty envelope', send: () => postJson(url, { events: [] }), status: 400, code: 'invalid-body', field: 'events', says: /^events: an empty batch/ },
       { what: 'an unknown envelope field', send: () => postJson(url, { events: [registration()], source: 'x' }), status: 400, code: 'invalid-body', field: 'source', says: /^source: unknown field of the batch envelope/ },
+      // Deep nesting would make parsing and validation recurse off the stack: a 5xx for bad input.
+      { what: 'deep nesting', send: () => post(url, `{"type":"registration","practiceOds":${'['.repeat(100_000)}${']'.repeat(100_000)}}`), status: 400, code: 'too-deep', field: 'body', says: /^body: nested deeper than 16 levels/ },
       { what: 'prototype poisoning', send: () => post(url, '{"__proto__": {"admin": true}, "type": "registration"}'), status: 400, code: 'forbidden-key', field: 'body', says: /__proto__/ },
       { what: 'not JSON content', send: () => post(url, 'type=registration', { 'content-type': 'application/x-www-form-urlencoded' }), status: 415, code: 'unsupported-media-type', field: 'content-type', says: /^content-type:/ },
       { what: 'a charset other than UTF-8', send: () => post(url, '{}', { 'content-type': 'application/json; charset=iso-8859-1' }), status: 415, code: 'unsupported-charset', field: 'content-type', says: /^content-type: charset iso-8859-1/ },
@@ -404,6 +406,15 @@ describe('the dev token of `npm start`', () => {
     expect(ensureDevToken(dir)).toBe(file);
     expect(fs.readFileSync(file, 'utf8').trim()).toBe(token);
     expect(loadApiConfig({ GP2GP_API_TOKEN_FILE: file }).tokens).toEqual([token]);
+  });
+});
+
+describe('the nesting check', () => {
+  it('counts arrays and objects, not brackets inside strings', () => {
+    expect(nestedDeeperThan('{"events":[{"type":"ehr-sent","placeholders":{"deleted":0}}]}', 3)).toBe(true);
+    expect(nestedDeeperThan('{"events":[{"type":"ehr-sent","placeholders":{"deleted":0}}]}', 4)).toBe(false);
+    expect(nestedDeeperThan('{"errorDescription":"[[[[{{{{ \\" [[[["}', 1)).toBe(false);
+    expect(nestedDeeperThan('[[[]]]', 2)).toBe(true);
   });
 });
 
