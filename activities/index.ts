@@ -11,7 +11,7 @@ import { temporalConnectionOptions } from '../config/temporal-connection';
 import { MeshClient, MeshAuthError, MeshConfigError, MeshSendRefusedError, MeshNotFoundError, MeshGoneError } from '../mesh';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { recordSetFromRows, type RecordSet } from '../mi/record-set';
-import { planFiles, renderRecordSets } from '../mi/csv';
+import { renderFiles } from '../mi/csv';
 import { meshLocalId, reportingWorkflowId, submissionOfLocalId } from '../workflows/ids';
 import type { InboxItem } from '../workflows/inbox';
 import type { ForwardedRow } from '../workflows/reporting';
@@ -113,13 +113,13 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
     async sendSubmissionFiles(input: { submissionId: string; practiceOds: string; recordSets: SubmissionRecordSet[] }): Promise<SentFile[]> {
       const settings = practice(input.practiceOds);
       const sets: RecordSet[] = input.recordSets.map((s) => recordSetFromRows(settings, s.day, s.rows));
-      const planned = planFiles(sets);
+      const files = renderFiles(sets);
       const m = meshClient();
       const sent: SentFile[] = [];
-      for (const [index, file] of planned.entries()) {
+      for (const [index, file] of files.entries()) {
         Context.current().heartbeat({ file: index });
         const localId = meshLocalId(input.submissionId, index);
-        const content = renderRecordSets(file.recordSets);
+        const content = file.content;
         const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
         try {
           // A retried activity must not send again: MeshClient.send looks the local id up first and
@@ -133,7 +133,7 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
             subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
             contentType: 'text/csv',
           });
-          sent.push({ fileName: file.fileName, localId, messageId, bytes: Buffer.byteLength(content), rows });
+          sent.push({ fileName: file.fileName, localId, messageId, bytes: file.bytes, rows });
         } catch (err) {
           permanent(err);
         }

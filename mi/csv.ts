@@ -194,6 +194,7 @@ export interface RenderedFile {
   fileName: string;
   content: string;
   bytes: number;
+  recordSets: RecordSet[];
 }
 
 const compactDay = (day: string) => day.replaceAll('-', '');
@@ -254,5 +255,5 @@ export function planFiles(sets: readonly RecordSet[], options: PlanOptions = {})
 
 /** The files of planFiles with their content. */
 export function renderFiles(sets: readonly RecordSet[], options: PlanOptions = {}): RenderedFile[] {
-  return plan(sets, options).map(({ file, texts }) => ({ fileName: file.fileName, content: texts.join(''), bytes: file.bytes }));
+  return plan(sets, options).map(({ file, texts }) => ({ fileName: file.fileName, content: texts.join(''), bytes: file.bytes, recordSets: file.recordSets }));
 }
