@@ -10,6 +10,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { loadApiConfig, type ApiConfig } from '../config/api';
 import { temporalConnectionOptions } from '../config/temporal-connection';
+import { dataConverter } from '../config/data-converter';
 import { Gp2gpClient } from '../client';
 import { loadPractices } from '../mi/practices';
 import { log } from '../worker/log';
@@ -27,7 +28,8 @@ export interface RunningApi {
 /** The hooks client on a lazy connection: nothing is dialled until the first request. */
 export function lazyClient(config: Config): Gp2gpClient {
   const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
-  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  // The worker's data converter: with GP2GP_ENCRYPTION_KEYS set, events are encrypted before they leave.
+  const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
   const practices = loadPractices(config.practicesFile).map((p) => p.ods);
   return new Gp2gpClient(temporal, { taskQueue: config.temporal.taskQueue, practices, config });
 }
