@@ -7,7 +7,7 @@ import type { ReportingInput } from '../workflows/reporting';
 import type { Config } from './index';
 
 export function reportingInput(config: Config, practice: PracticeSettings | undefined, practiceOds: string): ReportingInput {
-  const cadence = (practice as { cadence?: 'daily' | 'weekly' } | undefined)?.cadence ?? config.pipeline.cadence;
+  const cadence = practice?.cadence ?? config.pipeline.cadence;
   return {
     practiceOds,
     options: {

@@ -37,6 +37,8 @@ export interface PracticeSettings {
   mailbox?: string;
   /** Render SR29–SR33 (placeholder counts) for Authority tooling that reads them; default false. */
   placeholderColumns?: boolean;
+  /** When this practice's MI is sent: `daily` or `weekly` (MI09); default GP2GP_CADENCE. */
+  cadence?: 'daily' | 'weekly';
 }
 
 /** HR4's content: quotes are added on rendering, and the whole field may have 100 characters. */
@@ -75,6 +77,7 @@ const FIELD_CHECKS: Record<keyof PracticeSettings, { optional?: true; check: Che
   largeMessageFactorB: { check: decimal(4) },
   mailbox: { optional: true, check: matches(MAILBOX_RE, 'a MESH mailbox id: 3 to 20 letters or digits') },
   placeholderColumns: { optional: true, check: (v) => (typeof v === 'boolean' ? undefined : 'true or false') },
+  cadence: { optional: true, check: (v) => (v === 'daily' || v === 'weekly' ? undefined : 'daily or weekly') },
 };
 
 function shown(value: unknown): string {
