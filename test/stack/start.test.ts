@@ -47,6 +47,15 @@ async function stop(started: Started): Promise<number | null> {
   return await started.exited;
 }
 
+/** Free ports for everything else npm start listens on, so a stack already running here does not interfere. */
+async function otherPorts(): Promise<Record<string, string>> {
+  return {
+    GP2GP_API_PORT: String(await freePort()),
+    GP2GP_METRICS_PORT: String(await freePort()),
+    GP2GP_CODEC_PORT: String(await freePort()),
+  };
+}
+
 describe('npm start (the embedded stack)', () => {
   const dataDir = path.join(inject('workDir'), 'stack-test');
   const running: Started[] = [];
@@ -57,6 +66,7 @@ describe('npm start (the embedded stack)', () => {
   it('comes up, answers on the Web UI, keeps histories across a restart, and refuses a second start', async () => {
     const ports = { temporal: await freePort(), ui: await freePort(), mesh: await freePort() };
     const env = {
+      ...(await otherPorts()),
       GP2GP_DATA_DIR: dataDir,
       TEMPORAL_PORT: String(ports.temporal),
       TEMPORAL_UI_PORT: String(ports.ui),
@@ -117,6 +127,7 @@ describe('npm start (the embedded stack)', () => {
     await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
     try {
       const s = start({
+        ...(await otherPorts()),
         GP2GP_DATA_DIR: path.join(inject('workDir'), 'stack-test-port'),
         TEMPORAL_PORT: String(port),
         TEMPORAL_UI_PORT: String(await freePort()),
