@@ -273,15 +273,28 @@ export const MAX_TEXT_LENGTH = 4000;
 const SHOWN_VALUE_LENGTH = 60;
 
 /** A value as shown in a message: JSON, shortened so that a huge input is never echoed in full. */
-function show(value: unknown): string {
-  let text: string;
-  try {
-    text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
+/**
+ * A bounded preview of any value: at most 3 levels and 5 items per level, so that a huge or deeply
+ * nested input (hostile or broken) costs little and can never overflow the stack.
+ */
+function preview(value: unknown, depth = 0): string {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value.length > SHOWN_VALUE_LENGTH * 2 ? value.slice(0, SHOWN_VALUE_LENGTH * 2) : value);
+  if (value === null || typeof value !== 'object') return typeof value === 'bigint' ? `${value}n` : String(value);
+  if (depth >= 3) return Array.isArray(value) ? '[…]' : '{…}';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, 5).map((v) => preview(v, depth + 1));
+    return `[${items.join(',')}${value.length > 5 ? ',…' : ''}]`;
   }
+  const keys = Object.keys(value);
+  const items = keys.slice(0, 5).map((k) => `${JSON.stringify(k)}:${preview((value as Record<string, unknown>)[k], depth + 1)}`);
+  return `{${items.join(',')}${keys.length > 5 ? ',…' : ''}}`;
+}
+
+function show(value: unknown): string {
+  const text = preview(value);
   if (text.length <= SHOWN_VALUE_LENGTH) return text;
-  const size = typeof value === 'string' ? `${value.length} characters` : `${text.length} characters as JSON`;
+  const size = typeof value === 'string' ? `${value.length} characters` : 'shortened';
   return `${text.slice(0, SHOWN_VALUE_LENGTH - 1)}… (${size})`;
 }
 

@@ -210,3 +210,17 @@ describe('keys, days and identity', () => {
     expect(sameEventContent(a, { ...a, occurredAt: '2026-03-27T10:00:01Z' } as HookEvent)).toBe(false);
   });
 });
+
+describe('hostile shapes', () => {
+  it('a deeply nested or huge value is refused with a short message, without overflowing the stack', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const wide = Object.fromEntries(Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i]));
+    const result = validateEvent({ type: 'registration', practiceOds: deep, registrationId: wide, occurredAt: '2026-11-20T10:00:00Z', registrationType: 'new', registeringUser: 'L1' });
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.message).toMatch(/^practiceOds: \[\[\[\[…\]\]\]\] is not allowed/);
+    expect(result.message).toMatch(/registrationId: \{"k0":0,.*,…\} is not allowed/);
+    expect(result.message.length).toBeLessThan(1_000);
+  });
+});
