@@ -141,6 +141,22 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       return sent;
     },
 
+    /** Which of these submission workflows ended without a word (terminated, timed out, cancelled)? */
+    async findEndedSubmissions(input: { submissionIds: string[] }): Promise<{ submissionId: string; status: string }[]> {
+      const c = await temporal();
+      const ended: { submissionId: string; status: string }[] = [];
+      for (const submissionId of input.submissionIds) {
+        try {
+          const { status } = await c.workflow.getHandle(submissionId).describe();
+          if (status.name !== 'RUNNING') ended.push({ submissionId, status: status.name.toLowerCase() });
+        } catch (err) {
+          if (err instanceof WorkflowNotFoundError) ended.push({ submissionId, status: 'not found' });
+          else throw err;
+        }
+      }
+      return ended;
+    },
+
     async trackMessages(input: { messageIds: string[] }): Promise<{ messageId: string; status: string; description?: string }[]> {
       const m = meshClient();
       const out: { messageId: string; status: string; description?: string }[] = [];

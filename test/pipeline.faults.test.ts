@@ -78,4 +78,17 @@ describe('a permanent MESH fault', () => {
     expect(rows.length).toBeGreaterThan(0);
     expect((await pipeline.client.reportingStatus(PRACTICE.ods)).lastDeliveredDay).toBe(day);
   });
+
+  it('releases the days of a submission terminated from outside at the next submit, which sends them again', async () => {
+    const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+    const [first] = await pipeline!.client.submit({ days: [day] });
+    const terminatedId = first!.result.submissions[0]!.submissionId;
+    await pipeline!.client.temporal.workflow.getHandle(terminatedId).terminate('operator test');
+    const [again] = await pipeline!.client.submit({ days: [day] });
+    expect(again!.result.submissions.flatMap((s) => s.days)).toEqual([day]);
+    const view = await pipeline!.client.reportingStatus(PRACTICE.ods);
+    expect(view.recentFailures[0]).toMatchObject({ submissionId: terminatedId, days: [day] });
+    expect(view.recentFailures[0]!.reason).toMatch(/ended \(terminated\) without reporting back/);
+  });
 });
+

@@ -13,12 +13,14 @@ import {
   defineSignal,
   defineUpdate,
   ParentClosePolicy,
+  proxyActivities,
   setCurrentDetails,
   setHandler,
   startChild,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
+import type * as activities from '../activities';
 import type { Side } from '../mi/events';
 import { reportingWorkflowId, submissionId } from './ids';
 import { practiceOdsKey } from './search-attributes';
@@ -96,6 +98,11 @@ interface ReportingState {
   recentFailures: { submissionId: string; days: string[]; reason: string }[];
   sequence: number;
 }
+
+const { findEndedSubmissions } = proxyActivities<ReturnType<typeof activities.createActivities>>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes' },
+});
 
 // ---- dates --------------------------------------------------------------------------------------
 
@@ -282,6 +289,18 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     return { submissions: started };
   };
 
+  /**
+   * A submission ended from outside (terminated in the Web UI, timed out) never reports back; without
+   * this its days would stay "in flight" for ever. One that did report back is no longer in flight.
+   */
+  const releaseEndedSubmissions = async () => {
+    const inFlight = Object.keys(reporting.state.inFlight);
+    if (!inFlight.length) return;
+    for (const { submissionId: id, status } of await findEndedSubmissions({ submissionIds: inFlight })) {
+      reporting.finish({ submissionId: id, status: 'failed', reason: `the submission workflow ended (${status}) without reporting back`, files: [], days: [] });
+    }
+  };
+
   setHandler(rowsSignal, (rows) => {
     signalsThisRun++;
     reporting.addRows(rows);
@@ -293,6 +312,7 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   setHandler(
     submitUpdate,
     async (request) => {
+      await releaseEndedSubmissions();
       if (!request.days?.length) return await startSubmissions(reporting.dueDays(Date.now()));
       // Named days are sent again even if delivered (an operator's replay); days in flight are skipped.
       return await startSubmissions(reporting.requestDays(request.days));
@@ -329,6 +349,7 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
       return await continueAsNew<typeof reportingWorkflow>({ ...input, state: reporting.state });
     }
     if (Date.now() >= nextAt) {
+      await releaseEndedSubmissions();
       const due = reporting.dueDays(Date.now());
       if (due.length) await startSubmissions(due);
       reporting.prune(Date.now());
