@@ -19,6 +19,7 @@ import { MeshClient } from '../mesh';
 import { AuthorityMailbox } from './authority';
 import { startApiProcess } from './api';
 import { ProvisionError, provision } from './provision';
+import { checkMetricsPort, composePractices, prepareCodecServer } from './operators';
 import { StackError, startMeshSandbox, startTemporalDevServer, type ServerHandle } from './servers';
 
 const say = (line: string) => console.log(`[gp2gp-mi] ${line}`);
@@ -155,6 +156,12 @@ async function main(): Promise<void> {
   try {
     const logs = path.join(config.dataDir, 'logs');
     const workerEnv: NodeJS.ProcessEnv = { ...process.env };
+    // Operators (issue #7): the practices file (examples + demo practices on the embedded default),
+    // the metrics port, and the codec server when GP2GP_ENCRYPTION_KEYS is set (stack/operators.ts).
+    const practices = composePractices(config, process.env);
+    workerEnv.GP2GP_PRACTICES = practices.file;
+    await checkMetricsPort(config);
+    const codec = await prepareCodecServer(config, workerEnv, logs);
     const needTools = !config.temporal.address || !config.mesh.url;
     const tools = needTools ? provision(say) : undefined;
 
@@ -168,6 +175,7 @@ async function main(): Promise<void> {
         dbFile: path.join(config.dataDir, 'temporal', 'temporal.sqlite'),
         namespace: config.temporal.namespace,
         logFile: path.join(logs, 'temporal.log'),
+        uiCodecEndpoint: codec?.url,
       });
       started.push(temporal);
       workerEnv.TEMPORAL_ADDRESS = temporal.address;
@@ -190,11 +198,27 @@ async function main(): Promise<void> {
       workerEnv.MESH_PASSWORD = config.mesh.password ?? EMBEDDED_MESH_PASSWORD;
     }
 
-    started.push(superviseWorker(workerEnv, path.join(logs, 'worker.log')));
+    let worker = superviseWorker(workerEnv, path.join(logs, 'worker.log'));
+    started.push({ stop: () => worker.stop() });
     if (mesh) started.push(runEmbeddedAuthority(config, workerEnv, path.join(config.dataDir, 'authority')));
     // HTTP hooks API (issue #5): its own supervised process beside the worker (stack/api.ts).
-    const api = await startApiProcess(config, workerEnv, logs, say);
-    started.push(api);
+    let api = await startApiProcess(config, workerEnv, logs, say);
+    started.push({ stop: () => api.stop() });
+    const codecProcess = codec?.start();
+    if (codecProcess) started.push(codecProcess);
+    // SIGUSR2 (sent by `npm run demo` after it added practices): restart worker and API on the new list.
+    let reloading: Promise<void> = Promise.resolve();
+    process.on('SIGUSR2', () => {
+      reloading = reloading.then(async () => {
+        if (stopping) return;
+        const now = composePractices(config, process.env);
+        say(`practices changed (${now.count} in ${now.file}): restarting the worker and the HTTP API`);
+        await worker.stop();
+        worker = superviseWorker(workerEnv, path.join(logs, 'worker.log'));
+        await api.stop();
+        api = await startApiProcess(config, workerEnv, logs, say);
+      }).catch((err: unknown) => say(`reload failed: ${(err as Error).message}`));
+    });
 
     const ui = temporal ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external cluster: its own Web UI)';
     say('running');
@@ -204,7 +228,10 @@ async function main(): Promise<void> {
     say(`  MESH mailboxes    ours ${config.mesh.mailbox} → Authority ${config.mesh.to}, workflow ${config.mesh.workflowId}`);
     if (mesh) say(`  Authority files   ${path.join(config.dataDir, 'authority')} (embedded stand-in: downloads and acknowledges)`);
     say(`  HTTP API          ${api.url}/v1/events (${api.tokenNote}; OpenAPI at ${api.url}/v1/openapi.json)`);
-    say(`  practices         ${path.relative(PROJECT_ROOT, config.practicesFile)}`);
+    say(`  practices         ${practices.file} (${practices.count}${practices.demo ? `, ${practices.demo} added by npm run demo` : ''})`);
+    say(`  metrics           ${config.metrics ? `http://${config.metrics.host}:${config.metrics.port}/metrics (Prometheus; dashboard observability/grafana-dashboard.json)` : 'off (GP2GP_METRICS_PORT=0)'}`);
+    say(`  encryption        ${config.encryption ? `payloads AES-256-GCM, current key id ${config.encryption.currentKeyId}` : 'off (set GP2GP_ENCRYPTION_KEYS to encrypt payloads)'}`);
+    if (codecProcess) say(`  codec server      ${codecProcess.url} (${codecProcess.tokenNote}; sign in at ${codecProcess.loginUrl})`);
     say(`  data and logs     ${config.dataDir}`);
     say('Ctrl-C stops everything started here.');
   } catch (err) {
