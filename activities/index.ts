@@ -8,7 +8,7 @@ import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import * as fs from 'node:fs';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
-import { MeshClient, MeshAuthError, MeshConfigError, MeshSendRefusedError, MeshNotFoundError, MeshGoneError } from '../mesh';
+import { MeshClient, MeshAuthError, MeshConfigError, MeshConflictError, MeshSendRefusedError, MeshNotFoundError, MeshGoneError } from '../mesh';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { recordSetFromRows, type RecordSet } from '../mi/record-set';
 import { renderFiles } from '../mi/csv';
@@ -49,7 +49,8 @@ export function meshClientFromConfig(config: Config): MeshClient {
 
 /** MESH faults no retry can fix end the activity at once, with the reason. */
 function permanent(err: unknown): never {
-  if (err instanceof MeshAuthError || err instanceof MeshConfigError || err instanceof MeshSendRefusedError) {
+  // MeshConflictError: two messages share our local id (MESH answers 300), which no retry resolves.
+  if (err instanceof MeshAuthError || err instanceof MeshConfigError || err instanceof MeshSendRefusedError || err instanceof MeshConflictError) {
     throw ApplicationFailure.nonRetryable(err.message, err.name);
   }
   throw err;
@@ -176,12 +177,20 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
     /** One page of our inbox, each message classified; bodies stay here, only metadata goes to history. */
     async pollInbox(input: { mailbox: string; maxResults: number }): Promise<{ items: InboxItem[]; full: boolean }> {
       const m = meshClient();
-      const page = await m.inboxPage({ maxResults: input.maxResults });
+      // Only our workflow's messages (reports about them and `<ours>_ACK`): other workflows sharing
+      // the mailbox are left alone for whoever reads them.
+      const page = await m.inboxPage({ maxResults: input.maxResults, workflowFilter: `${config.mesh.workflowId}*` });
       const items: InboxItem[] = [];
       for (const messageId of page.messageIds) {
         Context.current().heartbeat({ messageId });
-        const { metadata, body } = await m.download(messageId);
-        items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
+        try {
+          const { metadata, body } = await m.download(messageId);
+          items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
+        } catch (err) {
+          // Expired or failed on MESH's side: keep it visible as unroutable instead of retrying for ever.
+          if (!(err instanceof MeshGoneError || err instanceof MeshNotFoundError)) throw err;
+          items.push({ messageId, kind: 'other', description: `download failed: ${err.message}` });
+        }
       }
       return { items, full: page.messageIds.length >= input.maxResults };
     },
@@ -225,8 +234,10 @@ async function classifyInboxMessage(
     try {
       const tracked = await mesh.track(aboutMessageId);
       return tracked.localId ? submissionOfLocalId(tracked.localId) : undefined;
-    } catch {
-      return undefined;
+    } catch (err) {
+      // Not ours (or gone): unroutable. Anything else (transient) makes the poll retry.
+      if (err instanceof MeshNotFoundError || err instanceof MeshGoneError) return undefined;
+      throw err;
     }
   };
   if (metadata.messageType === 'REPORT') {

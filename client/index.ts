@@ -18,7 +18,7 @@ import { withEventId } from '../mi/event-id';
 import { loadPractices } from '../mi/practices';
 import { reportingInput } from '../config/reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { recordEventUpdate, transferWorkflow, type StoredEvent } from '../workflows/transfer';
+import { eventAgeRefusal, recordEventUpdate, transferWorkflow, type StoredEvent } from '../workflows/transfer';
 import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../workflows/reporting';
 
 export type EventOutcome =
@@ -75,6 +75,11 @@ export class Gp2gpClient {
       };
       return { status: 'refused', message: problem.message, problems: [problem], eventId: event.eventId };
     }
+    const tooOld = eventAgeRefusal(event.occurredAt, Date.now(), this.options.config.pipeline.correctionWindowDays);
+    if (tooOld) {
+      const problem: FieldProblem = { field: 'occurredAt', value: event.occurredAt, allowed: tooOld.split('allowed: ')[1] ?? '', message: tooOld };
+      return { status: 'refused', message: tooOld, problems: [problem], eventId: event.eventId };
+    }
     const workflowId = transferWorkflowId(side, practiceOds, key);
     try {
       const result = await this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
@@ -89,7 +94,11 @@ export class Gp2gpClient {
               side,
               practiceOds,
               key,
-              options: { finalQuietMs: this.options.config.pipeline.transferFinalQuietMs, idleMs: this.options.config.pipeline.transferIdleMs },
+              options: {
+                finalQuietMs: this.options.config.pipeline.transferFinalQuietMs,
+                idleMs: this.options.config.pipeline.transferIdleMs,
+                maxEventAgeDays: this.options.config.pipeline.correctionWindowDays,
+              },
             },
           ],
           workflowIdConflictPolicy: 'USE_EXISTING',

@@ -20,6 +20,7 @@ export interface AuthorityOptions {
   /** Answer each file with a GP2GP_MI_ACK message to its sender. */
   businessAck?: boolean;
   workflowId?: string;
+  onError?: (messageId: string, err: Error) => void;
 }
 
 export class AuthorityMailbox {
@@ -33,7 +34,15 @@ export class AuthorityMailbox {
     const workflowId = this.options.workflowId ?? 'GP2GP_MI';
     const received: ReceivedFile[] = [];
     for await (const messageId of this.mesh.listInbox({ workflowFilter: workflowId })) {
-      const { metadata, body } = await this.mesh.download(messageId);
+      let downloaded: Awaited<ReturnType<MeshClient['download']>>;
+      try {
+        downloaded = await this.mesh.download(messageId);
+      } catch (err) {
+        // One bad message must not hold up the others.
+        this.options.onError?.(messageId, err as Error);
+        continue;
+      }
+      const { metadata, body } = downloaded;
       const content = body.toString('utf8');
       if (this.options.storeDir) {
         fs.mkdirSync(this.options.storeDir, { recursive: true });

@@ -80,7 +80,8 @@ describe('a permanent MESH fault', () => {
   });
 
   it('releases the days of a submission terminated from outside at the next submit, which sends them again', async () => {
-    const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+    // Yesterday was delivered above and is still held: an operator may send it again.
+    const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const [first] = await pipeline!.client.submit({ days: [day] });
     const terminatedId = first!.result.submissions[0]!.submissionId;
     await pipeline!.client.temporal.workflow.getHandle(terminatedId).terminate('operator test');
@@ -90,5 +91,9 @@ describe('a permanent MESH fault', () => {
     expect(view.recentFailures[0]).toMatchObject({ submissionId: terminatedId, days: [day] });
     expect(view.recentFailures[0]!.reason).toMatch(/ended \(terminated\) without reporting back/);
   });
-});
 
+  it('refuses to send a day it cannot rebuild completely, saying why', async () => {
+    const before = new Date(Date.now() - 5 * 86_400_000).toISOString().slice(0, 10);
+    await expect(pipeline!.client.submit({ practiceOds: PRACTICE.ods, days: [before] })).rejects.toThrow(/is before reporting for D84004 began .* and has no rows/);
+  });
+});

@@ -81,22 +81,26 @@ describe('the inbox workflow routes what MESH and the Authority say about our fi
     expect(nacked.reason).toMatch(/negative acknowledgement.*E01.*FR count/);
   });
 
-  it('keeps a message it cannot route visible, and leaves the MESH inbox empty', async () => {
+  it('keeps a message it cannot route visible, leaves other workflows alone, and empties its share of the inbox', async () => {
     const stranger = sandboxClient(AUTHORITY);
+    let otherWorkflowMessage: string;
     try {
-      await stranger.send({ to: SUPPLIER, workflowId: 'SOMETHING_ELSE', body: 'hello' });
+      await stranger.send({ to: SUPPLIER, workflowId: 'GP2GP_MI', body: 'HR,not,for,us' });
+      otherWorkflowMessage = (await stranger.send({ to: SUPPLIER, workflowId: 'SOMETHING_ELSE', body: 'hello' })).messageId;
     } finally {
       await stranger.close();
     }
     const inbox = pipeline.client.temporal.workflow.getHandle(inboxWorkflowId(SUPPLIER));
     const view = await eventually(async () => {
       const v = await inbox.query(inboxQuery);
-      return v.unrouted.some((u) => u.workflowId === 'SOMETHING_ELSE') ? v : undefined;
+      return v.unrouted.some((u) => u.workflowId === 'GP2GP_MI' && u.kind === 'other') ? v : undefined;
     }, 60_000, 'the unroutable message to be kept');
     expect(view.routed).toBeGreaterThanOrEqual(3);
+    expect(view.unrouted.some((u) => u.workflowId === 'SOMETHING_ELSE')).toBe(false);
     const mesh = sandboxClient(SUPPLIER);
     try {
-      await eventually(async () => ((await collect(mesh.listInbox())).length === 0 ? true : undefined), 30_000, 'an empty inbox');
+      await eventually(async () => ((await collect(mesh.listInbox({ workflowFilter: 'GP2GP_MI*' }))).length === 0 ? true : undefined), 30_000, 'no GP2GP_MI message left');
+      expect(await collect(mesh.listInbox())).toEqual([otherWorkflowMessage]);
     } finally {
       await mesh.close();
     }

@@ -18,6 +18,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
+import { practiceOfSubmission, reportingWorkflowId } from './ids';
 import type { DeliveryNotice } from './submission';
 
 // ---- public API -------------------------------------------------------------------------------
@@ -78,6 +79,7 @@ export async function inboxWorkflow(input: InboxInput): Promise<void> {
   let routed = 0;
   let lastPollAt: string | undefined;
   let pollRequested = false;
+  let lastError: string | undefined;
 
   setHandler(inboxQuery, () => ({ mailbox: input.mailbox, ...(lastPollAt ? { lastPollAt } : {}), routed, unrouted, unroutedDropped }));
   setHandler(pollNowSignal, () => {
@@ -94,7 +96,16 @@ export async function inboxWorkflow(input: InboxInput): Promise<void> {
 
   for (let poll = 0; poll < POLLS_PER_RUN; poll++) {
     pollRequested = false;
-    const page = await pollInbox({ mailbox: input.mailbox, maxResults: pageSize });
+    let page: Awaited<ReturnType<typeof pollInbox>>;
+    try {
+      page = await pollInbox({ mailbox: input.mailbox, maxResults: pageSize });
+    } catch (err) {
+      // A permanent fault (e.g. authentication) must not end the inbox: say so and poll again later.
+      lastError = `polling failed: ${(err as Error).message}`;
+      setCurrentDetails(`Inbox ${input.mailbox}: ${lastError}`);
+      await condition(() => pollRequested, pollIntervalMs);
+      continue;
+    }
     lastPollAt = new Date().toISOString();
     for (const item of page.items) {
       if (item.kind === 'other' || !item.submissionId || !item.aboutMessageId) {
@@ -111,17 +122,41 @@ export async function inboxWorkflow(input: InboxInput): Promise<void> {
         await getExternalWorkflowHandle(item.submissionId).signal('deliveryNotice', notice);
         routed++;
       } catch (err) {
-        keepUnrouted(item, `submission ${item.submissionId} not reachable: ${(err as Error).message}`);
+        // The submission has ended. A late ACK changes nothing; a late NACK or error report about a
+        // file that ended delivered makes its days due again, through the practice's reporting.
+        const practice = practiceOfSubmission(item.submissionId);
+        if (item.kind === 'ack') {
+          routed++;
+        } else if (practice) {
+          const reason = `${item.kind === 'nack' ? 'negative acknowledgement' : 'MESH error report'} after delivery` +
+            `${item.code ? ` (code ${item.code})` : ''}${item.description ? `: ${item.description}` : ''}`;
+          try {
+            await getExternalWorkflowHandle(reportingWorkflowId(practice)).signal('submissionRejected', { submissionId: item.submissionId, reason });
+            routed++;
+          } catch (err2) {
+            keepUnrouted(item, `submission ${item.submissionId} has ended and its practice's reporting is not reachable: ${(err2 as Error).message}`);
+          }
+        } else {
+          keepUnrouted(item, `submission ${item.submissionId} not reachable: ${(err as Error).message}`);
+        }
       }
     }
-    if (page.items.length) await acknowledgeMessages({ mailbox: input.mailbox, messageIds: page.items.map((i) => i.messageId) });
+    if (page.items.length) {
+      try {
+        await acknowledgeMessages({ mailbox: input.mailbox, messageIds: page.items.map((i) => i.messageId) });
+      } catch (err) {
+        // Not acknowledged means polled again: routing twice is harmless (notices are idempotent).
+        lastError = `acknowledging failed: ${(err as Error).message}`;
+      }
+    }
     setCurrentDetails(
       `Inbox ${input.mailbox}: last poll ${lastPollAt}, ${routed} routed this run, ${unrouted.length} unrouted kept` +
         (unrouted.length ? ` (latest: ${unrouted[0]!.messageId}, ${unrouted[0]!.reason})` : ''),
     );
-    if (page.full) continue;
-    await condition(() => pollRequested, pollIntervalMs);
     if (workflowInfo().continueAsNewSuggested) break;
+    if (page.full && !lastError) continue;
+    lastError = undefined;
+    await condition(() => pollRequested, pollIntervalMs);
   }
   await condition(allHandlersFinished);
   await continueAsNew<typeof inboxWorkflow>({ ...input, unrouted, unroutedDropped });

@@ -41,6 +41,8 @@ export interface ForwardedRow {
 
 export const rowsSignal = defineSignal<[ForwardedRow[]]>('rows');
 export const submissionFinishedSignal = defineSignal<[SubmissionResult]>('submissionFinished');
+/** The Authority refused (NACK) or MESH reported on a submission that had already ended delivered. */
+export const submissionRejectedSignal = defineSignal<[{ submissionId: string; reason: string }]>('submissionRejected');
 
 export interface SubmitRequest {
   /** Specific closed days to (re)send; default: every due day. */
@@ -59,7 +61,10 @@ export interface ReportingView {
   pendingDays: string[];
   inFlight: { submissionId: string; days: string[] }[];
   recentFailures: { submissionId: string; days: string[]; reason: string }[];
+  /** Rows that could not be taken (their day has left the correction window), most recent first. */
+  recentWarnings: string[];
   nextSubmissionAt: string;
+  retryAt?: string;
 }
 export const reportingQuery = defineQuery<ReportingView>('reporting');
 
@@ -71,6 +76,8 @@ export interface ReportingOptions {
   submitAfterMidnightMs?: number;
   /** Delivered days are held this many days for corrections. */
   correctionWindowDays?: number;
+  /** After a failed submission, its days are tried again after this long (doubling up to 12 h). */
+  retryAfterFailureMs?: number;
   submission?: SubmissionOptions;
 }
 
@@ -91,11 +98,22 @@ interface DayState {
 
 interface ReportingState {
   days: Record<string, DayState>;
+  /** The first day this practice is reported for: earlier days without rows were never ours. */
+  firstDay: string;
   /** Every day before this one has an entry in `days` or was delivered and aged out. */
   nextUncoveredDay: string;
+  /** The latest day that left `days` after delivery: it can no longer be rebuilt completely. */
+  prunedThrough?: string;
   lastDeliveredDay?: string;
   inFlight: Record<string, { days: Record<string, number> }>;
+  /** Recently delivered submissions, so a late NACK can make their days due again. */
+  recentDelivered: Record<string, { days: string[] }>;
   recentFailures: { submissionId: string; days: string[]; reason: string }[];
+  recentWarnings: string[];
+  consecutiveFailures: number;
+  retryAt?: number;
+  /** Makes submission ids unique even if this workflow is ever started afresh. */
+  runTag: string;
   sequence: number;
 }
 
@@ -126,22 +144,54 @@ export class PracticeReporting {
   readonly submitAfterMidnightMs: number;
   readonly correctionWindowDays: number;
 
-  constructor(readonly input: ReportingInput) {
+  readonly retryAfterFailureMs: number;
+
+  constructor(
+    readonly input: ReportingInput,
+    runTag = 'r0',
+  ) {
+    const firstDay = input.firstDay ?? dayOf(Date.now());
     this.state = input.state ?? {
       days: {},
-      nextUncoveredDay: input.firstDay ?? dayOf(Date.now()),
+      firstDay,
+      nextUncoveredDay: firstDay,
       inFlight: {},
+      recentDelivered: {},
       recentFailures: [],
+      recentWarnings: [],
+      consecutiveFailures: 0,
+      runTag,
       sequence: 0,
     };
+    this.retryAfterFailureMs = input.options?.retryAfterFailureMs ?? 3_600_000;
     this.cadence = input.options?.cadence ?? 'daily';
     this.submitAfterMidnightMs = input.options?.submitAfterMidnightMs ?? 5 * 60_000;
     this.correctionWindowDays = input.options?.correctionWindowDays ?? 14;
   }
 
+  private warn(text: string): void {
+    this.state.recentWarnings = [text, ...this.state.recentWarnings].slice(0, 20);
+  }
+
+  /** Why a day cannot be (re)built from what is held, or undefined. */
+  notRebuildable(day: string): string | undefined {
+    if (this.state.days[day]) return undefined;
+    if (this.state.prunedThrough && day <= this.state.prunedThrough) {
+      return `day ${day} was delivered and has left the ${this.correctionWindowDays}-day correction window; its complete record set can no longer be rebuilt`;
+    }
+    if (day < this.state.firstDay) return `day ${day} is before reporting for ${this.input.practiceOds} began (${this.state.firstDay}) and has no rows`;
+    return undefined;
+  }
+
   addRows(rows: ForwardedRow[]): void {
     for (const row of rows) {
       const id = `${row.side}:${row.key}`;
+      const refused = row.day < this.state.firstDay ? undefined : this.notRebuildable(row.day);
+      if (refused) {
+        // A record set built from this row alone would replace the complete one at the Authority.
+        this.warn(`row of ${row.side} ${row.key} not taken: ${refused}`);
+        continue;
+      }
       const day = (this.state.days[row.day] ??= { rows: {}, version: 0 });
       const existing = day.rows[id];
       if (existing && existing.seq >= row.seq) continue;
@@ -232,19 +282,44 @@ export class PracticeReporting {
         if (s) s.deliveredVersion = Math.max(s.deliveredVersion ?? -1, version);
         if (!this.state.lastDeliveredDay || day > this.state.lastDeliveredDay) this.state.lastDeliveredDay = day;
       }
+      this.state.recentDelivered[result.submissionId] = { days: Object.keys(flight.days) };
+      const ids = Object.keys(this.state.recentDelivered);
+      for (const old of ids.slice(0, Math.max(0, ids.length - 50))) delete this.state.recentDelivered[old];
+      this.state.consecutiveFailures = 0;
+      delete this.state.retryAt;
     } else {
-      this.state.recentFailures = [
-        { submissionId: result.submissionId, days: Object.keys(flight.days), reason: result.reason ?? 'failed' },
-        ...this.state.recentFailures,
-      ].slice(0, 20);
+      this.failed(result.submissionId, Object.keys(flight.days), result.reason ?? 'failed');
     }
+  }
+
+  /** A failure is listed for operators, and its days are tried again soon, not at the next cadence only. */
+  private failed(submissionId: string, days: string[], reason: string): void {
+    this.state.recentFailures = [{ submissionId, days, reason }, ...this.state.recentFailures].slice(0, 20);
+    this.state.consecutiveFailures++;
+    const delay = Math.min(12 * 3_600_000, this.retryAfterFailureMs * 2 ** (this.state.consecutiveFailures - 1));
+    this.state.retryAt = Date.now() + delay;
+  }
+
+  /** A delivered submission was refused afterwards (business NACK, error report): its days are due again. */
+  rejected(submissionId: string, reason: string): void {
+    const delivered = this.state.recentDelivered[submissionId];
+    if (!delivered) return this.warn(`${submissionId} was rejected (${reason}) but is not a recent delivered submission`);
+    delete this.state.recentDelivered[submissionId];
+    for (const day of delivered.days) {
+      const s = this.state.days[day];
+      if (s) delete s.deliveredVersion;
+    }
+    this.failed(submissionId, delivered.days, reason);
   }
 
   /** Drops delivered, unchanged days older than the correction window. */
   prune(now: number): void {
     const oldest = dayOf(now - this.correctionWindowDays * DAY_MS);
     for (const [day, s] of Object.entries(this.state.days)) {
-      if (day < oldest && s.deliveredVersion !== undefined && s.deliveredVersion >= s.version) delete this.state.days[day];
+      if (day < oldest && s.deliveredVersion !== undefined && s.deliveredVersion >= s.version) {
+        delete this.state.days[day];
+        if (!this.state.prunedThrough || day > this.state.prunedThrough) this.state.prunedThrough = day;
+      }
     }
   }
 
@@ -253,10 +328,12 @@ export class PracticeReporting {
       practiceOds: this.input.practiceOds,
       cadence: this.cadence,
       ...(this.state.lastDeliveredDay ? { lastDeliveredDay: this.state.lastDeliveredDay } : {}),
-      pendingDays: this.pendingDays(dayOf(now)),
+      pendingDays: this.pendingDays(dayOf(now - DAY_MS)),
       inFlight: Object.entries(this.state.inFlight).map(([id, f]) => ({ submissionId: id, days: Object.keys(f.days) })),
       recentFailures: this.state.recentFailures,
+      recentWarnings: this.state.recentWarnings,
       nextSubmissionAt: new Date(this.nextCadenceAt(now)).toISOString(),
+      ...(this.state.retryAt ? { retryAt: new Date(this.state.retryAt).toISOString() } : {}),
     };
   }
 }
@@ -264,27 +341,36 @@ export class PracticeReporting {
 // ---- the workflow -------------------------------------------------------------------------------
 
 export async function reportingWorkflow(input: ReportingInput): Promise<void> {
-  const reporting = new PracticeReporting(input);
+  const reporting = new PracticeReporting(input, `r${workflowInfo().firstExecutionRunId.replaceAll('-', '').slice(-6)}`);
   const ods = input.practiceOds;
   let signalsThisRun = 0;
 
   const startSubmissions = async (days: string[]): Promise<SubmitResult> => {
-    const started: SubmitResult['submissions'] = [];
-    for (const batch of reporting.batches(days)) {
-      const id = submissionId(ods, batch[0]!, batch[batch.length - 1]!, ++reporting.state.sequence);
+    // Every batch is marked in flight before the first await, so a concurrent submit or cadence
+    // turn cannot pick the same days.
+    const planned = reporting.batches(days).map((batch) => {
+      const id = submissionId(ods, batch[0]!, batch[batch.length - 1]!, reporting.state.runTag, ++reporting.state.sequence);
       const recordSets = batch.map((day) => ({
         day,
         rows: Object.values(reporting.state.days[day]?.rows ?? {}).map(({ side, key, firstEventAt, fields }) => ({ side, key, firstEventAt, fields })),
       }));
       reporting.state.inFlight[id] = { days: Object.fromEntries(batch.map((d) => [d, reporting.state.days[d]?.version ?? 0])) };
-      // Abandoned, not terminated, when this run continues as new: the child reports back by signal.
-      await startChild(submissionWorkflow, {
-        workflowId: id,
-        args: [{ submissionId: id, practiceOds: ods, reportingWorkflowId: reportingWorkflowId(ods), recordSets, options: input.options?.submission }],
-        parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `MI submission for ${ods}: ${batch[0]} to ${batch[batch.length - 1]}`,
-      });
-      started.push({ submissionId: id, days: batch });
+      return { id, batch, recordSets };
+    });
+    const started: SubmitResult['submissions'] = [];
+    for (const { id, batch, recordSets } of planned) {
+      try {
+        // Abandoned, not terminated, when this run continues as new: the child reports back by signal.
+        await startChild(submissionWorkflow, {
+          workflowId: id,
+          args: [{ submissionId: id, practiceOds: ods, reportingWorkflowId: reportingWorkflowId(ods), recordSets, options: input.options?.submission }],
+          parentClosePolicy: ParentClosePolicy.ABANDON,
+          staticSummary: `MI submission for ${ods}: ${batch[0]} to ${batch[batch.length - 1]}`,
+        });
+        started.push({ submissionId: id, days: batch });
+      } catch (err) {
+        reporting.finish({ submissionId: id, status: 'failed', reason: `could not start: ${(err as Error).message}`, files: [], days: batch });
+      }
     }
     return { submissions: started };
   };
@@ -309,6 +395,10 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     signalsThisRun++;
     reporting.finish(result);
   });
+  setHandler(submissionRejectedSignal, ({ submissionId: id, reason }) => {
+    signalsThisRun++;
+    reporting.rejected(id, reason);
+  });
   setHandler(
     submitUpdate,
     async (request) => {
@@ -325,6 +415,9 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
             throw new Error(`day: ${JSON.stringify(day)} is not a date; allowed: YYYY-MM-DD`);
           }
           if (day >= today) throw new Error(`day: ${day} is not over yet; allowed: days before ${today} (UTC)`);
+          // Sending a day we cannot rebuild would replace the Authority's complete record set.
+          const refused = reporting.notRebuildable(day);
+          if (refused) throw new Error(`day: ${refused}`);
         }
       },
     },
@@ -342,11 +435,20 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
         `${view.pendingDays.length} day(s) pending; ${view.inFlight.length} submission(s) in flight; next at ${view.nextSubmissionAt}`,
     );
     const wantsNewRun = () => signalsThisRun >= 2_000 || workflowInfo().continueAsNewSuggested;
-    await condition(wantsNewRun, Math.max(1, nextAt - now));
+    const wakeAt = Math.min(nextAt, reporting.state.retryAt ?? Infinity);
+    await condition(wantsNewRun, Math.max(1, wakeAt - now));
     if (wantsNewRun()) {
       await condition(allHandlersFinished);
       reporting.prune(Date.now());
       return await continueAsNew<typeof reportingWorkflow>({ ...input, state: reporting.state });
+    }
+    if (reporting.state.retryAt !== undefined && Date.now() >= reporting.state.retryAt && Date.now() < nextAt) {
+      // Failed days go out again well before the next cadence point (MI22: within 48 h).
+      delete reporting.state.retryAt;
+      await releaseEndedSubmissions();
+      const due = reporting.dueDays(Date.now());
+      if (due.length) await startSubmissions(due);
+      continue;
     }
     if (Date.now() >= nextAt) {
       await releaseEndedSubmissions();

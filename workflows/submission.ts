@@ -8,6 +8,7 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
   defineQuery,
   defineSignal,
@@ -86,8 +87,9 @@ export const submissionQuery = defineQuery<SubmissionView>('submission');
 // ---- the workflow -------------------------------------------------------------------------------
 
 const { sendSubmissionFiles, trackMessages } = proxyActivities<ReturnType<typeof activities.createActivities>>({
+  // Heartbeats come between files; one file (≤ 50 MB, in 20 MB chunks) must fit in the timeout.
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '10 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
@@ -144,81 +146,100 @@ function failureMessage(err: unknown): string {
 
 export async function submissionWorkflow(input: SubmissionInput): Promise<SubmissionResult> {
   const submission = new Submission(input);
-  const deadlineAt = Date.now() + (input.options?.deliveryDeadlineMs ?? DEFAULT_DEADLINE_MS);
   let trackingInterval = input.options?.trackingIntervalMs ?? 60_000;
   const trackingMax = input.options?.trackingMaxIntervalMs ?? 30 * 60_000;
+  const deadlineMs = input.options?.deliveryDeadlineMs ?? DEFAULT_DEADLINE_MS;
 
   setHandler(deliveryNoticeSignal, (notice) => {
     submission.notices.push(notice);
   });
   setHandler(submissionQuery, () => submission.view());
 
+  let shown = '';
   const show = () => {
+    const files = submission.files.map((f) => `${f.fileName} (${f.messageId}${f.acknowledged ? ', acknowledged' : ''})`).join(', ');
+    const details =
+      `Submission of ${input.practiceOds} for ${submission.days.join(', ')}: ${submission.status}` +
+      (submission.reason ? ` — ${submission.reason}` : '') +
+      (files ? `\nfiles: ${files}` : '');
+    // Only real changes reach history.
+    if (details === shown) return;
+    shown = details;
+    setCurrentDetails(details);
     upsertSearchAttributes([
       { key: practiceOdsKey, value: input.practiceOds },
       { key: submissionStatusKey, value: submission.status },
       { key: miDaysKey, value: submission.days },
     ]);
-    const files = submission.files.map((f) => `${f.fileName} (${f.messageId}${f.acknowledged ? ', acknowledged' : ''})`).join(', ');
-    setCurrentDetails(
-      `Submission of ${input.practiceOds} for ${submission.days.join(', ')}: ${submission.status}` +
-        (submission.reason ? ` — ${submission.reason}` : '') +
-        (files ? `\nfiles: ${files}` : ''),
-    );
   };
-  show();
 
   try {
-    submission.files = await sendSubmissionFiles({
-      submissionId: input.submissionId,
-      practiceOds: input.practiceOds,
-      recordSets: input.recordSets,
-    });
-    submission.status = 'awaiting-acknowledgement';
-  } catch (err) {
-    // Only non-retryable faults get here (authentication, refused recipient, configuration).
-    submission.fail(`send failed: ${failureMessage(err)}`);
-  }
-
-  while (submission.status === 'awaiting-acknowledgement') {
     show();
-    const now = Date.now();
-    if (now >= deadlineAt) {
-      submission.fail(`not acknowledged by the recipient within ${Math.round((deadlineAt - workflowInfo().startTime.getTime()) / 3_600_000)} h`);
-      break;
+    try {
+      submission.files = await sendSubmissionFiles({
+        submissionId: input.submissionId,
+        practiceOds: input.practiceOds,
+        recordSets: input.recordSets,
+      });
+      submission.status = 'awaiting-acknowledgement';
+    } catch (err) {
+      // Only non-retryable faults get here (authentication, refused recipient, configuration).
+      submission.fail(`send failed: ${failureMessage(err)}`);
     }
-    await condition(() => submission.notices.length > 0, Math.min(trackingInterval, deadlineAt - now));
-    submission.applyNotices();
-    if (submission.status !== 'awaiting-acknowledgement') break;
-    if (submission.notices.length === 0) {
+
+    // The recipient has from the moment of sending, not from our start, to acknowledge.
+    const deadlineAt = Date.now() + deadlineMs;
+    while (submission.status === 'awaiting-acknowledgement') {
+      show();
+      const now = Date.now();
+      if (now >= deadlineAt) {
+        submission.fail(`not acknowledged by the recipient within ${Math.round(deadlineMs / 3_600_000)} h of sending`);
+        break;
+      }
+      const noticed = await condition(() => submission.notices.length > 0, Math.min(trackingInterval, deadlineAt - now));
+      submission.applyNotices();
+      // A notice woke us: no need to ask MESH's tracking as well.
+      if (noticed || submission.status !== 'awaiting-acknowledgement') continue;
       const pending = submission.files.filter((f) => !f.acknowledged);
-      const tracked = await trackMessages({ messageIds: pending.map((f) => f.messageId) });
-      for (const t of tracked) {
-        const file = submission.files.find((f) => f.messageId === t.messageId)!;
-        const status = t.status.toLowerCase();
-        if (status === 'acknowledged') file.acknowledged = true;
-        else if (FAILED_TRACKING.has(status)) {
-          submission.fail(`MESH tracking says ${status} for ${file.fileName}${t.description ? `: ${t.description}` : ''}`);
+      try {
+        for (const t of await trackMessages({ messageIds: pending.map((f) => f.messageId) })) {
+          const file = submission.files.find((f) => f.messageId === t.messageId)!;
+          const status = t.status.toLowerCase();
+          if (status === 'acknowledged') file.acknowledged = true;
+          else if (FAILED_TRACKING.has(status)) {
+            submission.fail(`MESH tracking says ${status} for ${file.fileName}${t.description ? `: ${t.description}` : ''}`);
+          }
         }
+      } catch (err) {
+        // A permanent fault while tracking (e.g. the password was rotated) ends this submission with
+        // its reason; its days stay due and go out again with the next submission.
+        submission.fail(`tracking failed: ${failureMessage(err)}`);
       }
       submission.applyNotices();
       trackingInterval = Math.min(trackingInterval * 2, trackingMax);
     }
+  } finally {
+    if (submission.status !== 'delivered' && submission.status !== 'failed') submission.fail('cancelled');
+    show();
+    // Always report back, even when cancelled: the reporting workflow holds these days "in flight".
+    // By workflow id only, as the reporting workflow may have continued as new meanwhile.
+    await CancellationScope.nonCancellable(() =>
+      getExternalWorkflowHandle(input.reportingWorkflowId).signal('submissionFinished', result()),
+    );
   }
-  show();
-
-  const result: SubmissionResult = {
-    submissionId: input.submissionId,
-    status: submission.status === 'delivered' ? 'delivered' : 'failed',
-    ...(submission.reason ? { reason: submission.reason } : {}),
-    files: submission.files,
-    days: submission.days,
-  };
-  // The reporting workflow may have continued as new meanwhile: signal by workflow id only.
-  await getExternalWorkflowHandle(input.reportingWorkflowId).signal('submissionFinished', result);
-  if (result.status === 'failed') {
+  if (submission.status === 'failed') {
     // Failed submissions end failed in the Web UI too, so `ExecutionStatus = "Failed"` finds them.
-    throw ApplicationFailure.nonRetryable(result.reason ?? 'submission failed', 'SubmissionFailed', result);
+    throw ApplicationFailure.nonRetryable(submission.reason ?? 'submission failed', 'SubmissionFailed', result());
   }
-  return result;
+  return result();
+
+  function result(): SubmissionResult {
+    return {
+      submissionId: input.submissionId,
+      status: submission.status === 'delivered' ? 'delivered' : 'failed',
+      ...(submission.reason ? { reason: submission.reason } : {}),
+      files: submission.files,
+      days: submission.days,
+    };
+  }
 }

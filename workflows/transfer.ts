@@ -7,6 +7,7 @@
  * may finish, so no accepted event is lost between the two.
  */
 import {
+  ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -76,6 +77,21 @@ export interface TransferOptions {
   finalQuietMs?: number;
   /** An unfinished record completes after this long without events, to keep histories bounded. */
   idleMs?: number;
+  /**
+   * Events of days older than this are refused: their record sets have left the reporting workflow
+   * (the correction window), and a correction built without them would be incomplete.
+   */
+  maxEventAgeDays?: number;
+}
+
+/** The refusal for an event too old to be reported correctly, or undefined. */
+export function eventAgeRefusal(occurredAt: string, now: number, maxEventAgeDays: number | undefined): string | undefined {
+  if (maxEventAgeDays === undefined) return undefined;
+  const oldest = new Date(now - maxEventAgeDays * 86_400_000).toISOString().slice(0, 10);
+  const day = utcDayOf(occurredAt);
+  return day < oldest
+    ? `occurredAt: ${occurredAt} is older than the ${maxEventAgeDays}-day correction window; allowed: ${oldest} or later (UTC); older days can no longer be corrected`
+    : undefined;
 }
 
 export interface TransferResult {
@@ -139,21 +155,27 @@ export class TransferRecord {
   }
 
   /** Refusal text for an event that cannot belong here, or undefined. */
-  refusal(input: unknown): string | undefined {
+  refusal(input: unknown, maxEventAgeDays?: number): string | undefined {
     const result = validateEvent(input, { now: new Date() });
     if (!result.ok) return result.message;
     const event = result.event;
+    const tooOld = eventAgeRefusal(event.occurredAt, Date.now(), maxEventAgeDays);
+    if (tooOld) return tooOld;
     const { side, practiceOds, key } = recordKeyOf(event);
     if (side !== this.side || practiceOds !== this.practiceOds || key !== this.key) {
       return `event belongs to ${side} ${practiceOds}/${key}, not to this transfer (${this.side} ${this.practiceOds}/${this.key})`;
     }
     const eventId = (input as { eventId?: unknown }).eventId;
     if (typeof eventId !== 'string' || eventId === '') return 'eventId: missing; the client assigns one before sending';
-    const earlier = this.byId.get(eventId);
-    if (earlier && !sameEventContent(earlier, input as StoredEvent)) {
-      return `eventId: ${eventId} was already used for a different event; allowed: a new eventId for new content`;
-    }
-    return undefined;
+    return this.conflict(input as StoredEvent);
+  }
+
+  /** Refusal text when the eventId was already used for different content. */
+  conflict(event: StoredEvent): string | undefined {
+    const earlier = this.byId.get(event.eventId);
+    return earlier && !sameEventContent(earlier, event)
+      ? `eventId: ${event.eventId} was already used for a different event; allowed: a new eventId for new content`
+      : undefined;
   }
 
   /** Adds an event; returns false for a duplicate. */
@@ -259,9 +281,14 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
 
   setHandler(
     recordEventUpdate,
-    (event) => {
+    async (event) => {
       lastEventArrival = Date.now();
       eventsThisRun++;
+      // A reopened record answers only once its earlier events are back, so "duplicate" and
+      // "conflict" are judged against all of them.
+      await condition(() => restored);
+      const conflict = record.conflict(event);
+      if (conflict) throw ApplicationFailure.nonRetryable(conflict, 'ConflictingEvent');
       if (!record.add(event)) return { outcome: 'duplicate', eventId: event.eventId };
       const day = utcDayOf(event.occurredAt);
       if (unforwardedFrom === undefined || day < unforwardedFrom) unforwardedFrom = day;
@@ -269,7 +296,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     },
     {
       validator: (event) => {
-        const refusal = record.refusal(event);
+        const refusal = record.refusal(event, input.options?.maxEventAgeDays);
         if (refusal) throw new Error(refusal);
       },
       description: 'Record one GP2GP stage event (the hook event contract)',
@@ -309,13 +336,9 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   };
 
   if (!restored) {
-    const previous = await restorePreviousRecord({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId });
-    for (const e of previous) {
-      if (record.add(e)) {
-        const day = utcDayOf(e.occurredAt);
-        if (unforwardedFrom === undefined || day < unforwardedFrom) unforwardedFrom = day;
-      }
-    }
+    // The earlier run forwarded the rows of its events before it completed: only the rows that new
+    // events change are forwarded again (re-sending older days would rebuild them from one record).
+    for (const e of await restorePreviousRecord({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId })) record.add(e);
     restored = true;
   }
 

@@ -137,4 +137,51 @@ describe('PracticeReporting: cadence, due days and corrections', () => {
     expect(batches.map((b) => b.length)).toEqual([31, 31, 22]);
     expect(batches.flat()).toEqual(due);
   });
+
+  it('never rebuilds a pruned day from a late row alone, and says so', () => {
+    const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-01', options: { correctionWindowDays: 3 } });
+    r.addRows([row('2026-11-02', 'REG-1', 1), row('2026-11-02', 'REG-2', 1)]);
+    const now = Date.parse('2026-11-10T00:05:00Z');
+    const due = r.dueDays(now);
+    r.state.inFlight['s1'] = { days: Object.fromEntries(due.map((d) => [d, r.state.days[d]!.version])) };
+    r.finish({ submissionId: 's1', status: 'delivered', files: [], days: due });
+    r.prune(now);
+    expect(r.state.days['2026-11-02']).toBeUndefined();
+    r.addRows([row('2026-11-02', 'REG-2', 2, 'late')]);
+    expect(r.state.days['2026-11-02']).toBeUndefined();
+    expect(r.view(now).recentWarnings[0]).toMatch(/REG-2 not taken: day 2026-11-02 was delivered and has left the 3-day correction window/);
+    expect(r.notRebuildable('2026-11-02')).toMatch(/can no longer be rebuilt/);
+    expect(new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-01' }).notRebuildable('2026-10-31')).toMatch(/before reporting for A81001 began/);
+    expect(r.notRebuildable('2026-11-08')).toBeUndefined();
+  });
+
+  it('a failure arms a retry well before the next cadence, backing off; delivery clears it', () => {
+    const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-20', options: { cadence: 'weekly', retryAfterFailureMs: 3_600_000 } });
+    const fail = (id: string) => {
+      r.state.inFlight[id] = { days: { '2026-11-20': 0 } };
+      const before = Date.now();
+      r.finish({ submissionId: id, status: 'failed', reason: 'x', files: [], days: [] });
+      return r.state.retryAt! - before;
+    };
+    expect(fail('s1')).toBeGreaterThanOrEqual(3_600_000);
+    expect(fail('s2')).toBeGreaterThanOrEqual(2 * 3_600_000);
+    expect(fail('s3')).toBeLessThanOrEqual(4 * 3_600_000 + 1_000);
+    r.state.inFlight['s4'] = { days: { '2026-11-20': 0 } };
+    r.finish({ submissionId: 's4', status: 'delivered', files: [], days: [] });
+    expect(r.state.retryAt).toBeUndefined();
+    expect(r.state.consecutiveFailures).toBe(0);
+  });
+
+  it('a NACK after delivery makes that submission\'s days due again', () => {
+    const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-20' });
+    const now = Date.parse('2026-11-22T00:05:00Z');
+    const due = r.dueDays(now);
+    r.state.inFlight['s1'] = { days: Object.fromEntries(due.map((d) => [d, 0])) };
+    r.finish({ submissionId: 's1', status: 'delivered', files: [], days: due });
+    expect(r.dueDays(now)).toEqual([]);
+    r.rejected('s1', 'negative acknowledgement after delivery (code E01)');
+    expect(r.dueDays(now)).toEqual(due);
+    expect(r.view(now).recentFailures[0]).toMatchObject({ submissionId: 's1', reason: /E01/ });
+  });
 });
+
