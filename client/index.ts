@@ -36,6 +36,8 @@ export interface Gp2gpClientOptions {
   /** ODS codes this service reports for; events of other practices are refused. */
   practices: string[];
   config: Config;
+  /** Longest wait for one event's answer (default 30 s); past it, recordEvent throws (not refused). */
+  timeoutMs?: number;
 }
 
 export class Gp2gpClient {
@@ -82,7 +84,8 @@ export class Gp2gpClient {
     }
     const workflowId = transferWorkflowId(side, practiceOds, key);
     try {
-      const result = await this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
+      // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
+      const result = await this.temporal.withDeadline(Date.now() + (this.options.timeoutMs ?? 30_000), () => this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
         // No update id from the event: the workflow itself recognises a re-sent eventId and answers
         // "duplicate", which tells the GP system more than replaying the first answer would.
         args: [event],
@@ -104,7 +107,7 @@ export class Gp2gpClient {
           workflowIdConflictPolicy: 'USE_EXISTING',
           staticSummary: `GP2GP ${side} record of practice ${practiceOds}`,
         }),
-      });
+      }));
       return { status: result.outcome, eventId: result.eventId, workflowId };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
