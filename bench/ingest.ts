@@ -1,0 +1,177 @@
+/**
+ * Ingest benchmark: how fast hook events are accepted, through the TypeScript client and through the
+ * HTTP API, next to the engine's own limit measured in the same run on the same server — a no-op
+ * workflow (bench/noop/) taking the same number of update-with-start calls, with the same payloads,
+ * the same number of distinct workflows and the same concurrency. Our figure is reported as a ratio of
+ * that baseline (goal ≥ 0.7). Also: the time to ingest a national day (~80k events), extrapolated from
+ * the measured client rate unless BENCH_NATIONAL_DAY=1 runs it for real.
+ *
+ * It starts its own Temporal dev server (SQLite) and MESH sandbox; the product's worker, the no-op
+ * worker and the HTTP API each run as a separate process, as deployed.
+ *
+ *   npx tsx bench/ingest.ts       (or npm run bench -- ingest)
+ *   BENCH_INGEST_PRACTICES=30 BENCH_INGEST_DAYS=4 BENCH_INGEST_CONCURRENCY=32
+ */
+import * as path from 'node:path';
+import { WithStartWorkflowOperation } from '@temporalio/client';
+import { generateTraffic } from '../demo/traffic';
+import { recordKeyOf, type HookEvent } from '../mi/events';
+import { withEventId } from '../mi/event-id';
+import { transferWorkflowId } from '../workflows/ids';
+import { formatResults, type BenchResult } from './result';
+import { cpuDuring, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
+
+const NATIONAL_DAY_EVENTS = 80_000;
+
+function utcDay(offsetDays: number): string {
+  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+function traffic(practices: string[], days: string[], registrations: number): (HookEvent & { eventId: string })[] {
+  return generateTraffic({ practices, days, registrationsPerPracticeDay: registrations, seed: 11, notAfter: new Date(Date.now() - 60_000).toISOString() }).map(
+    (e) => withEventId(e) as HookEvent & { eventId: string },
+  );
+}
+
+async function baseline(stack: BenchStack, events: (HookEvent & { eventId: string })[], concurrency: number): Promise<Timed> {
+  const temporal = stack.client.temporal;
+  return await timedPool(events, concurrency, async (event) => {
+    const { side, practiceOds, key } = recordKeyOf(event);
+    const result = await temporal.workflow.executeUpdateWithStart('recordEvent', {
+      args: [event],
+      updateId: `event-${event.eventId}`,
+      startWorkflowOperation: new WithStartWorkflowOperation('noopWorkflow', {
+        workflowId: `noop-${transferWorkflowId(side, practiceOds, key)}`,
+        taskQueue: 'bench-noop',
+        args: [],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      }),
+    });
+    if ((result as { outcome: string }).outcome !== 'accepted') throw new Error(`baseline: ${JSON.stringify(result)}`);
+  });
+}
+
+async function viaClient(stack: BenchStack, events: HookEvent[], concurrency: number): Promise<Timed> {
+  return await timedPool(events, concurrency, async (event) => {
+    const o = await stack.client.recordEvent(event);
+    if (o.status !== 'accepted') throw new Error(`client: ${JSON.stringify(o)}`);
+  });
+}
+
+async function viaHttp(stack: BenchStack, events: HookEvent[], concurrency: number): Promise<Timed> {
+  const api = stack.api!;
+  return await timedPool(events, concurrency, async (event) => {
+    const res = await fetch(`${api.url}/v1/events`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(event),
+    });
+    const body = (await res.json()) as { status?: string };
+    if (res.status !== 200 || body.status !== 'accepted') throw new Error(`http: ${res.status} ${JSON.stringify(body)}`);
+  });
+}
+
+export async function benchIngest(): Promise<BenchResult[]> {
+  const nPractices = Number(process.env.BENCH_INGEST_PRACTICES ?? 30);
+  const nDays = Number(process.env.BENCH_INGEST_DAYS ?? 4);
+  const registrations = Number(process.env.BENCH_INGEST_REGISTRATIONS ?? 6);
+  const concurrency = Number(process.env.BENCH_INGEST_CONCURRENCY ?? 32);
+  const clientPractices = practiceCodes('C', nPractices);
+  const httpPractices = practiceCodes('H', nPractices);
+  const days = Array.from({ length: nDays }, (_, i) => utcDay(i - nDays - 1));
+  const stack = await startBenchStack({ name: 'ingest', practices: [...clientPractices, ...httpPractices], api: true });
+  const noopWorker = startScript('bench/noop/worker.ts', stack.env, path.join(stack.dir, 'noop-worker.log'));
+  try {
+    await noopWorker.waitForLog(/worker ready/);
+    const clientEvents = traffic(clientPractices, days, registrations);
+    const httpEvents = traffic(httpPractices, days, registrations).slice(0, clientEvents.length);
+    const workflows = new Set(clientEvents.map((e) => JSON.stringify(recordKeyOf(e)))).size;
+    console.error(`ingest: ${clientEvents.length} events (${workflows} transfers) per run, concurrency ${concurrency}`);
+
+    // A short warm-up of every path (connections, worker caches, JIT), on events of its own.
+    const warm = traffic(practiceCodes('C', 1), [utcDay(-nDays - 3)], 3);
+    await baseline(stack, warm.map((e) => ({ ...e, eventId: `warm-${e.eventId}` })), 4);
+    await viaClient(stack, warm, 4);
+
+    // Interleaved rounds, so a busy spell of the machine does not land on one side only.
+    const rounds = Math.max(1, Number(process.env.BENCH_INGEST_ROUNDS ?? 3));
+    const slice = <T>(xs: T[], r: number) => xs.slice(Math.floor((r * xs.length) / rounds), Math.floor(((r + 1) * xs.length) / rounds));
+    const groups = {
+      server: stack.temporal.process.pid!,
+      worker: stack.worker.child.pid!,
+      noop: noopWorker.child.pid!,
+      api: stack.api!.process.child.pid!,
+    };
+    const runs: Record<'base' | 'client' | 'http', { timed: Timed[]; cpu: Record<string, number>[] }> = {
+      base: { timed: [], cpu: [] },
+      client: { timed: [], cpu: [] },
+      http: { timed: [], cpu: [] },
+    };
+    const measure = async (kind: keyof typeof runs, fn: () => Promise<Timed>) => {
+      const driver0 = process.cpuUsage();
+      const { value, cpu } = await cpuDuring(groups, fn);
+      const d = process.cpuUsage(driver0);
+      runs[kind].timed.push(value);
+      runs[kind].cpu.push({ ...cpu, driver: (d.user + d.system) / 1e6 });
+    };
+    for (let r = 0; r < rounds; r++) {
+      await measure('base', () => baseline(stack, slice(clientEvents, r), concurrency));
+      await measure('client', () => viaClient(stack, slice(clientEvents, r), concurrency));
+      await measure('http', () => viaHttp(stack, slice(httpEvents, r), concurrency));
+      console.error(`  round ${r + 1}/${rounds} done`);
+    }
+    const merged = (kind: keyof typeof runs): Timed => ({
+      seconds: runs[kind].timed.reduce((n, t) => n + t.seconds, 0),
+      latencies: runs[kind].timed.flatMap((t) => t.latencies).sort((a, b) => a - b),
+    });
+    const cpuMs = (kind: keyof typeof runs, group: string, n: number) => (1000 * runs[kind].cpu.reduce((t, c) => t + (c[group] ?? 0), 0)) / n;
+    const base = merged('base');
+    const client = merged('client');
+    const http = merged('http');
+
+    const rate = (t: Timed, n: number) => n / t.seconds;
+    const baseRate = rate(base, clientEvents.length);
+    const clientRate = rate(client, clientEvents.length);
+    const httpRate = rate(http, httpEvents.length);
+    const p = (t: Timed, q: number) => percentile(t.latencies, q);
+    const setup = `${clientEvents.length} events, ${workflows} workflows, concurrency ${concurrency}, ${rounds} interleaved rounds`;
+    const nC = clientEvents.length;
+    const nH = httpEvents.length;
+    const results: BenchResult[] = [
+      { name: 'ingest.baseline.noop-workflow', value: baseRate, unit: 'events/s', note: `update-with-start on a no-op workflow; ${setup}` },
+      { name: 'ingest.client', value: clientRate, unit: 'events/s', baseline: baseRate, ratio: clientRate / baseRate, note: 'Gp2gpClient.recordEvent; goal ≥ 0.7× baseline' },
+      { name: 'ingest.http', value: httpRate, unit: 'events/s', baseline: baseRate, ratio: httpRate / baseRate, note: 'POST /v1/events, one event per request; goal ≥ 0.7× baseline' },
+      { name: 'ingest.baseline.p50', value: p(base, 50), unit: 'ms' },
+      { name: 'ingest.baseline.p99', value: p(base, 99), unit: 'ms' },
+      { name: 'ingest.client.p50', value: p(client, 50), unit: 'ms', baseline: p(base, 50), ratio: p(client, 50) / p(base, 50), note: 'acceptance latency' },
+      { name: 'ingest.client.p99', value: p(client, 99), unit: 'ms', baseline: p(base, 99), ratio: p(client, 99) / p(base, 99), note: 'acceptance latency' },
+      { name: 'ingest.http.p50', value: p(http, 50), unit: 'ms', baseline: p(base, 50), ratio: p(http, 50) / p(base, 50), note: 'acceptance latency' },
+      { name: 'ingest.http.p99', value: p(http, 99), unit: 'ms', baseline: p(base, 99), ratio: p(http, 99) / p(base, 99), note: 'acceptance latency' },
+      { name: 'ingest.cpu.server.baseline', value: cpuMs('base', 'server', nC), unit: 'ms/event', note: 'Temporal server CPU per event (not disturbed by other load)' },
+      { name: 'ingest.cpu.server.client', value: cpuMs('client', 'server', nC), unit: 'ms/event', baseline: cpuMs('base', 'server', nC), ratio: cpuMs('client', 'server', nC) / cpuMs('base', 'server', nC) },
+      { name: 'ingest.cpu.worker.baseline', value: cpuMs('base', 'noop', nC), unit: 'ms/event', note: 'no-op worker process CPU per event' },
+      { name: 'ingest.cpu.worker.client', value: cpuMs('client', 'worker', nC), unit: 'ms/event', baseline: cpuMs('base', 'noop', nC), ratio: cpuMs('client', 'worker', nC) / cpuMs('base', 'noop', nC), note: 'our worker process CPU per event' },
+      { name: 'ingest.cpu.api.http', value: cpuMs('http', 'api', nH), unit: 'ms/event', note: 'HTTP API process CPU per event' },
+    ];
+    results.push({
+      name: 'ingest.national-day.client',
+      value: NATIONAL_DAY_EVENTS / clientRate / 60,
+      unit: 'min',
+      note: `EXTRAPOLATED from the measured ${clientEvents.length}-event run (${clientRate.toFixed(0)} events/s) to ${NATIONAL_DAY_EVENTS} events; not run`,
+    });
+    return results;
+  } finally {
+    await noopWorker.stop();
+    await stack.stop();
+  }
+}
+
+if (require.main === module) {
+  benchIngest().then(
+    (results) => console.log(formatResults(results)),
+    (err: unknown) => {
+      console.error(`bench ingest: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,32 @@
+/**
+ * The ingest bench's baseline worker process: the no-op workflow (bench/noop/workflow.ts) on its own
+ * task queue, with the same worker settings as the product's worker (cache size), nothing else.
+ */
+import * as path from 'node:path';
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+
+async function main(): Promise<void> {
+  Runtime.install({ shutdownSignals: [] });
+  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
+  const worker = await Worker.create({
+    connection,
+    namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
+    taskQueue: process.env.BENCH_NOOP_TASK_QUEUE ?? 'bench-noop',
+    workflowsPath: path.join(__dirname, `workflow${path.extname(__filename)}`),
+    maxCachedWorkflows: 10_000,
+  });
+  const stop = () => worker.shutdown();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  console.log('worker ready');
+  await worker.run();
+  await connection.close();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

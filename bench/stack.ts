@@ -1,0 +1,270 @@
+/**
+ * What the pipeline benches share: their own Temporal dev server (SQLite file, as `npm start` runs
+ * it) and MESH sandbox on free loopback ports, the worker and the HTTP API as separate processes
+ * (`tsx worker/main.ts`, `tsx api/main.ts`, exactly as deployed), practices files, and small
+ * statistics helpers. Nothing here touches the test run's servers.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Gp2gpClient } from '../client';
+import { loadConfig, PROJECT_ROOT, type Config } from '../config';
+import { MeshClient } from '../mesh';
+import { provision, type Tools } from '../stack/provision';
+import { freePort, startMeshSandbox, startTemporalDevServer, type ServerHandle } from '../stack/servers';
+
+export const SUPPLIER = 'X26BNS001';
+export const AUTHORITY = 'X26BNN001';
+export const PASSWORD = 'password';
+
+export function practiceSettings(ods: string, i: number) {
+  return {
+    ods,
+    asid: String(400_000_000_000 + i),
+    software: 'Supplier_Product_1.0',
+    applicationStatus: '110100000000000',
+    maxMessageSizeMb: 5,
+    maxAttachments: 99,
+    maxAttachmentSizeMb: 5,
+    largeMessageFactorA: 1,
+    largeMessageFactorB: 1,
+  };
+}
+
+/** ODS codes `<prefix><n>` for n practices, e.g. B1000…B1099. */
+export function practiceCodes(prefix: string, n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${prefix}${String(10_000 + i)}`);
+}
+
+export interface ScriptProcess {
+  child: ChildProcess;
+  /** Resolves when a line of the process's log matches. */
+  waitForLog(re: RegExp, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `tsx <script>` in its own process group, logging to a file. */
+export function startScript(script: string, env: NodeJS.ProcessEnv, logFile: string): ScriptProcess {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, script)], {
+    env,
+    stdio: ['ignore', out, out],
+    detached: true,
+    cwd: PROJECT_ROOT,
+  });
+  fs.closeSync(out);
+  return {
+    child,
+    async waitForLog(re, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '';
+        if (re.test(text)) return;
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${script} exited; log ${logFile}:\n${text.slice(-2000)}`);
+        if (Date.now() > deadline) throw new Error(`${script} did not log ${re} within ${timeoutMs / 1000}s; log ${logFile}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      try {
+        process.kill(-child.pid!, 'SIGTERM');
+      } catch {
+        child.kill('SIGTERM');
+      }
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      }, 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export interface BenchStack {
+  dir: string;
+  tools: Tools;
+  temporal: ServerHandle;
+  mesh: ServerHandle;
+  sharedKey: string;
+  practicesFile: string;
+  /** The environment of the worker and API processes. */
+  env: NodeJS.ProcessEnv;
+  config: Config;
+  client: Gp2gpClient;
+  worker: ScriptProcess;
+  api?: { url: string; token: string; process: ScriptProcess };
+  authorityMesh(): MeshClient;
+  stop(): Promise<void>;
+}
+
+export async function startBenchStack(options: {
+  name: string;
+  practices: string[];
+  api?: boolean;
+  env?: Record<string, string>;
+}): Promise<BenchStack> {
+  const tools = provision();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gp2gp-mi-bench-${options.name}-`));
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const s of stops.reverse()) await s().catch(() => undefined);
+    if (!process.env.KEEP_BENCH_DIR) fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const temporal = await startTemporalDevServer({
+      tools,
+      port: await freePort(),
+      dbFile: path.join(dir, 'temporal.sqlite'),
+      namespace: 'default',
+      logFile: path.join(dir, 'temporal.log'),
+    });
+    stops.push(() => temporal.stop());
+    const sharedKey = randomBytes(16).toString('hex');
+    const mesh = await startMeshSandbox({
+      tools,
+      port: await freePort(),
+      storeDir: path.join(dir, 'mesh-store'),
+      sharedKey,
+      mailboxes: [SUPPLIER, AUTHORITY],
+      logFile: path.join(dir, 'mesh-sandbox.log'),
+    });
+    stops.push(() => mesh.stop());
+    const practicesFile = path.join(dir, 'practices.json');
+    fs.writeFileSync(practicesFile, JSON.stringify({ practices: options.practices.map(practiceSettings) }));
+    const token = `bench-${randomBytes(16).toString('hex')}`;
+    const apiPort = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'gp2gp-mi-bench',
+      MESH_URL: mesh.address,
+      MESH_MAILBOX: SUPPLIER,
+      MESH_PASSWORD: PASSWORD,
+      MESH_SHARED_KEY: sharedKey,
+      MESH_TO: AUTHORITY,
+      GP2GP_PRACTICES: practicesFile,
+      GP2GP_DATA_DIR: dir,
+      GP2GP_INBOX_POLL_SECONDS: '2',
+      GP2GP_TRACKING_INTERVAL_SECONDS: '0.5',
+      GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '2',
+      GP2GP_METRICS_PORT: '0',
+      LOG_LEVEL: 'info',
+      GP2GP_API_PORT: String(apiPort),
+      GP2GP_API_TOKENS: token,
+      GP2GP_API_RATE_LIMIT_PER_MINUTE: '10000000',
+      GP2GP_API_MAX_IN_FLIGHT_EVENTS: '100000',
+      ...options.env,
+    };
+    const worker = startScript('worker/main.ts', env, path.join(dir, 'worker.log'));
+    stops.push(() => worker.stop());
+    await worker.waitForLog(/worker ready/);
+    let api: BenchStack['api'];
+    if (options.api) {
+      const p = startScript('api/main.ts', env, path.join(dir, 'api.log'));
+      stops.push(() => p.stop());
+      await p.waitForLog(/api listening/);
+      api = { url: `http://127.0.0.1:${apiPort}`, token, process: p };
+    }
+    const config = loadConfig(env);
+    const client = await Gp2gpClient.connect(config);
+    stops.push(() => client.close());
+    const meshClients: MeshClient[] = [];
+    stops.push(async () => {
+      for (const m of meshClients) await m.close();
+    });
+    return {
+      dir,
+      tools,
+      temporal,
+      mesh,
+      sharedKey,
+      practicesFile,
+      env,
+      config,
+      client,
+      worker,
+      ...(api ? { api } : {}),
+      authorityMesh() {
+        const m = new MeshClient({ url: mesh.address, mailbox: AUTHORITY, password: PASSWORD, sharedKey, retry: { baseDelayMs: 100 } });
+        meshClients.push(m);
+        return m;
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+// ---- measuring -------------------------------------------------------------------------------------
+
+export interface Timed {
+  seconds: number;
+  /** Per-call latency, milliseconds, sorted. */
+  latencies: number[];
+}
+
+/** Runs fn over every item with `concurrency` calls in flight; times each call and the whole. */
+export async function timedPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<Timed> {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) {
+        const t0 = process.hrtime.bigint();
+        await fn(items[i]!);
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  latencies.sort((a, b) => a - b);
+  return { seconds, latencies };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+export const MiB = 1024 * 1024;
+
+/** CPU seconds (user + system) used so far by every process in a process group (Linux /proc). */
+export function groupCpuSeconds(pgid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== pgid) continue; // pgrp
+    total += (Number(fields[11]) + Number(fields[12])) / tick; // utime, stime
+  }
+  return total;
+}
+
+/** CPU seconds used by the processes of these groups during fn. */
+export async function cpuDuring<T>(groups: Record<string, number>, fn: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, groupCpuSeconds(g)]));
+  const value = await fn();
+  const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, groupCpuSeconds(g) - before[k]!]));
+  return { value, cpu };
+}
