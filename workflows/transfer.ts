@@ -16,6 +16,7 @@ import {
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -315,16 +316,21 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   }));
 
   let shown = '';
+  let upserted = '';
   const searchAttributes = () => {
     const conversationId = record.side === 'SR' ? record.key : record.events.find((e) => 'conversationId' in e && e.conversationId)?.conversationId;
     const details =
       `${record.side} record of ${record.practiceOds}: ${record.events.length} events, stage ${record.stage()}, ` +
       `outcome ${record.outcome(Date.now())}` +
       (unforwardedFrom ? `; forwarding rows from ${unforwardedFrom}` : '; all rows forwarded');
-    // Only real changes reach history.
-    if (details === shown) return;
-    shown = details;
-    setCurrentDetails(details);
+    if (details !== shown) {
+      shown = details;
+      setCurrentDetails(details);
+    }
+    // Only real changes reach history (and visibility): the forwarding state is in the details only.
+    const attributes = JSON.stringify([record.stage(), record.outcome(Date.now()), record.days(), conversationId ?? null]);
+    if (attributes === upserted) return;
+    upserted = attributes;
     upsertSearchAttributes([
       { key: practiceOdsKey, value: record.practiceOds },
       { key: sideKey, value: record.side },
@@ -343,6 +349,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     restored = true;
   }
 
+  let timer: { at: number; fired: boolean; done: Promise<void> } | undefined;
   for (;;) {
     if (unforwardedFrom !== undefined) {
       const from = unforwardedFrom;
@@ -369,8 +376,17 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     const quietFor = record.events.length === 0 ? EMPTY_RUN_MS : record.isFinal(now) ? finalQuietMs : idleMs;
     const quietUntil = lastEventArrival + quietFor;
     const deadline = Math.min(quietUntil, record.nextDeadline(now) ?? Infinity);
-    const arrived = await condition(() => unforwardedFrom !== undefined, Math.max(1, deadline - now));
-    if (arrived) continue;
+    // One timer per quiet period, not a timer started and cancelled per event: a timer that fires
+    // before the (moved) deadline just wakes the loop, which arms the next one; a deadline earlier
+    // than the armed timer arms its own.
+    if (!timer || timer.fired || timer.at > deadline) {
+      const armed = { at: deadline, fired: false, done: sleep(Math.max(1, deadline - now)) };
+      void armed.done.then(() => (armed.fired = true));
+      timer = armed;
+    }
+    const armed = timer;
+    await Promise.race([condition(() => unforwardedFrom !== undefined || armed.fired), armed.done]);
+    if (unforwardedFrom !== undefined) continue;
     if (Date.now() >= quietUntil) {
       await condition(allHandlersFinished);
       if (unforwardedFrom !== undefined) continue;
