@@ -12,6 +12,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
+import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { recordKeyOf, validateEvent, type FieldProblem } from '../mi/events';
 import { withEventId } from '../mi/event-id';
@@ -53,7 +54,8 @@ export class Gp2gpClient {
   /** Connects with the environment's configuration (see README, "Configuration"). */
   static async connect(config: Config = loadConfig()): Promise<Gp2gpClient> {
     const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-    const client = new Client({ connection, namespace: config.temporal.namespace });
+    // The same data converter as the worker: with encryption on, events never reach history in clear.
+    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
     const practices = loadPractices(config.practicesFile).map((p) => p.ods);
     return new Gp2gpClient(client, { taskQueue: config.temporal.taskQueue, practices, config });
   }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs Debian's Chromium for the Web UI browser test (test/browser/), only if it is missing.
 # Playwright (playwright-core) drives this system browser: no browser is ever downloaded by a test
-# tool. Called by .ci/run before `npm test`; run it by hand once on a development machine.
+# tool. `npm test` runs it first, so a fresh machine needs nothing installed by hand.
 set -euo pipefail
 CHROMIUM="${CHROMIUM_PATH:-/usr/bin/chromium}"
 if [ -x "$CHROMIUM" ]; then

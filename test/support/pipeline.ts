@@ -11,13 +11,13 @@ import { loadConfig, type Config } from '../../config';
 import { Gp2gpClient } from '../../client';
 import { MeshClient } from '../../mesh';
 import { AuthorityMailbox } from '../../stack/authority';
-import { runWorker, WORKFLOWS_PATH } from '../../worker/main';
+import { runWorker, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker/main';
 import { SANDBOX_PASSWORD } from './stack';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 /** Bundling takes seconds: once per test file (process) is enough. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: undefined }));
+  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES }));
 }
 
 export interface TestPipeline {
