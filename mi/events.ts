@@ -357,11 +357,14 @@ const userRule = (allowSystem: boolean): RuleSpec => ({
  * breaks and tabs are ordinary whitespace (rendered as spaces, to keep the record on one line); other
  * control characters are refused, as is anything that looks like an NHS number (MI24).
  */
+const LONE_SURROGATE_RE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const textRule: RuleSpec = {
   allowed: `text of 1 to ${MAX_TEXT_LENGTH} characters, without control characters other than tab and line breaks, and without patient identifiers`,
   check: (v) => {
     if (typeof v !== 'string' || v.length === 0 || v.length > MAX_TEXT_LENGTH) return NOT_ALLOWED;
     if (FORBIDDEN_CONTROL_RE.test(v)) return 'contains a control character';
+    // A lone surrogate has no UTF-8 form: the file would carry U+FFFD instead of the text kept.
+    if (LONE_SURROGATE_RE.test(v)) return 'is not well-formed Unicode (a lone surrogate, which UTF-8 cannot carry)';
     if (containsNhsNumber(v)) return 'looks like it contains an NHS number (MI24: no patient-identifiable data)';
     return undefined;
   },
