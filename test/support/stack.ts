@@ -11,6 +11,8 @@ export const TEST_MAILBOXES = [
   'X26SUP001', 'X26NHS001', 'X26SUP002', 'X26NHS002', 'X26SUP003', 'X26NHS003', 'X26SUP004', 'X26NHS004',
   // HTTP API / operations tests
   'X26SUP005', 'X26NHS005', 'X26SUP006', 'X26NHS006',
+  // test/fuzz.test.ts
+  'X26SUP007', 'X26NHS007',
   // operators tests: X26OPS001…X26OPS004 (test/browser, test/operators, test/security)
   'X26OPS001', 'X26OPS002', 'X26OPS003', 'X26OPS004',
 ];
