@@ -17,9 +17,10 @@ import {
 } from '../config';
 import { MeshClient } from '../mesh';
 import { AuthorityMailbox } from './authority';
-import { startApiProcess } from './api';
+import { prepareApi, startApiProcess } from './api';
 import { ProvisionError, provision } from './provision';
 import { checkMetricsPort, composePractices, prepareCodecServer } from './operators';
+import { superviseProcess } from './supervise';
 import { StackError, startMeshSandbox, startTemporalDevServer, type ServerHandle } from './servers';
 
 const say = (line: string) => console.log(`[gp2gp-mi] ${line}`);
@@ -59,43 +60,6 @@ function embeddedSharedKey(dataDir: string): string {
     fs.writeFileSync(file, randomBytes(24).toString('hex'), { mode: 0o600 });
   }
   return fs.readFileSync(file, 'utf8').trim();
-}
-
-/** Runs the worker as a child process and restarts it with backoff when it dies unexpectedly. */
-function superviseWorker(env: NodeJS.ProcessEnv, logFile: string): { stop(): Promise<void> } {
-  let child: ChildProcess | undefined;
-  let stopping = false;
-  let restarts = 0;
-  const run = () => {
-    const out = fs.openSync(logFile, 'a');
-    child = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'worker', 'main.ts')], {
-      env,
-      stdio: ['ignore', out, out],
-      detached: true,
-    });
-    fs.closeSync(out);
-    const startedAt = Date.now();
-    child.once('exit', (code, signal) => {
-      if (stopping) return;
-      if (Date.now() - startedAt > 60_000) restarts = 0;
-      const delay = Math.min(30_000, 1_000 * 2 ** restarts++);
-      say(`worker exited (${signal ?? code}); restarting in ${delay / 1000}s — log ${logFile}`);
-      setTimeout(run, delay);
-    });
-  };
-  run();
-  return {
-    async stop() {
-      stopping = true;
-      const c = child;
-      if (!c || c.exitCode !== null || c.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      c.kill('SIGTERM');
-      const timer = setTimeout(() => c.kill('SIGKILL'), 20_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }
 
 /**
@@ -140,9 +104,12 @@ async function main(): Promise<void> {
   const releaseLock = takeLock(config.dataDir);
   const started: { stop(): Promise<void> }[] = [];
   let stopping: Promise<void> | undefined;
+  let reloading: Promise<void> = Promise.resolve();
   const stopAll = () =>
     (stopping ??= (async () => {
       say('stopping…');
+      // A reload in progress finishes first, so the processes it starts are the ones stopped.
+      await reloading;
       for (const s of started.reverse()) await s.stop().catch(() => undefined);
       releaseLock();
       say('stopped');
@@ -161,6 +128,7 @@ async function main(): Promise<void> {
     const practices = composePractices(config, process.env);
     workerEnv.GP2GP_PRACTICES = practices.file;
     await checkMetricsPort(config);
+    const preparedApi = await prepareApi(config, process.env);
     const codec = await prepareCodecServer(config, workerEnv, logs);
     const needTools = !config.temporal.address || !config.mesh.url;
     const tools = needTools ? provision(say) : undefined;
@@ -198,25 +166,25 @@ async function main(): Promise<void> {
       workerEnv.MESH_PASSWORD = config.mesh.password ?? EMBEDDED_MESH_PASSWORD;
     }
 
-    let worker = superviseWorker(workerEnv, path.join(logs, 'worker.log'));
+    const superviseWorker = () => superviseProcess({ name: 'worker', entry: 'worker/main.ts', env: workerEnv, logFile: path.join(logs, 'worker.log'), say });
+    let worker = superviseWorker();
     started.push({ stop: () => worker.stop() });
     if (mesh) started.push(runEmbeddedAuthority(config, workerEnv, path.join(config.dataDir, 'authority')));
     // HTTP hooks API (issue #5): its own supervised process beside the worker (stack/api.ts).
-    let api = await startApiProcess(config, workerEnv, logs, say);
+    let api = startApiProcess(preparedApi, workerEnv, logs, say);
     started.push({ stop: () => api.stop() });
     const codecProcess = codec?.start();
     if (codecProcess) started.push(codecProcess);
     // SIGUSR2 (sent by `npm run demo` after it added practices): restart worker and API on the new list.
-    let reloading: Promise<void> = Promise.resolve();
     process.on('SIGUSR2', () => {
       reloading = reloading.then(async () => {
         if (stopping) return;
         const now = composePractices(config, process.env);
         say(`practices changed (${now.count} in ${now.file}): restarting the worker and the HTTP API`);
         await worker.stop();
-        worker = superviseWorker(workerEnv, path.join(logs, 'worker.log'));
+        worker = superviseWorker();
         await api.stop();
-        api = await startApiProcess(config, workerEnv, logs, say);
+        api = startApiProcess(preparedApi, workerEnv, logs, say);
       }).catch((err: unknown) => say(`reload failed: ${(err as Error).message}`));
     });
 
