@@ -4,7 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { benchIngest } from './ingest';
+import { benchMemory } from './memory';
 import { benchMesh } from './mesh';
+import { benchReporting } from './reporting';
 import { benchRender } from './render';
 import { formatResults, type BenchResult } from './result';
 
@@ -12,6 +15,9 @@ import { formatResults, type BenchResult } from './result';
 export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   mesh: benchMesh,
   render: benchRender,
+  ingest: benchIngest,
+  reporting: benchReporting,
+  memory: benchMemory,
 };
 
 async function main(names: string[]): Promise<void> {

@@ -1,0 +1,116 @@
+/**
+ * Reporting benchmark: time from "submit" to "every file acknowledged in the Authority's mailbox" —
+ * submissions started for every practice, CSV rendered, sent over MESH (the sandbox), collected and
+ * acknowledged by the Authority (stack/authority.ts, polling all the time), tracked by the
+ * submissions until each reports delivered to its reporting workflow.
+ *   - 100 practices with a realistic week each (3 registrations per practice per day, ~2.3 nationally);
+ *   - 1,000 practices × 7 days, SCALED DOWN: activity on one day only (1 registration per practice), so
+ *     that ingesting it fits in minutes; the other days go out as HR + FR record sets (MI07).
+ * Tracking is set to 1 s (doubling to 5 s) instead of the production 60 s: the figure is the
+ * pipeline's work, not the politeness interval towards MESH. Own servers, worker as a process.
+ *
+ *   npx tsx bench/reporting.ts    (or npm run bench -- reporting)   BENCH_REPORTING_SCENARIOS=100,1000
+ */
+import { generateTraffic } from '../demo/traffic';
+import { AuthorityMailbox, type ReceivedFile } from '../stack/authority';
+import { formatResults, type BenchResult } from './result';
+import { practiceCodes, startBenchStack } from './stack';
+
+function utcDay(offsetDays: number): string {
+  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+async function scenario(nPractices: number, activeDays: number, registrations: number): Promise<BenchResult[]> {
+  const practices = practiceCodes('R', nPractices);
+  const week = Array.from({ length: 7 }, (_, i) => utcDay(i - 7));
+  const stack = await startBenchStack({
+    name: `reporting-${nPractices}`,
+    practices,
+    env: { GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5', LOG_LEVEL: 'warn' },
+  });
+  try {
+    const events = generateTraffic({
+      practices,
+      days: week.slice(0, activeDays),
+      registrationsPerPracticeDay: registrations,
+      seed: 5,
+      notAfter: new Date(Date.now() - 60_000).toISOString(),
+    });
+    const t0 = Date.now();
+    const outcomes = await stack.client.recordEvents(events, { concurrency: 32 });
+    const notAccepted = outcomes.filter((o) => o.status !== 'accepted');
+    if (notAccepted.length) throw new Error(`reporting: ${notAccepted.length} events not accepted: ${JSON.stringify(notAccepted[0])}`);
+    const ingestSeconds = (Date.now() - t0) / 1000;
+    console.error(`reporting ${nPractices}: ${events.length} events ingested in ${ingestSeconds.toFixed(0)} s; submitting`);
+
+    // Rows are forwarded inside the workflow task that accepted each event, so they are there now.
+    const authority = new AuthorityMailbox(stack.authorityMesh(), { workflowId: stack.config.mesh.workflowId });
+    const received: ReceivedFile[] = [];
+    let collecting = true;
+    const collector = (async () => {
+      while (collecting) {
+        received.push(...(await authority.collect()));
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    })();
+    const started = Date.now();
+    let next = 0;
+    let submissions = 0;
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        for (let i = next++; i < practices.length; i = next++) {
+          const [r] = await stack.client.submit({ practiceOds: practices[i]!, days: week });
+          submissions += r!.result.submissions.length;
+        }
+      }),
+    );
+    const submitSeconds = (Date.now() - started) / 1000;
+    const lastDay = week[week.length - 1]!;
+    for (;;) {
+      let done = 0;
+      for (let i = 0; i < practices.length; i += 50) {
+        const views = await Promise.all(practices.slice(i, i + 50).map((p) => stack.client.reportingStatus(p)));
+        done += views.filter((v) => v.inFlight.length === 0 && v.lastDeliveredDay === lastDay).length;
+      }
+      if (done === practices.length) break;
+      if (Date.now() - started > 30 * 60_000) throw new Error(`reporting ${nPractices}: not all delivered after 30 min (${done})`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const seconds = (Date.now() - started) / 1000;
+    collecting = false;
+    await collector;
+    const rows = received.reduce((n, f) => n + f.content.split('\r\n').filter((l) => /^(RR|SR),/.test(l)).length, 0);
+    const scaled = activeDays < 7 ? `; SCALED DOWN: activity on ${activeDays} of the 7 days` : '';
+    return [
+      {
+        name: `reporting.${nPractices}-practices.submit-to-acknowledged`,
+        value: seconds,
+        unit: 's',
+        note: `${nPractices} practices × 7 days: ${submissions} submissions, ${received.length} files, ${rows} rows, ${events.length} events${scaled}`,
+      },
+      { name: `reporting.${nPractices}-practices.submit-calls`, value: submitSeconds, unit: 's', note: 'of which: the submit update of every practice, 8 at a time' },
+      { name: `reporting.${nPractices}-practices.per-practice`, value: (seconds * 1000) / nPractices, unit: 'ms', note: 'submit → acknowledged, per practice' },
+      { name: `reporting.${nPractices}-practices.ingest`, value: events.length / ingestSeconds, unit: 'events/s', note: `the week's events through the client beforehand (${ingestSeconds.toFixed(0)} s)` },
+    ];
+  } finally {
+    await stack.stop();
+  }
+}
+
+export async function benchReporting(): Promise<BenchResult[]> {
+  const wanted = (process.env.BENCH_REPORTING_SCENARIOS ?? '100,1000').split(',').map((s) => s.trim());
+  const results: BenchResult[] = [];
+  if (wanted.includes('100')) results.push(...(await scenario(100, 7, 3)));
+  if (wanted.includes('1000')) results.push(...(await scenario(1_000, 1, 1)));
+  return results;
+}
+
+if (require.main === module) {
+  benchReporting().then(
+    (results) => console.log(formatResults(results)),
+    (err: unknown) => {
+      console.error(`bench reporting: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
