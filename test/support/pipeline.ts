@@ -41,13 +41,15 @@ export async function startPipeline(options: {
   env?: Record<string, string>;
   /** Reuse a task queue (a worker restarted onto the same workflows). */
   taskQueue?: string;
+  /** Another Temporal server than the run's shared one (e.g. one on a SQLite file). */
+  temporalAddress?: string;
 }): Promise<TestPipeline> {
   const dir = path.join(inject('workDir'), `pipeline-${randomUUID()}`);
   fs.mkdirSync(dir, { recursive: true });
   const practicesFile = path.join(dir, 'practices.json');
   fs.writeFileSync(practicesFile, JSON.stringify({ practices: options.practices }, null, 2));
   const config = loadConfig({
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    TEMPORAL_ADDRESS: options.temporalAddress ?? inject('temporalAddress'),
     TEMPORAL_NAMESPACE: inject('temporalNamespace'),
     TEMPORAL_TASK_QUEUE: options.taskQueue ?? `gp2gp-mi-test-${randomUUID()}`,
     MESH_URL: inject('meshUrl'),
@@ -60,6 +62,8 @@ export async function startPipeline(options: {
     GP2GP_INBOX_POLL_SECONDS: '0.5',
     GP2GP_TRACKING_INTERVAL_SECONDS: '0.5',
     GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '2',
+    // In-process workers share the test process: no metrics exporter of their own.
+    GP2GP_METRICS_PORT: '0',
     ...options.env,
   });
   const controller = new AbortController();
