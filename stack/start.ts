@@ -147,6 +147,8 @@ async function main(): Promise<void> {
       });
       started.push(temporal);
       workerEnv.TEMPORAL_ADDRESS = temporal.address;
+      // Ours to adjust: the worker raises the dev server's 24 h retention so reopened transfers keep their history.
+      workerEnv.GP2GP_EMBEDDED_TEMPORAL = '1';
     }
 
     let mesh: ServerHandle | undefined;

@@ -15,7 +15,7 @@ import { HISTOGRAM_BUCKETS, METRICS } from '../observability/metric-names';
 import { PinoTemporalLogger } from '../observability/temporal-logger';
 import { loadPractices } from '../mi/practices';
 import { createActivities, type ActivityDeps } from '../activities';
-import { registerSearchAttributes } from './search-attributes';
+import { checkRetention, registerSearchAttributes } from './search-attributes';
 import { ensureLongLivedWorkflows } from './long-lived';
 import { log } from './log';
 
@@ -66,6 +66,13 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
   const closers: (() => unknown)[] = [];
   try {
     await registerSearchAttributes(connection, config.temporal.namespace);
+    // The embedded dev server (GP2GP_EMBEDDED set by npm start) may be adjusted; a cluster is only warned about.
+    await checkRetention(
+      connection,
+      config.temporal.namespace,
+      config.pipeline.transferFinalQuietMs,
+      process.env.GP2GP_EMBEDDED_TEMPORAL ? Math.max(30 * 86_400_000, 3 * config.pipeline.transferFinalQuietMs) : undefined,
+    );
     // The activities' own Temporal client shares the worker's data converter, so the rows they
     // signal to reporting workflows are encrypted like everything else (GP2GP_ENCRYPTION_KEYS).
     let activityConnection: Connection | undefined;

@@ -4,6 +4,7 @@
  */
 import type { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import Long from 'long';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 import { log } from './log';
 
@@ -28,4 +29,34 @@ export async function registerSearchAttributes(connection: NativeConnection, nam
   } catch (err) {
     if (!/already exists/i.test((err as Error).message)) throw err;
   }
+}
+
+/**
+ * A completed transfer is reopened from its last run's result, which the cluster keeps only for the
+ * namespace's retention period: say so loudly when retention is shorter than the quiet period after
+ * which transfers complete. With `extendTo`, raise it (the embedded dev server starts with 24 h).
+ */
+export async function checkRetention(
+  connection: NativeConnection,
+  namespace: string,
+  finalQuietMs: number,
+  extendTo?: number,
+): Promise<void> {
+  const described = await connection.workflowService.describeNamespace({ namespace });
+  const ttl = described.config?.workflowExecutionRetentionTtl;
+  const retentionMs = Number(ttl?.seconds ?? 0) * 1000;
+  if (retentionMs >= finalQuietMs * 2) return;
+  if (extendTo) {
+    await connection.workflowService.updateNamespace({
+      namespace,
+      config: { workflowExecutionRetentionTtl: { seconds: Long.fromNumber(Math.round(extendTo / 1000)) } },
+    });
+    log.info('namespace retention raised', { namespace, days: Math.round(extendTo / 86_400_000) });
+    return;
+  }
+  log.warn('namespace retention is shorter than twice the transfer quiet period: a late event may reopen a transfer without its earlier events', {
+    namespace,
+    retentionDays: retentionMs / 86_400_000,
+    finalQuietDays: finalQuietMs / 86_400_000,
+  });
 }
