@@ -429,6 +429,8 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     counts.temporalRestarts++;
     say(`Temporal dev server running again on the same SQLite file (${counts.temporalRestarts})`);
   };
+  const progress = setInterval(() => say(`… ${outcome.size}/${events.length} recorded`), 10_000);
+  void ingest.finally(() => clearInterval(progress));
   const ingestChaos = [killWorker, restartTemporal, killWorker, killWorker];
   for (const action of ingestChaos) {
     await Promise.race([sleep(5_000), ingest]);
