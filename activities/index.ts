@@ -56,6 +56,26 @@ function permanent(err: unknown): never {
   throw err;
 }
 
+/**
+ * Runs a long activity while heartbeating every few seconds: a worker that dies mid-send stops
+ * heartbeating, so Temporal retries the activity elsewhere within its heartbeat timeout (30 s)
+ * instead of waiting for the whole start-to-close timeout. A call that hangs in a live worker is
+ * bounded by the MESH client's own timeouts.
+ */
+async function withHeartbeats<T>(fn: (progress: (details: unknown) => void) => Promise<T>): Promise<T> {
+  const context = Context.current();
+  let details: unknown;
+  const timer = setInterval(() => context.heartbeat(details), 5_000);
+  try {
+    return await fn((d) => {
+      details = d;
+      context.heartbeat(d);
+    });
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 export function createActivities(config: Config, deps: ActivityDeps = {}) {
   let client: Promise<Client> | undefined = deps.client ? Promise.resolve(deps.client) : undefined;
   let mesh: MeshClient | undefined = deps.mesh;
@@ -117,29 +137,31 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       const files = renderFiles(sets);
       const m = meshClient();
       const sent: SentFile[] = [];
-      for (const [index, file] of files.entries()) {
-        Context.current().heartbeat({ file: index });
-        const localId = meshLocalId(input.submissionId, index);
-        const content = file.content;
-        const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
-        try {
-          // A retried activity must not send again: MeshClient.send looks the local id up first and
-          // reuses the message an earlier attempt created.
-          const { messageId } = await m.send({
-            to: config.mesh.to,
-            workflowId: config.mesh.workflowId,
-            body: content,
-            localId,
-            fileName: file.fileName,
-            subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
-            contentType: 'text/csv',
-          });
-          sent.push({ fileName: file.fileName, localId, messageId, bytes: file.bytes, rows });
-        } catch (err) {
-          permanent(err);
+      return await withHeartbeats(async (progress) => {
+        for (const [index, file] of files.entries()) {
+          progress({ file: index });
+          const localId = meshLocalId(input.submissionId, index);
+          const content = file.content;
+          const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
+          try {
+            // A retried activity must not send again: MeshClient.send looks the local id up first and
+            // reuses the message an earlier attempt created.
+            const { messageId } = await m.send({
+              to: config.mesh.to,
+              workflowId: config.mesh.workflowId,
+              body: content,
+              localId,
+              fileName: file.fileName,
+              subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
+              contentType: 'text/csv',
+            });
+            sent.push({ fileName: file.fileName, localId, messageId, bytes: file.bytes, rows });
+          } catch (err) {
+            permanent(err);
+          }
         }
-      }
-      return sent;
+        return sent;
+      });
     },
 
     /** Which of these submission workflows ended without a word (terminated, timed out, cancelled)? */
@@ -181,18 +203,20 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       // the mailbox are left alone for whoever reads them.
       const page = await m.inboxPage({ maxResults: input.maxResults, workflowFilter: `${config.mesh.workflowId}*` });
       const items: InboxItem[] = [];
-      for (const messageId of page.messageIds) {
-        Context.current().heartbeat({ messageId });
-        try {
-          const { metadata, body } = await m.download(messageId);
-          items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
-        } catch (err) {
-          // Expired or failed on MESH's side: keep it visible as unroutable instead of retrying for ever.
-          if (!(err instanceof MeshGoneError || err instanceof MeshNotFoundError)) throw err;
-          items.push({ messageId, kind: 'other', description: `download failed: ${err.message}` });
+      return await withHeartbeats(async (progress) => {
+        for (const messageId of page.messageIds) {
+          progress({ messageId });
+          try {
+            const { metadata, body } = await m.download(messageId);
+            items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
+          } catch (err) {
+            // Expired or failed on MESH's side: keep it visible as unroutable instead of retrying for ever.
+            if (!(err instanceof MeshGoneError || err instanceof MeshNotFoundError)) throw err;
+            items.push({ messageId, kind: 'other', description: `download failed: ${err.message}` });
+          }
         }
-      }
-      return { items, full: page.messageIds.length >= input.maxResults };
+        return { items, full: page.messageIds.length >= input.maxResults };
+      });
     },
 
     async acknowledgeMessages(input: { mailbox: string; messageIds: string[] }): Promise<void> {

@@ -59,6 +59,7 @@ const envSchema = z.object({
   // Operators (issue #7): payload encryption keys (secret) and the worker's Prometheus endpoint.
   GP2GP_ENCRYPTION_KEYS: optionalString,
   GP2GP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 });
 
@@ -101,6 +102,8 @@ export interface PipelineConfig {
   transferFinalQuietMs: number;
   /** An unfinished transfer completes after this long without events. */
   transferIdleMs: number;
+  /** Workflows kept in the worker's cache (about 280 KiB each, see the Performance section). */
+  workerCachedWorkflows: number;
 }
 
 export interface Config {
@@ -170,6 +173,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       deliveryDeadlineMs: Math.round(e.GP2GP_DELIVERY_DEADLINE_HOURS * 3_600_000),
       transferFinalQuietMs: Math.round(e.GP2GP_TRANSFER_FINAL_QUIET_HOURS * 3_600_000),
       transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
+      workerCachedWorkflows: e.GP2GP_WORKER_CACHED_WORKFLOWS,
     },
     dataDir,
     practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),

@@ -99,8 +99,9 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         // With a pre-built bundle the interceptors are whatever it was built with.
         ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
       },
-      // Many transfer workflows are open at once; each cached one costs memory (see npm run bench).
-      maxCachedWorkflows: 10_000,
+      // Each cached workflow costs ~280 KiB (npm run bench): 2,000 by default keeps the worker near 1 GB;
+      // an evicted workflow is replayed from history when it next gets a task.
+      maxCachedWorkflows: config.pipeline.workerCachedWorkflows,
     });
     await worker.runUntil(async () => {
       await ensureLongLivedWorkflows(config);

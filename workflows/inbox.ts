@@ -64,7 +64,7 @@ export const pollNowSignal = defineSignal('pollNow');
 
 const { pollInbox, acknowledgeMessages } = proxyActivities<ReturnType<typeof activities.createActivities>>({
   startToCloseTimeout: '10 minutes',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes' },
 });
 

@@ -87,9 +87,9 @@ export const submissionQuery = defineQuery<SubmissionView>('submission');
 // ---- the workflow -------------------------------------------------------------------------------
 
 const { sendSubmissionFiles, trackMessages } = proxyActivities<ReturnType<typeof activities.createActivities>>({
-  // Heartbeats come between files; one file (≤ 50 MB, in 20 MB chunks) must fit in the timeout.
+  // The send heartbeats every 5 s while it runs: a dead worker is noticed in 30 s, not 30 minutes.
   startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '10 minutes',
+  heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
