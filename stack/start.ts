@@ -4,17 +4,10 @@
  * store, then runs the worker under supervision (restarted if it dies). Ctrl-C stops everything it
  * started, in reverse order. State lives under .data/ and survives restarts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  ConfigError,
-  EMBEDDED_MESH_PASSWORD,
-  loadConfig,
-  PROJECT_ROOT,
-  type Config,
-} from '../config';
+import { ConfigError, EMBEDDED_MESH_PASSWORD, loadConfig, type Config } from '../config';
 import { MeshClient } from '../mesh';
 import { AuthorityMailbox } from './authority';
 import { prepareApi, startApiProcess } from './api';

@@ -17,7 +17,6 @@ import {
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
-  workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { Side } from '../mi/events';
