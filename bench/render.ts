@@ -17,6 +17,7 @@ import { FIELDS, QUOTED_POSITIONS, SR_SPEC_FIELD_COUNT } from '../mi/fields';
 import type { PracticeSettings } from '../mi/practices';
 import { endOfDay, recordSetFromRows, type RecordSet, type RecordSetRow } from '../mi/record-set';
 import { buildRow, firstEventAt } from '../mi/records';
+import { prng } from '../demo/traffic';
 import { formatResults, type BenchResult } from './result';
 
 const PRACTICES = Number(process.env.BENCH_RENDER_PRACTICES ?? 6300);
@@ -26,17 +27,6 @@ const MB = 1_000_000;
 
 // ---- a deterministic national week --------------------------------------------------------------
 
-/** mulberry32: the same week every run, so figures compare across runs and machines. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Week {
   sets: RecordSet[];

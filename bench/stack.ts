@@ -13,7 +13,7 @@ import { Gp2gpClient } from '../client';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { MeshClient } from '../mesh';
 import { provision, type Tools } from '../stack/provision';
-import { freePort, startMeshSandbox, startTemporalDevServer, type ServerHandle } from '../stack/servers';
+import { freePort, startMeshSandbox, startTemporalDevServer, stopProcess, type ServerHandle } from '../stack/servers';
 
 export const SUPPLIER = 'X26BNS001';
 export const AUTHORITY = 'X26BNN001';
@@ -67,24 +67,7 @@ export function startScript(script: string, env: NodeJS.ProcessEnv, logFile: str
         await new Promise((r) => setTimeout(r, 200));
       }
     },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      try {
-        process.kill(-child.pid!, 'SIGTERM');
-      } catch {
-        child.kill('SIGTERM');
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(-child.pid!, 'SIGKILL');
-        } catch {
-          /* gone */
-        }
-      }, 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopProcess(child, 15_000),
   };
 }
 

@@ -73,7 +73,8 @@ function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEn
   return child;
 }
 
-async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
+/** Stops a child started in its own process group: SIGTERM to the group, SIGKILL after `graceMs`. */
+export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   try {

@@ -26,13 +26,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Gp2gpClient } from '../../client';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config';
-import { generateTraffic } from '../../demo/traffic';
+import { generateTraffic, prng } from '../../demo/traffic';
 import { MeshClient } from '../../mesh';
 import { recordKeyOf, type HookEvent } from '../../mi/events';
 import { withEventId } from '../../mi/event-id';
 import { AuthorityMailbox, type ReceivedFile } from '../../stack/authority';
 import { provision, type Tools } from '../../stack/provision';
-import { freePort, startMeshSandbox, startTemporalDevServer, type ServerHandle } from '../../stack/servers';
+import { freePort, startMeshSandbox, startTemporalDevServer, stopProcess, type ServerHandle } from '../../stack/servers';
 import { transferWorkflowId } from '../../workflows/ids';
 import { transferQuery } from '../../workflows/transfer';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
@@ -59,16 +59,6 @@ const hardDeadline = startedAt + BUDGET_MS;
 const say = (line: string) => console.log(`[chaos ${((Date.now() - startedAt) / 1000).toFixed(1).padStart(6)}s] ${line}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
@@ -163,23 +153,7 @@ class Supervised {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    try {
-      process.kill(-child.pid!, 'SIGTERM');
-    } catch {
-      child.kill('SIGTERM');
-    }
-    const timer = setTimeout(() => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    }, 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (this.child) await stopProcess(this.child);
   }
 }
 
