@@ -26,7 +26,7 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
   const stack = await startBenchStack({
     name: `reporting-${nPractices}`,
     practices,
-    env: { GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5', LOG_LEVEL: 'warn' },
+    env: { GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5' },
   });
   try {
     const events = generateTraffic({
