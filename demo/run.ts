@@ -188,18 +188,22 @@ async function run(o: Options): Promise<number> {
   const client = new Gp2gpClient(temporal, { taskQueue: config.temporal.taskQueue, practices: loadPractices(practicesFile).map((p) => p.ods), config: { ...config, practicesFile } });
   try {
     // Registrations on `--days` days ending `--ending` days ago, so that most transfers have run their
-    // course (integration is due within 8 days); their later events run up to now. Every day from
-    // the first one to yesterday is submitted (days without activity still get HR + FR).
+    // course (integration is due within 8 days); their later events run up to now.
     const today = Date.parse(new Date().toISOString().slice(0, 10));
     const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
     const lastDay = today - o.endingDaysAgo * DAY_MS;
     const days = Array.from({ length: o.days }, (_, i) => dayOf(lastDay - (o.days - 1 - i) * DAY_MS));
-    const submitDays: string[] = [];
-    for (let t = Date.parse(days[0]!); t < today; t += DAY_MS) submitDays.push(dayOf(t));
+    // Events older than the correction window are refused (their days can no longer be corrected).
+    const oldest = dayOf(today - (config.pipeline.correctionWindowDays - 1) * DAY_MS);
+    if (days[0]! < oldest) {
+      throw new InvalidArgumentError(
+        `--days ${o.days} ending ${o.endingDaysAgo} days ago starts on ${days[0]}, before the ${config.pipeline.correctionWindowDays}-day correction window (${oldest}): use fewer days or a smaller --ending`,
+      );
+    }
     const events: HookEvent[] = generateTraffic({ practices, days, registrationsPerPracticeDay: o.perDay, seed: o.seed, notAfter: new Date().toISOString() });
     say(
       `Demo: ${practices.length} practices (${practices[0]}…${practices[practices.length - 1]}), registrations ${days[0]} to ${days[days.length - 1]}, ` +
-        `${events.length} hook events up to now (seed ${o.seed}); ${submitDays.length} days to submit per practice`,
+        `${events.length} hook events up to now (seed ${o.seed}); every due day up to ${dayOf(today - DAY_MS)} is then submitted`,
     );
 
     // 1. Record every event, as the GP systems' hooks would.
@@ -226,10 +230,11 @@ async function run(o: Options): Promise<number> {
     }, (n) => forwarding.update(n));
     forwarding.done('records forwarded to the reporting workflows');
 
-    // 3. Submit every day of every demo practice, and follow the submissions until acknowledged.
+    // 3. Submit every due day of every demo practice (days with rows, and every day since the practice
+    //    was added, empty or not), and follow the submissions until acknowledged.
     const submissions: { practiceOds: string; submissionId: string }[] = [];
     for (const ods of practices) {
-      const [r] = await client.submit({ practiceOds: ods, days: submitDays });
+      const [r] = await client.submit({ practiceOds: ods });
       for (const s of r!.result.submissions) submissions.push({ practiceOds: ods, submissionId: s.submissionId });
     }
     const delivery = new Progress('submissions', submissions.length);
@@ -345,11 +350,11 @@ if (require.main === module) {
     .description('Realistic synthetic GP2GP traffic against a running `npm start`, submitted and followed until delivered')
     .option('--practices <n>', 'number of practices', positive(500), 20)
     .option('--days <n>', 'days (UTC) on which registrations happen', positive(31), 7)
-    .option('--ending <n>', 'the last of those days is this many days before today (1-16; 15 lets most transfers finish)', (v) => {
+    .option('--ending <n>', 'the last of those days is this many days before today (1-13; 7 lets most transfers finish)', (v) => {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 16) throw new InvalidArgumentError('a whole number from 1 to 16');
+      if (!Number.isInteger(n) || n < 1 || n > 13) throw new InvalidArgumentError('a whole number from 1 to 13');
       return n;
-    }, 15)
+    }, 7)
     .option('--per-day <n>', 'registrations per practice per day', positive(200), 4)
     .option('--seed <n>', 'traffic seed (the same seed sends the same events: duplicates)', positive(2 ** 31), 1)
     .option('--concurrency <n>', 'events in flight', positive(256), 32)
