@@ -26,8 +26,11 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
   const stack = await startBenchStack({
     name: `reporting-${nPractices}`,
     practices,
-    env: { GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5' },
+    // Reporting covers the whole week from its first day, so quiet days go out as HR + FR (MI07).
+    env: { GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5', GP2GP_FIRST_DAY: week[0]! },
   });
+  let collecting = true;
+  let collector: Promise<void> = Promise.resolve();
   try {
     const events = generateTraffic({
       practices,
@@ -46,8 +49,7 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
     // Rows are forwarded inside the workflow task that accepted each event, so they are there now.
     const authority = new AuthorityMailbox(stack.authorityMesh(), { workflowId: stack.config.mesh.workflowId });
     const received: ReceivedFile[] = [];
-    let collecting = true;
-    const collector = (async () => {
+    collector = (async () => {
       while (collecting) {
         received.push(...(await authority.collect()));
         await new Promise((r) => setTimeout(r, 200));
@@ -93,6 +95,9 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
       { name: `reporting.${nPractices}-practices.ingest`, value: events.length / ingestSeconds, unit: 'events/s', note: `the week's events through the client beforehand (${ingestSeconds.toFixed(0)} s)` },
     ];
   } finally {
+    // The collector stops before the stack does, so an early failure is reported, not a closed client.
+    collecting = false;
+    await collector.catch(() => undefined);
     await stack.stop();
   }
 }

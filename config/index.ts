@@ -59,6 +59,10 @@ const envSchema = z.object({
   // Operators (issue #7): payload encryption keys (secret) and the worker's Prometheus endpoint.
   GP2GP_ENCRYPTION_KEYS: optionalString,
   GP2GP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  GP2GP_FIRST_DAY: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
+    .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 });
@@ -104,6 +108,11 @@ export interface PipelineConfig {
   transferIdleMs: number;
   /** Workflows kept in the worker's cache (about 280 KiB each, see the Performance section). */
   workerCachedWorkflows: number;
+  /**
+   * The first day this service reports for (onboarding): every day from it is reported, empty or not.
+   * Unset: the day a practice's reporting workflow starts. Earlier days are sent only if they have rows.
+   */
+  firstDay: string | undefined;
 }
 
 export interface Config {
@@ -174,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transferFinalQuietMs: Math.round(e.GP2GP_TRANSFER_FINAL_QUIET_HOURS * 3_600_000),
       transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
       workerCachedWorkflows: e.GP2GP_WORKER_CACHED_WORKFLOWS,
+      firstDay: e.GP2GP_FIRST_DAY,
     },
     dataDir,
     practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),

@@ -10,6 +10,7 @@ export function reportingInput(config: Config, practice: PracticeSettings | unde
   const cadence = practice?.cadence ?? config.pipeline.cadence;
   return {
     practiceOds,
+    ...(config.pipeline.firstDay ? { firstDay: config.pipeline.firstDay } : {}),
     options: {
       cadence,
       correctionWindowDays: config.pipeline.correctionWindowDays,
