@@ -17,7 +17,7 @@ import { FIELDS, QUOTED_POSITIONS, SR_SPEC_FIELD_COUNT } from '../mi/fields';
 import type { PracticeSettings } from '../mi/practices';
 import { endOfDay, recordSetFromRows, type RecordSet, type RecordSetRow } from '../mi/record-set';
 import { buildRow, firstEventAt } from '../mi/records';
-import { prng } from '../demo/traffic';
+import { prng, syntheticPractice } from '../demo/traffic';
 import { formatResults, type BenchResult } from './result';
 
 const PRACTICES = Number(process.env.BENCH_RENDER_PRACTICES ?? 6300);
@@ -46,17 +46,7 @@ function makeWeek(): Week {
   let buildMs = 0;
   for (let p = 0; p < PRACTICES; p++) {
     const ods = `P${String(p).padStart(5, '0')}`;
-    const practice: PracticeSettings = {
-      ods,
-      asid: String(200000000000 + p),
-      software: 'DEMO SUPPLIER LTD_Demo Clinical_3.2.1',
-      applicationStatus: '111110000000000',
-      maxMessageSizeMb: 5,
-      maxAttachments: 99,
-      maxAttachmentSizeMb: 5,
-      largeMessageFactorA: 1,
-      largeMessageFactorB: 1,
-    };
+    const practice: PracticeSettings = syntheticPractice(ods, 200000000000 + p, { applicationStatus: '111110000000000' });
     for (const day of DAYS) {
       const count = Math.floor(random() * 7); // 0–6 rows, 3 on average: ~132k in the week
       const setRows: RecordSetRow[] = [];

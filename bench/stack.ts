@@ -13,6 +13,7 @@ import { Gp2gpClient } from '../client';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { MeshClient } from '../mesh';
 import { provision, type Tools } from '../stack/provision';
+import { syntheticPractice } from '../demo/traffic';
 import { freePort, startMeshSandbox, startTemporalDevServer, stopProcess, type ServerHandle } from '../stack/servers';
 
 export const SUPPLIER = 'X26BNS001';
@@ -20,17 +21,7 @@ export const AUTHORITY = 'X26BNN001';
 export const PASSWORD = 'password';
 
 export function practiceSettings(ods: string, i: number) {
-  return {
-    ods,
-    asid: String(400_000_000_000 + i),
-    software: 'Supplier_Product_1.0',
-    applicationStatus: '110100000000000',
-    maxMessageSizeMb: 5,
-    maxAttachments: 99,
-    maxAttachmentSizeMb: 5,
-    largeMessageFactorA: 1,
-    largeMessageFactorB: 1,
-  };
+  return syntheticPractice(ods, 400_000_000_000 + i);
 }
 
 /** ODS codes `<prefix><n>` for n practices, e.g. B1000…B1099. */

@@ -25,7 +25,7 @@ import { DEMO_PRACTICES_FILE, EFFECTIVE_PRACTICES_FILE, EXAMPLE_PRACTICES_FILE }
 import { reportingWorkflowId } from '../workflows/ids';
 import { submissionQuery, type SubmissionView } from '../workflows/submission';
 import { transferQuery, type TransferView } from '../workflows/transfer';
-import { generateTraffic } from './traffic';
+import { generateTraffic, syntheticPractice } from './traffic';
 
 const DAY_MS = 86_400_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -61,17 +61,7 @@ export class Progress {
 
 export function demoPractice(n: number): PracticeSettings {
   const ods = `Y9${String(n).padStart(4, '0')}`;
-  return {
-    ods,
-    asid: `2000009${String(n).padStart(5, '0')}`,
-    software: 'DEMO SUPPLIER LTD_Demo Clinical_3.2.1',
-    applicationStatus: '111110000000000',
-    maxMessageSizeMb: 5,
-    maxAttachments: 99,
-    maxAttachmentSizeMb: 5,
-    largeMessageFactorA: 1,
-    largeMessageFactorB: 1,
-  };
+  return syntheticPractice(ods, `2000009${String(n).padStart(5, '0')}`, { applicationStatus: '111110000000000' });
 }
 
 async function scrapeMetric(config: Config, name: string): Promise<number | undefined> {

@@ -6,6 +6,23 @@
  * UUIDs and made-up registration ids: no patient data.
  */
 import type { HookEvent } from '../mi/events';
+import type { PracticeSettings } from '../mi/practices';
+
+/** Practice settings (HR fields) for a made-up practice: tests, benches, the chaos suite and the demo. */
+export function syntheticPractice(ods: string, asid: string | number, overrides: Partial<PracticeSettings> = {}): PracticeSettings {
+  return {
+    ods,
+    asid: String(asid),
+    software: 'DEMO SUPPLIER LTD_Demo Clinical_3.2.1',
+    applicationStatus: '110100000000000',
+    maxMessageSizeMb: 5,
+    maxAttachments: 99,
+    maxAttachmentSizeMb: 5,
+    largeMessageFactorA: 1,
+    largeMessageFactorB: 1,
+    ...overrides,
+  };
+}
 
 /** mulberry32: a small, fast, seeded PRNG, good enough for test data (shared by tests and benches). */
 export function prng(seed: number): () => number {

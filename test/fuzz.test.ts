@@ -12,24 +12,14 @@ import { temporal } from '@temporalio/proto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi, clientBackend } from '../api/app';
-import { generateTraffic } from '../demo/traffic';
+import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { withEventId } from '../mi/event-id';
 import { transferWorkflowId } from '../workflows/ids';
 import { transferQuery, type StoredEvent } from '../workflows/transfer';
 import { startPipeline, type TestPipeline } from './support/pipeline';
 
-const PRACTICES = ['F91001', 'F91002'].map((ods, i) => ({
-  ods,
-  asid: `20000000090${i + 1}`,
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-}));
+const PRACTICES = ['F91001', 'F91002'].map((ods, i) => syntheticPractice(ods, `20000000090${i + 1}`));
 const YESTERDAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 const TOKEN = `fuzz-token-${randomUUID()}`;
 /** Fields that pick the record (and so the workflow): mutated only where the workflow is not fixed. */

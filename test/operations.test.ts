@@ -6,6 +6,7 @@
  * and ends delivered, the Authority's mailbox holding each row once per day; a second replay sends
  * nothing again.
  */
+import { syntheticPractice } from '../demo/traffic';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
@@ -17,17 +18,7 @@ import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 import { recordSetsOf } from './support/record-sets';
 
-const practice = (ods: string, n: number) => ({
-  ods,
-  asid: `20000000060${n}`,
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-});
+const practice = (ods: string, n: number) => syntheticPractice(ods, `20000000060${n}`);
 const REQUESTER = 'P06001';
 const SENDER = 'P06002';
 /** A practice whose one transfer is integrated, so it completes and is shown from its result. */

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTraffic } from '../demo/traffic';
+import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { inboxWorkflowId, reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { transferQuery } from '../workflows/transfer';
@@ -17,17 +17,7 @@ import { recordSetsOf } from './support/record-sets';
 import type { SubmissionView } from '../workflows/submission';
 import { submissionQuery } from '../workflows/submission';
 
-const PRACTICES = ['A81001', 'B82002', 'C83003'].map((ods, i) => ({
-  ods,
-  asid: `20000000000${i + 1}`,
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-}));
+const PRACTICES = ['A81001', 'B82002', 'C83003'].map((ods, i) => syntheticPractice(ods, `20000000000${i + 1}`));
 
 function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);

@@ -4,22 +4,12 @@
  * delivers them — each row once in the Authority's mailbox.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateTraffic } from '../demo/traffic';
+import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordSetsOf } from './support/record-sets';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 import { submissionQuery, type SubmissionView } from '../workflows/submission';
 
-const PRACTICE = {
-  ods: 'D84004',
-  asid: '200000000004',
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-};
+const PRACTICE = syntheticPractice('D84004', '200000000004');
 
 describe('a permanent MESH fault', () => {
   let pipeline: TestPipeline | undefined;

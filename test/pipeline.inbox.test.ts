@@ -4,24 +4,14 @@
  * route stays visible; every message is acknowledged in MESH once recorded, leaving the inbox empty.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTraffic } from '../demo/traffic';
+import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { inboxQuery } from '../workflows/inbox';
 import { inboxWorkflowId } from '../workflows/ids';
 import { submissionQuery, type SubmissionView } from '../workflows/submission';
 import { collect, injectReport, sandboxClient } from './support/mesh';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 
-const practice = (ods: string, n: number) => ({
-  ods,
-  asid: `20000000001${n}`,
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-});
+const practice = (ods: string, n: number) => syntheticPractice(ods, `20000000001${n}`);
 const PRACTICES = [practice('E85005', 1), practice('F86006', 2), practice('G87007', 3)];
 const SUPPLIER = 'X26SUP003';
 const AUTHORITY = 'X26NHS003';

@@ -6,24 +6,14 @@ import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTraffic } from '../demo/traffic';
+import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
 import { transferWorkflowId } from '../workflows/ids';
 import { transferQuery, type TransferResult } from '../workflows/transfer';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 import { submissionQuery, type SubmissionView } from '../workflows/submission';
 
-const PRACTICE = {
-  ods: 'H88008',
-  asid: '200000000008',
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-};
+const PRACTICE = syntheticPractice('H88008', '200000000008');
 
 describe('transfer workflows', () => {
   let pipeline: TestPipeline;

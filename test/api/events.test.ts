@@ -4,6 +4,7 @@
  * batch records its good events whatever the bad ones, tokens are checked and never logged, the
  * limits answer 413 / 429, and an unreachable Temporal is a retryable 503 — never a 5xx for bad input.
  */
+import { syntheticPractice } from '../../demo/traffic';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -23,17 +24,7 @@ import { transferWorkflowId } from '../../workflows/ids';
 import { transferQuery } from '../../workflows/transfer';
 import { startPipeline, type TestPipeline } from '../support/pipeline';
 
-const PRACTICE = {
-  ods: 'P05001',
-  asid: '200000000501',
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-};
+const PRACTICE = syntheticPractice('P05001', '200000000501');
 const TOKEN = `test-token-${randomUUID()}`;
 const OTHER_TOKEN = `other-token-${randomUUID()}`;
 const YESTERDAY = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);

@@ -7,22 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { generateTraffic } from '../../demo/traffic';
+import { generateTraffic, syntheticPractice } from '../../demo/traffic';
 import { submissionQuery, type SubmissionView } from '../../workflows/submission';
 import { launchChromium, searchWorkflows, waitForUi, type Browser } from '../support/browser';
 import { eventually, startPipeline, type TestPipeline } from '../support/pipeline';
 
-const PRACTICE = {
-  ods: 'E82001',
-  asid: '200000000901',
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-};
+const PRACTICE = syntheticPractice('E82001', '200000000901');
 const OTHER = { ...PRACTICE, ods: 'E82002', asid: '200000000902' };
 
 describe('the Temporal Web UI in Chromium', () => {

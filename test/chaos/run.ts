@@ -26,7 +26,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Gp2gpClient } from '../../client';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config';
-import { generateTraffic, prng } from '../../demo/traffic';
+import { generateTraffic, prng, syntheticPractice } from '../../demo/traffic';
 import { MeshClient } from '../../mesh';
 import { recordKeyOf, type HookEvent } from '../../mi/events';
 import { withEventId } from '../../mi/event-id';
@@ -65,17 +65,7 @@ function utcDay(offsetDays: number): string {
 }
 
 function practiceSettings(ods: string, i: number) {
-  return {
-    ods,
-    asid: String(300_000_000_000 + i),
-    software: 'Supplier_Product_1.0',
-    applicationStatus: '110100000000000',
-    maxMessageSizeMb: 5,
-    maxAttachments: 99,
-    maxAttachmentSizeMb: 5,
-    largeMessageFactorA: 1,
-    largeMessageFactorB: 1,
-  };
+  return syntheticPractice(ods, 300_000_000_000 + i);
 }
 
 // ---- counters -------------------------------------------------------------------------------------

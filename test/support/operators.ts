@@ -1,17 +1,8 @@
 /** Helpers for the operators tests (metrics, encryption): their practice, pipeline and Prometheus reading. */
+import { syntheticPractice } from '../../demo/traffic';
 import { startPipeline, type TestPipeline } from './pipeline';
 
-export const PRACTICE = {
-  ods: 'E83001',
-  asid: '200000000911',
-  software: 'Supplier_Product_1.0',
-  applicationStatus: '110100000000000',
-  maxMessageSizeMb: 5,
-  maxAttachments: 99,
-  maxAttachmentSizeMb: 5,
-  largeMessageFactorA: 1,
-  largeMessageFactorB: 1,
-};
+export const PRACTICE = syntheticPractice('E83001', '200000000911');
 
 export type OperatorsPipeline = TestPipeline;
 
