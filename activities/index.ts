@@ -7,6 +7,7 @@ import { Context, ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import * as fs from 'node:fs';
 import type { Config } from '../config';
+import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { MeshClient, MeshAuthError, MeshConfigError, MeshConflictError, MeshSendRefusedError, MeshNotFoundError, MeshGoneError } from '../mesh';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
@@ -79,17 +80,16 @@ async function withHeartbeats<T>(fn: (progress: (details: unknown) => void) => P
 export function createActivities(config: Config, deps: ActivityDeps = {}) {
   let client: Promise<Client> | undefined = deps.client ? Promise.resolve(deps.client) : undefined;
   let mesh: MeshClient | undefined = deps.mesh;
-  let practices: PracticeSettings[] | undefined = deps.practices;
+  const practices: PracticeSettings[] | undefined = deps.practices;
 
   const temporal = () =>
     (client ??= Connection.connect(temporalConnectionOptions(config.temporal)).then(
-      (connection) => new Client({ connection, namespace: config.temporal.namespace }),
+      // The worker's data converter: with encryption on, forwarded rows never reach history in clear.
+      (connection) => new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) }),
     ));
   const meshClient = () => (mesh ??= meshClientFromConfig(config));
-  const practicesById = () => {
-    practices ??= loadPractices(config.practicesFile);
-    return new Map(practices.map((p) => [p.ods, p]));
-  };
+  let byOds: Map<string, PracticeSettings> | undefined;
+  const practicesById = () => (byOds ??= new Map((practices ?? loadPractices(config.practicesFile)).map((p) => [p.ods, p])));
   const practice = (ods: string): PracticeSettings => {
     const p = practicesById().get(ods);
     if (!p) throw ApplicationFailure.nonRetryable(`practice ${ods} is not configured in ${config.practicesFile}`, 'UnknownPractice');

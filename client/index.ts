@@ -16,7 +16,7 @@ import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { recordKeyOf, validateEvent, type FieldProblem } from '../mi/events';
 import { withEventId } from '../mi/event-id';
-import { loadPractices } from '../mi/practices';
+import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { reportingInput } from '../config/reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventAgeRefusal, recordEventUpdate, transferWorkflow, type StoredEvent } from '../workflows/transfer';
@@ -36,6 +36,8 @@ export interface Gp2gpClientOptions {
   taskQueue: string;
   /** ODS codes this service reports for; events of other practices are refused. */
   practices: string[];
+  /** Their settings, when known (a reporting workflow started from here gets the practice's cadence). */
+  practiceSettings?: PracticeSettings[];
   config: Config;
   /** Longest wait for one event's answer (default 30 s); past it, recordEvent throws (not refused). */
   timeoutMs?: number;
@@ -56,8 +58,8 @@ export class Gp2gpClient {
     const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
     // The same data converter as the worker: with encryption on, events never reach history in clear.
     const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
-    const practices = loadPractices(config.practicesFile).map((p) => p.ods);
-    return new Gp2gpClient(client, { taskQueue: config.temporal.taskQueue, practices, config });
+    const practiceSettings = loadPractices(config.practicesFile);
+    return new Gp2gpClient(client, { taskQueue: config.temporal.taskQueue, practices: practiceSettings.map((p) => p.ods), practiceSettings, config });
   }
 
   async close(): Promise<void> {
@@ -80,10 +82,7 @@ export class Gp2gpClient {
       return { status: 'refused', message: problem.message, problems: [problem], eventId: event.eventId };
     }
     const tooOld = eventAgeRefusal(event.occurredAt, Date.now(), this.options.config.pipeline.correctionWindowDays);
-    if (tooOld) {
-      const problem: FieldProblem = { field: 'occurredAt', value: event.occurredAt, allowed: tooOld.split('allowed: ')[1] ?? '', message: tooOld };
-      return { status: 'refused', message: tooOld, problems: [problem], eventId: event.eventId };
-    }
+    if (tooOld) return { status: 'refused', message: tooOld.message, problems: [tooOld], eventId: event.eventId };
     const workflowId = transferWorkflowId(side, practiceOds, key);
     try {
       // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
@@ -164,7 +163,7 @@ export class Gp2gpClient {
       await this.temporal.workflow.start('reportingWorkflow', {
         workflowId: reportingWorkflowId(ods),
         taskQueue: this.options.taskQueue,
-        args: [reportingInput(config, loadPractices(config.practicesFile).find((p) => p.ods === ods), ods)],
+        args: [reportingInput(config, this.options.practiceSettings?.find((p) => p.ods === ods), ods)],
         workflowIdConflictPolicy: 'USE_EXISTING',
       });
     } catch (err) {

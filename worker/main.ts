@@ -15,7 +15,7 @@ import { HISTOGRAM_BUCKETS, METRICS } from '../observability/metric-names';
 import { PinoTemporalLogger } from '../observability/temporal-logger';
 import { loadPractices } from '../mi/practices';
 import { createActivities, type ActivityDeps } from '../activities';
-import { checkRetention, registerSearchAttributes } from './search-attributes';
+import { checkRetention, registerSearchAttributes } from './namespace';
 import { ensureLongLivedWorkflows } from './long-lived';
 import { log } from './log';
 

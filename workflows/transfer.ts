@@ -20,7 +20,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { recordKeyOf, utcDayOf, validateEvent, type HookEvent, type Side } from '../mi/events';
+import { recordKeyOf, utcDayOf, validateEvent, type FieldProblem, type HookEvent, type Side } from '../mi/events';
 import { buildRow, firstEventAt, recordDays, sameEventContent } from '../mi/records';
 import { endOfDay } from '../mi/record-set';
 import type * as activities from '../activities';
@@ -85,13 +85,17 @@ export interface TransferOptions {
 }
 
 /** The refusal for an event too old to be reported correctly, or undefined. */
-export function eventAgeRefusal(occurredAt: string, now: number, maxEventAgeDays: number | undefined): string | undefined {
+export function eventAgeRefusal(occurredAt: string, now: number, maxEventAgeDays: number | undefined): FieldProblem | undefined {
   if (maxEventAgeDays === undefined) return undefined;
   const oldest = new Date(now - maxEventAgeDays * 86_400_000).toISOString().slice(0, 10);
-  const day = utcDayOf(occurredAt);
-  return day < oldest
-    ? `occurredAt: ${occurredAt} is older than the ${maxEventAgeDays}-day correction window; allowed: ${oldest} or later (UTC); older days can no longer be corrected`
-    : undefined;
+  if (utcDayOf(occurredAt) >= oldest) return undefined;
+  const allowed = `${oldest} or later (UTC); older days can no longer be corrected`;
+  return {
+    field: 'occurredAt',
+    value: occurredAt,
+    allowed,
+    message: `occurredAt: ${occurredAt} is older than the ${maxEventAgeDays}-day correction window; allowed: ${allowed}`,
+  };
 }
 
 export interface TransferResult {
@@ -162,7 +166,7 @@ export class TransferRecord {
     if (!result.ok) return result.message;
     const event = result.event;
     const tooOld = eventAgeRefusal(event.occurredAt, Date.now(), maxEventAgeDays);
-    if (tooOld) return tooOld;
+    if (tooOld) return tooOld.message;
     const { side, practiceOds, key } = recordKeyOf(event);
     if (side !== this.side || practiceOds !== this.practiceOds || key !== this.key) {
       return `event belongs to ${side} ${practiceOds}/${key}, not to this transfer (${this.side} ${this.practiceOds}/${this.key})`;

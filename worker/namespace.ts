@@ -1,6 +1,7 @@
 /**
- * Registers the project's search attributes on whatever cluster we run against (the dev server
- * already has them from its command line; "already exists" is fine).
+ * What the worker makes sure of in its namespace at start-up, on whatever cluster we run against:
+ * the project's search attributes (the dev server already has them from its command line; "already
+ * exists" is fine) and a retention long enough for reopening transfers.
  */
 import type { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
