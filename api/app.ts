@@ -59,8 +59,8 @@ export interface ApiOptions {
 /** One event's result, the same in a single answer and in a batch. */
 export type EventResult =
   | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string }
-  | { status: 'refused'; eventId?: string; error: { message: string; problems: FieldProblem[] } }
-  | { status: 'unavailable'; eventId?: string; error: { message: string } };
+  | { status: 'refused'; eventId?: string; error: { code: 'refused'; message: string; field?: string; problems: FieldProblem[] } }
+  | { status: 'unavailable'; eventId?: string; error: { code: 'unavailable'; message: string } };
 
 export interface BatchResult {
   results: (EventResult & { index: number })[];
@@ -216,7 +216,13 @@ function toResult(outcome: EventOutcome): EventResult {
     return {
       status: 'refused',
       ...(outcome.eventId ? { eventId: outcome.eventId } : {}),
-      error: { message: outcome.message, problems: outcome.problems },
+      // The documented error shape (code, message, field) plus every problem, field by field.
+      error: {
+        code: 'refused',
+        message: outcome.message,
+        ...(outcome.problems[0] ? { field: outcome.problems[0].field } : {}),
+        problems: outcome.problems,
+      },
     };
   }
   return { status: outcome.status, eventId: outcome.eventId, workflowId: outcome.workflowId };
@@ -398,7 +404,7 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
     const worker = async () => {
       for (let i = next++; i < inputs.length; i = next++) {
         if (down) {
-          results[i] = { status: 'unavailable', error: { message: 'not recorded: Temporal is unreachable; retry' } };
+          results[i] = { status: 'unavailable', error: { code: 'unavailable', message: 'not recorded: Temporal is unreachable; retry' } };
           continue;
         }
         try {
@@ -406,11 +412,11 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         } catch (err) {
           if (isUnavailable(err)) {
             down = true;
-            results[i] = { status: 'unavailable', error: { message: 'not recorded: Temporal is unreachable or too slow; retry' } };
+            results[i] = { status: 'unavailable', error: { code: 'unavailable', message: 'not recorded: Temporal is unreachable or too slow; retry' } };
           } else if (grpcCodeOf(err) === GRPC_INVALID_ARGUMENT) {
             // Temporal itself refused what the contract let through (e.g. a size limit): still the
             // caller's input, so a refusal, not a 5xx.
-            results[i] = { status: 'refused', error: { message: `refused by Temporal: ${(err as Error).message}`, problems: [] } };
+            results[i] = { status: 'refused', error: { code: 'refused', message: `refused by Temporal: ${(err as Error).message}`, problems: [] } };
           } else {
             throw err;
           }

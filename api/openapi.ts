@@ -180,7 +180,13 @@ export function openApiDocument(limits: { bodyLimitBytes: number; maxBatchEvents
             workflowId: { type: 'string', description: 'the transfer workflow holding the record (Temporal Web UI)' },
             error: {
               type: 'object',
-              properties: { message: { type: 'string' }, problems: { type: 'array', items: ref('FieldProblem') } },
+              required: ['code', 'message'],
+              properties: {
+                code: { type: 'string', enum: ['refused', 'unavailable'] },
+                message: { type: 'string' },
+                field: { type: 'string', description: 'the first field refused (all of them are in problems)' },
+                problems: { type: 'array', items: ref('FieldProblem') },
+              },
             },
           },
         },

@@ -15,6 +15,10 @@ export const TEST_MAILBOXES = [
   'X26SUP007', 'X26NHS007',
   // operators tests: X26OPS001…X26OPS004 (test/browser, test/operators, test/security)
   'X26OPS001', 'X26OPS002', 'X26OPS003', 'X26OPS004',
+  // test/readme.test.ts
+  'X26SUP016', 'X26NHS016',
+  // test/pipeline.reporting.test.ts and test/days.test.ts (issue 16)
+  'X26SUP031', 'X26NHS031',
 ];
 
 /** Password of every sandbox mailbox. */
