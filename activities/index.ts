@@ -2,6 +2,9 @@
  * Activities: all I/O of the pipeline (Temporal client calls, MESH, rendering CSV). Workflows import
  * this module as types only. Each activity is safe to retry: forwarding rows is idempotent by row
  * sequence, sending looks its MESH local id up before sending, acknowledging twice is harmless.
+ * A fault no retry can fix (MESH refusing our credentials or the recipient, MESH settings missing, a
+ * record set that cannot be rendered, an unknown practice) ends the attempt at once as a
+ * non-retryable ApplicationFailure with its reason, instead of being retried for ever.
  */
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
@@ -87,7 +90,14 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       // The worker's data converter: with encryption on, forwarded rows never reach history in clear.
       (connection) => new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) }),
     ));
-  const meshClient = () => (mesh ??= meshClientFromConfig(config));
+  const meshClient = () => {
+    try {
+      return (mesh ??= meshClientFromConfig(config));
+    } catch (err) {
+      // Missing settings or unreadable certificate files: no retry of this worker can fix them.
+      throw ApplicationFailure.nonRetryable(`MESH client: ${(err as Error).message}`, 'MeshConfigError');
+    }
+  };
   let byOds: Map<string, PracticeSettings> | undefined;
   const practicesById = () => (byOds ??= new Map((practices ?? loadPractices(config.practicesFile)).map((p) => [p.ods, p])));
   const practice = (ods: string): PracticeSettings => {
@@ -133,8 +143,14 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
     /** Renders the record sets into files (≤ 50 MB, split after an FR) and sends each over MESH once. */
     async sendSubmissionFiles(input: { submissionId: string; practiceOds: string; recordSets: SubmissionRecordSet[] }): Promise<SentFile[]> {
       const settings = practice(input.practiceOds);
-      const sets: RecordSet[] = input.recordSets.map((s) => recordSetFromRows(settings, s.day, s.rows));
-      const files = renderFiles(sets);
+      let files: ReturnType<typeof renderFiles>;
+      try {
+        const sets: RecordSet[] = input.recordSets.map((s) => recordSetFromRows(settings, s.day, s.rows));
+        files = renderFiles(sets);
+      } catch (err) {
+        // Rendering is a pure function of these rows: what cannot be rendered now never will be.
+        throw ApplicationFailure.nonRetryable(`the record sets cannot be rendered: ${(err as Error).message}`, 'RenderFailed');
+      }
       const m = meshClient();
       const sent: SentFile[] = [];
       return await withHeartbeats(async (progress) => {
@@ -201,7 +217,8 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       const m = meshClient();
       // Only our workflow's messages (reports about them and `<ours>_ACK`): other workflows sharing
       // the mailbox are left alone for whoever reads them.
-      const page = await m.inboxPage({ maxResults: input.maxResults, workflowFilter: `${config.mesh.workflowId}*` });
+      // Authentication or configuration faults end the attempt at once: the inbox workflow says so and polls later.
+      const page = await m.inboxPage({ maxResults: input.maxResults, workflowFilter: `${config.mesh.workflowId}*` }).catch(permanent);
       const items: InboxItem[] = [];
       return await withHeartbeats(async (progress) => {
         for (const messageId of page.messageIds) {
@@ -211,7 +228,7 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
             items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
           } catch (err) {
             // Expired or failed on MESH's side: keep it visible as unroutable instead of retrying for ever.
-            if (!(err instanceof MeshGoneError || err instanceof MeshNotFoundError)) throw err;
+            if (!(err instanceof MeshGoneError || err instanceof MeshNotFoundError)) permanent(err);
             items.push({ messageId, kind: 'other', description: `download failed: ${err.message}` });
           }
         }

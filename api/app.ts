@@ -17,7 +17,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import rateLimit from '@fastify/rate-limit';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { EventOutcome, Gp2gpClient } from '../client';
-import type { FieldProblem } from '../mi/events';
+import type { FieldProblem, FieldWarning } from '../mi/events';
 import { openApiDocument } from './openapi';
 
 // ---- what the API needs from the pipeline --------------------------------------------------------
@@ -33,7 +33,8 @@ export interface ApiBackend {
 /** The hooks client as the API's backend: every Temporal call bounded by the request's deadline. */
 export function clientBackend(client: Gp2gpClient): ApiBackend {
   return {
-    recordEvent: (input, deadline) => client.temporal.withDeadline(deadline, () => client.recordEvent(input)),
+    // The request's deadline goes down to the client, which would otherwise set its own (30 s) over it.
+    recordEvent: (input, deadline) => client.recordEvent(input, { deadline }),
     checkReady: async (deadline) => {
       await client.temporal.withDeadline(deadline, () => client.temporal.connection.workflowService.getSystemInfo({}));
     },
@@ -58,7 +59,8 @@ export interface ApiOptions {
 
 /** One event's result, the same in a single answer and in a batch. */
 export type EventResult =
-  | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string }
+  /** `warnings` only when there are any: the event was recorded as sent (e.g. a NACK code 0083.08 does not list). */
+  | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string; warnings?: FieldWarning[] }
   | { status: 'refused'; eventId?: string; error: { code: 'refused'; message: string; field?: string; problems: FieldProblem[] } }
   | { status: 'unavailable'; eventId?: string; error: { code: 'unavailable'; message: string } };
 
@@ -225,7 +227,7 @@ function toResult(outcome: EventOutcome): EventResult {
       },
     };
   }
-  return { status: outcome.status, eventId: outcome.eventId, workflowId: outcome.workflowId };
+  return { status: outcome.status, eventId: outcome.eventId, workflowId: outcome.workflowId, ...(outcome.warnings ? { warnings: outcome.warnings } : {}) };
 }
 
 // ---- the app -------------------------------------------------------------------------------------
@@ -412,7 +414,8 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
         } catch (err) {
           if (isUnavailable(err)) {
             down = true;
-            results[i] = { status: 'unavailable', error: { code: 'unavailable', message: 'not recorded: Temporal is unreachable or too slow; retry' } };
+            const message = `not recorded: Temporal is unreachable or did not answer within ${timeoutMs / 1000} s (is a worker polling?); retry`;
+            results[i] = { status: 'unavailable', error: { code: 'unavailable', message } };
           } else if (grpcCodeOf(err) === GRPC_INVALID_ARGUMENT) {
             // Temporal itself refused what the contract let through (e.g. a size limit): still the
             // caller's input, so a refusal, not a 5xx.

@@ -35,7 +35,8 @@ export const FIELD_TYPES: Record<string, Schema> = {
   fragmentsTotal: { type: 'integer', minimum: 0 },
   fragmentsReceived: { type: 'integer', minimum: 0 },
   ackStatus: { type: 'integer', minimum: 0, maximum: 7 },
-  ackCode: { type: 'string' },
+  // 0171.02 RR23 / SR9: 0 = ACK, 01–99 = NACK; codes 0083.08 does not list are accepted with a warning.
+  ackCode: { type: 'string', pattern: '^(?:0|0[1-9]|[1-9][0-9])$' },
   ackMessageId: { type: 'string', format: 'uuid' },
   actingUser: { type: 'string' },
   requestingOds: { type: 'string' },
@@ -111,7 +112,7 @@ export function openApiDocument(limits: { bodyLimitBytes: number; maxBatchEvents
           summary: 'Record one hook event or a batch',
           description:
             `The body is one event (a JSON object), a JSON array of events, or {"events": [...]}; at most ${limits.maxBatchEvents} events and ${limits.bodyLimitBytes} bytes, UTF-8 JSON. ` +
-            'One event answers 200 (accepted or duplicate) or 422 (refused, with the problems field by field). ' +
+            'One event answers 200 (accepted or duplicate, with `warnings` when something accepted is worth a look) or 422 (refused, with the problems field by field). ' +
             'A batch answers 200 with one result per event, in order: good events are recorded even when others are refused.',
           requestBody: {
             required: true,
@@ -171,6 +172,12 @@ export function openApiDocument(limits: { bodyLimitBytes: number; maxBatchEvents
           required: ['field', 'allowed', 'message'],
           properties: { field: { type: 'string' }, value: {}, allowed: { type: 'string' }, message: { type: 'string' } },
         },
+        FieldWarning: {
+          type: 'object',
+          description: 'Something about an accepted event worth a look; the event was recorded and is reported as sent.',
+          required: ['field', 'message'],
+          properties: { field: { type: 'string' }, value: {}, message: { type: 'string' } },
+        },
         EventResult: {
           type: 'object',
           required: ['status'],
@@ -178,6 +185,12 @@ export function openApiDocument(limits: { bodyLimitBytes: number; maxBatchEvents
             status: { type: 'string', enum: ['accepted', 'duplicate', 'refused', 'unavailable'] },
             eventId: { type: 'string', description: 'the given eventId, or the content hash used as one' },
             workflowId: { type: 'string', description: 'the transfer workflow holding the record (Temporal Web UI)' },
+            warnings: {
+              type: 'array',
+              items: ref('FieldWarning'),
+              description:
+                'only on accepted or duplicate events, and only when there are any: e.g. a NACK code (ackCode) in the range 01-99 that 0171.02 allows but NPFIT-PC-BLD-0083.08 does not list; the event is recorded, never refused for it',
+            },
             error: {
               type: 'object',
               required: ['code', 'message'],

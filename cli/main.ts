@@ -4,6 +4,7 @@
  * Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
  */
 import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config';
 import { registerPipelineCommands } from './pipeline';
 import { registerOperationsCommands } from './operations';
 import { registerMeshCommands } from './mesh';
@@ -24,5 +25,7 @@ registerRecordCommands(program);
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   console.error(`gp2gp-mi: ${err instanceof Error ? err.message : String(err)}`);
+  // A bad environment variable is bad input (it names the variable), like a bad option.
+  if (err instanceof ConfigError) process.exit(2);
   process.exit(typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1);
 });

@@ -16,6 +16,7 @@ import { Option, type Command } from 'commander';
 import { loadConfig } from '../config';
 import { Gp2gpClient } from '../client';
 import {
+  assertDay,
   assertOds,
   findWorkflows,
   listSubmissions,
@@ -101,6 +102,7 @@ export function registerOperationsCommands(program: Command): void {
     .action(async (opts: { practice?: string; failed?: boolean; since?: string; day?: string; limit: string; json?: boolean }) => {
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 1) throw new OperationError(`--limit: ${JSON.stringify(opts.limit)} is not allowed; allowed: a whole number ≥ 1`, 2);
+      if (opts.day !== undefined) assertDay('--day', opts.day);
       const filter = {
         ...(opts.practice ? { practiceOds: assertOds(opts.practice) } : {}),
         ...(opts.failed ? { failed: true } : {}),
@@ -188,6 +190,7 @@ export function registerOperationsCommands(program: Command): void {
       console.log(`workflow     ${t.workflowId} (${t.executionStatus.toLowerCase()})`);
       console.log(`stage        ${t.stage}`);
       console.log(`outcome      ${t.outcome}`);
+      for (const w of t.warnings) console.log(`warning      ${w.message} (event ${w.eventId})`);
       console.log(`events       ${t.events.length}`);
       console.log(
         table(

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import type { Command } from 'commander';
 import { Gp2gpClient, type EventOutcome } from '../client';
+import { assertDay } from '../client/operations';
 
 async function withClient<T>(fn: (client: Gp2gpClient) => Promise<T>): Promise<T> {
   const client = await Gp2gpClient.connect();
@@ -47,6 +48,7 @@ export function registerPipelineCommands(program: Command): void {
       for (const { line, outcome } of outcomes) {
         if (opts.json) console.log(JSON.stringify({ line, ...outcome }));
         else if (outcome.status === 'refused') console.error(`${file}:${line}: refused: ${outcome.message}`);
+        else for (const w of outcome.warnings ?? []) console.error(`${file}:${line}: warning: ${w.message}`);
       }
       if (!opts.json) console.log(`${count('accepted')} accepted, ${count('duplicate')} duplicate, ${count('refused')} refused`);
       if (count('refused') > 0) process.exitCode = 2;
@@ -59,6 +61,8 @@ export function registerPipelineCommands(program: Command): void {
     .option('--day <YYYY-MM-DD...>', 'these closed days (sent again even if delivered)')
     .option('--json', 'machine-readable output')
     .action(async (opts: { practice?: string; day?: string[]; json?: boolean }) => {
+      // Bad input is refused here, before anything is dialled (an impossible day would jam a submission).
+      for (const day of opts.day ?? []) assertDay('--day', day);
       const results = await withClient((client) =>
         client.submit({ ...(opts.practice ? { practiceOds: opts.practice } : {}), ...(opts.day ? { days: opts.day } : {}) }),
       );

@@ -14,8 +14,9 @@ import {
 import { loadConfig, type Config } from '../config';
 import { dataConverter } from '../config/data-converter';
 import { temporalConnectionOptions } from '../config/temporal-connection';
-import { recordKeyOf, validateEvent, type FieldProblem } from '../mi/events';
+import { recordKeyOf, validateEvent, type FieldProblem, type FieldWarning } from '../mi/events';
 import { withEventId } from '../mi/event-id';
+import { dayRefusal } from '../mi/formats';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { reportingInput } from '../config/reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
@@ -23,13 +24,19 @@ import { eventAgeRefusal, recordEventUpdate, transferWorkflow, type StoredEvent 
 import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../workflows/reporting';
 
 export type EventOutcome =
-  | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string }
+  /** `warnings`: recorded as sent, but worth a look (e.g. a NACK code 0083.08 does not list); only when any. */
+  | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string; warnings?: FieldWarning[] }
   | { status: 'refused'; message: string; problems: FieldProblem[]; eventId?: string };
 
 /** A request refused for what it asked (bad input), as opposed to a failure to reach Temporal. */
 export class RequestRefusedError extends Error {
   override name = 'RequestRefusedError';
   readonly exitCode = 2;
+}
+
+export interface RecordOptions {
+  /** The caller's deadline for the answer (e.g. the HTTP request's); default: now + the client's timeoutMs. */
+  deadline?: Date | number;
 }
 
 export interface Gp2gpClientOptions {
@@ -66,8 +73,12 @@ export class Gp2gpClient {
     await this.temporal.connection.close();
   }
 
-  /** Validates and records one hook event. Throws only when Temporal cannot be reached. */
-  async recordEvent(input: unknown): Promise<EventOutcome> {
+  /**
+   * Validates and records one hook event. Throws only when Temporal cannot be reached in time: by
+   * `options.deadline` when given (the HTTP API passes its request's), else within the client's
+   * `timeoutMs` (30 s). The caller's deadline replaces the client's, it is never stretched by it.
+   */
+  async recordEvent(input: unknown, options: RecordOptions = {}): Promise<EventOutcome> {
     const checked = validateEvent(input);
     if (!checked.ok) return { status: 'refused', message: checked.message, problems: checked.problems };
     const event = withEventId(checked.event) as StoredEvent;
@@ -86,7 +97,8 @@ export class Gp2gpClient {
     const workflowId = transferWorkflowId(side, practiceOds, key);
     try {
       // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
-      const result = await this.temporal.withDeadline(Date.now() + (this.options.timeoutMs ?? 30_000), () => this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
+      const deadline = options.deadline ?? Date.now() + (this.options.timeoutMs ?? 30_000);
+      const result = await this.temporal.withDeadline(deadline, () => this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
         // No update id from the event: the workflow itself recognises a re-sent eventId and answers
         // "duplicate", which tells the GP system more than replaying the first answer would.
         args: [event],
@@ -109,7 +121,7 @@ export class Gp2gpClient {
           staticSummary: `GP2GP ${side} record of practice ${practiceOds}`,
         }),
       }));
-      return { status: result.outcome, eventId: result.eventId, workflowId };
+      return { status: result.outcome, eventId: result.eventId, workflowId, ...(checked.warnings ? { warnings: checked.warnings } : {}) };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const message = err.cause?.message ?? err.message;
@@ -120,11 +132,12 @@ export class Gp2gpClient {
   }
 
   /** Records many events with bounded concurrency; outcomes in input order. */
-  async recordEvents(inputs: readonly unknown[], options: { concurrency?: number } = {}): Promise<EventOutcome[]> {
+  async recordEvents(inputs: readonly unknown[], options: { concurrency?: number } & RecordOptions = {}): Promise<EventOutcome[]> {
     const outcomes: EventOutcome[] = new Array(inputs.length);
+    const record: RecordOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
     let next = 0;
     const worker = async () => {
-      for (let i = next++; i < inputs.length; i = next++) outcomes[i] = await this.recordEvent(inputs[i]);
+      for (let i = next++; i < inputs.length; i = next++) outcomes[i] = await this.recordEvent(inputs[i], record);
     };
     await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 32, inputs.length) }, worker));
     return outcomes;
@@ -132,6 +145,11 @@ export class Gp2gpClient {
 
   /** Submits now: every due day of the practice(s), or the given closed days. */
   async submit(options: { practiceOds?: string; days?: string[] } = {}): Promise<{ practiceOds: string; result: SubmitResult }[]> {
+    // Refused here, before any call: an impossible day (2026-02-30) would otherwise reach the workflow.
+    for (const day of options.days ?? []) {
+      const refused = dayRefusal('day', day);
+      if (refused) throw new RequestRefusedError(refused);
+    }
     const targets = options.practiceOds ? [options.practiceOds] : [...this.practices].sort();
     const out: { practiceOds: string; result: SubmitResult }[] = [];
     for (const ods of targets) {

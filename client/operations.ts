@@ -20,11 +20,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { recordKeyOf, type HookEvent, type Side } from '../mi/events';
 import { buildRow, recordDays } from '../mi/records';
 import { endOfDay } from '../mi/record-set';
+import { dayRefusal, isDay } from '../mi/formats';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { reportingQuery, submissionFinishedSignal, submitUpdate, type ReportingView } from '../workflows/reporting';
 import { miDaysKey, practiceOdsKey, submissionStatusKey } from '../workflows/search-attributes';
 import { submissionQuery, type SentFile, type SubmissionResult, type SubmissionView } from '../workflows/submission';
-import { transferQuery, type StoredEvent, type TransferResult, type TransferView } from '../workflows/transfer';
+import { TransferRecord, transferQuery, type StoredEvent, type TransferResult, type TransferView, type TransferWarning } from '../workflows/transfer';
 import type { Gp2gpClient } from './index';
 
 // ---- errors --------------------------------------------------------------------------------------
@@ -65,7 +66,7 @@ export const visibility = {
   failedSubmissions: () =>
     'WorkflowType = "submissionWorkflow" AND (GP2GP_SubmissionStatus = "failed" OR ExecutionStatus = "Failed" OR ExecutionStatus = "Terminated" OR ExecutionStatus = "TimedOut" OR ExecutionStatus = "Canceled")',
   /** The submissions that carried one MI day. */
-  submissionsOfDay: (day: string) => `WorkflowType = "submissionWorkflow" AND GP2GP_MiDays = ${quoted('day', day)}`,
+  submissionsOfDay: (day: string) => `WorkflowType = "submissionWorkflow" AND GP2GP_MiDays = ${quoted('day', assertDay('day', day))}`,
 };
 
 export interface SubmissionFilter {
@@ -78,7 +79,7 @@ export interface SubmissionFilter {
 export function submissionsQuery(filter: SubmissionFilter = {}): string {
   const parts = [filter.failed ? `(${visibility.failedSubmissions()})` : 'WorkflowType = "submissionWorkflow"'];
   if (filter.practiceOds) parts.push(`GP2GP_PracticeOds = ${quoted('practice', filter.practiceOds)}`);
-  if (filter.day) parts.push(`GP2GP_MiDays = ${quoted('day', filter.day)}`);
+  if (filter.day !== undefined) parts.push(`GP2GP_MiDays = ${quoted('day', assertDay('day', filter.day))}`);
   if (filter.since) parts.push(`StartTime >= "${filter.since.toISOString()}"`);
   return parts.join(' AND ');
 }
@@ -92,9 +93,17 @@ export function parseSince(text: string, now = new Date()): Date {
     const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[rel[2]!.toLowerCase() as 'm' | 'h' | 'd'];
     return new Date(now.getTime() - Number(rel[1]) * unit);
   }
-  if (/^\d{4}-\d{2}-\d{2}$/.test(text) && !Number.isNaN(Date.parse(`${text}T00:00:00Z`))) return new Date(`${text}T00:00:00Z`);
-  if (/^\d{4}-\d{2}-\d{2}T/.test(text) && !Number.isNaN(Date.parse(text))) return new Date(text);
+  // The date part must be a real calendar day: Date.parse would take 2026-02-30 as 2 March.
+  if (isDay(text)) return new Date(`${text}T00:00:00Z`);
+  if (/^\d{4}-\d{2}-\d{2}T/.test(text) && isDay(text.slice(0, 10)) && !Number.isNaN(Date.parse(text))) return new Date(text);
   throw new OperationError(`--since: ${JSON.stringify(text)} is not allowed; allowed: YYYY-MM-DD, an ISO date-time, or a duration such as 36h or 7d`, 2);
+}
+
+/** A real calendar day (mi/formats.ts isDay), or an OperationError naming `name` (exit 2). */
+export function assertDay(name: string, day: string): string {
+  const refused = dayRefusal(name, day);
+  if (refused) throw new OperationError(refused, 2);
+  return day;
 }
 
 export function assertOds(ods: string): string {
@@ -255,7 +264,9 @@ async function replayDays(gp2gp: Gp2gpClient, practiceOds: string, days: string[
   const skipped: ReplayOutcome['skipped'] = [];
   const send: string[] = [];
   for (const day of [...new Set(days)].sort()) {
-    if (inFlight.has(day)) skipped.push({ day, reason: `being sent now by ${inFlight.get(day)}` });
+    // A day that does not exist (from a submission made before days were checked) can never be sent.
+    if (!isDay(day)) skipped.push({ day, reason: 'not a calendar date; it can never be sent' });
+    else if (inFlight.has(day)) skipped.push({ day, reason: `being sent now by ${inFlight.get(day)}` });
     else if (!pending.has(day) && !force) skipped.push({ day, reason: 'delivered since (nothing changed); --force sends it again' });
     else send.push(day);
   }
@@ -334,6 +345,8 @@ export interface TransferDetails {
   outcome: string;
   events: StoredEvent[];
   rows: { day: string; fields: string[] }[];
+  /** Accepted but worth a look (e.g. a NACK code 0083.08 does not list), by event. */
+  warnings: TransferWarning[];
 }
 
 /** The stage as the transfer workflow computes it: the type of the latest event. */
@@ -378,11 +391,14 @@ export async function showTransfer(client: Client, practiceOds: string, key: str
       outcome: result.outcome,
       events: result.events,
       rows: recordDays(result.events).map((day) => ({ day, fields: buildRow(recordKey.side, result.events, endOfDay(day)) })),
+      warnings: new TransferRecord(recordKey.side, recordKey.practiceOds, recordKey.key, result.events).warnings(),
     };
   }
   // Running (or ended some other way): the query replays the workflow's own answer.
   const view: TransferView = await handle.query(transferQuery);
-  return { ...base, side: view.side, practiceOds: view.practiceOds, key: view.key, stage: view.stage, outcome: view.outcome, events: view.events, rows: view.rows };
+  // A run from before warnings were in the query answers without them: derived from its events.
+  const warnings = view.warnings ?? new TransferRecord(view.side, view.practiceOds, view.key, view.events).warnings();
+  return { ...base, side: view.side, practiceOds: view.practiceOds, key: view.key, stage: view.stage, outcome: view.outcome, events: view.events, rows: view.rows, warnings };
 }
 
 /** Transfer workflows found by a visibility query (e.g. visibility.transferByConversationId). */

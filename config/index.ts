@@ -4,11 +4,34 @@
  * England's MESH sandbox on loopback. Pointing TEMPORAL_ADDRESS or MESH_URL elsewhere switches to an
  * external cluster / real MESH without any code change.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { parseEncryptionKeys, type EncryptionKeys } from './encryption';
+import { DAY_ALLOWED, isDay } from '../mi/formats';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/** The example practices (examples/practices.json): the embedded default's practices before any demo. */
+export const EXAMPLE_PRACTICES_FILE = path.join(PROJECT_ROOT, 'examples', 'practices.json');
+/** The practices `npm run demo` adds on the embedded default. */
+export const DEMO_PRACTICES_FILE = (dataDir: string) => path.join(dataDir, 'demo', 'practices.json');
+/** What `npm start` composes on the embedded default (examples + the demo's) and gives the worker and API. */
+export const COMPOSED_PRACTICES_FILE = (dataDir: string) => path.join(dataDir, 'practices.json');
+
+/**
+ * The practices file of this service, resolved the same way by `npm start`, the worker, the HTTP API,
+ * the CLI and the demo (issue 16): GP2GP_PRACTICES when set (`embedded: false`, used as is); otherwise
+ * the embedded default's composed file <data>/practices.json — which `npm start` (re)writes from the
+ * examples and the demo's practices (stack/operators.ts) — or examples/practices.json while no
+ * `npm start` has composed it yet.
+ */
+export function resolvePracticesFile(env: NodeJS.ProcessEnv, dataDir: string): { file: string; embedded: boolean } {
+  const set = env.GP2GP_PRACTICES?.trim();
+  if (set) return { file: path.resolve(set), embedded: false };
+  const composed = COMPOSED_PRACTICES_FILE(dataDir);
+  return { file: fs.existsSync(composed) ? composed : EXAMPLE_PRACTICES_FILE, embedded: true };
+}
 
 /** Mailbox ids of the embedded sandbox: one for the supplier's practices, one standing in for NHS England. */
 export const EMBEDDED_SUPPLIER_MAILBOX = 'X26GPMI001';
@@ -61,7 +84,7 @@ const envSchema = z.object({
   GP2GP_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
   GP2GP_FIRST_DAY: z
     .string()
-    .regex(/^\d{4}-\d{2}-\d{2}$/, 'a date YYYY-MM-DD')
+    .refine(isDay, DAY_ALLOWED)
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
@@ -186,7 +209,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       firstDay: e.GP2GP_FIRST_DAY,
     },
     dataDir,
-    practicesFile: path.resolve(e.GP2GP_PRACTICES ?? path.join(PROJECT_ROOT, 'examples', 'practices.json')),
+    practicesFile: resolvePracticesFile({ GP2GP_PRACTICES: e.GP2GP_PRACTICES }, dataDir).file,
     encryption,
     metrics: e.GP2GP_METRICS_PORT ? { host: e.GP2GP_METRICS_HOST, port: e.GP2GP_METRICS_PORT } : undefined,
   };

@@ -19,8 +19,14 @@ export const DEFAULT_CHUNK_BYTES = 20 * 1024 * 1024;
 const READ_BUFFER_BYTES = 1024 * 1024;
 
 export interface ChunkBody {
-  /** A fresh body for one attempt. */
-  body: () => Buffer | Readable;
+  /**
+   * A fresh body for one attempt. `onRead` (file bodies) hears how many uncompressed bytes of the
+   * chunk this attempt has read so far, for progress.
+   */
+  body: (onRead?: (bytes: number) => void) => Buffer | Readable;
+  /** The chunk's uncompressed bytes: [start, end) of the data. */
+  start: number;
+  end: number;
   /** Bytes on the wire when known in advance (not when gzipped: then chunked transfer encoding). */
   length?: number;
 }
@@ -37,13 +43,14 @@ export interface ChunkedBody {
  * Bytes [start, end) of an open file, read at explicit positions: the handle stays open and shared by
  * every chunk and attempt (a FileHandle read stream would close it when it ends).
  */
-async function* readRange(handle: fs.promises.FileHandle, start: number, end: number): AsyncGenerator<Buffer> {
+async function* readRange(handle: fs.promises.FileHandle, start: number, end: number, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
   for (let position = start; position < end; ) {
     // A fresh buffer per read: the socket may still hold the previous one.
     const buffer = Buffer.allocUnsafe(Math.min(READ_BUFFER_BYTES, end - position));
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) throw new Error(`file ended at byte ${position}, before the ${end} bytes it had at the start of the send`);
     position += bytesRead;
+    onRead?.(position - start);
     yield bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
   }
 }
@@ -53,7 +60,7 @@ export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip:
     throw new MeshConfigError(`chunk size must be a whole number of bytes from 1 to ${MAX_CHUNK_BYTES} (MESH's limit per request), not ${chunkSizeBytes}`);
   }
   let totalBytes: number;
-  let raw: (start: number, end: number) => Buffer | Readable;
+  let raw: (start: number, end: number, onRead?: (bytes: number) => void) => Buffer | Readable;
   let close = async () => {};
   if (typeof source === 'string' || Buffer.isBuffer(source)) {
     const data = typeof source === 'string' ? Buffer.from(source, 'utf8') : source;
@@ -62,10 +69,15 @@ export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip:
   } else {
     // One handle for the whole send: every chunk and retry reads the same file, even if it is replaced.
     const handle = await fs.promises.open(source.file, 'r').catch((err: NodeJS.ErrnoException) => {
-      throw new MeshConfigError(`cannot read ${source.file}: ${err.code ?? err.message}`);
+      throw new MeshConfigError(fileProblem(source.file, err));
     });
-    totalBytes = (await handle.stat()).size;
-    raw = (start, end) => Readable.from(readRange(handle, start, end), { objectMode: false });
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      await handle.close();
+      throw new MeshConfigError(`cannot send ${source.file}: ${stat.isDirectory() ? 'it is a directory, not a file' : 'it is not a regular file'}`);
+    }
+    totalBytes = stat.size;
+    raw = (start, end, onRead) => Readable.from(readRange(handle, start, end, onRead), { objectMode: false });
     close = () => handle.close();
   }
   // An empty body is still one chunk: MESH answers it with its own refusal (code 02).
@@ -76,10 +88,12 @@ export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip:
     chunk(n) {
       const start = (n - 1) * chunkSizeBytes;
       const end = Math.min(totalBytes, start + chunkSizeBytes);
-      if (!gzip) return { body: () => raw(start, end), length: end - start };
+      if (!gzip) return { body: (onRead) => raw(start, end, onRead), length: end - start, start, end };
       return {
-        body: () => {
-          const data = raw(start, end);
+        start,
+        end,
+        body: (onRead) => {
+          const data = raw(start, end, onRead);
           const gz = zlib.createGzip();
           // pipeline: if undici destroys the gzip stream (socket failure), the file stream is closed too.
           return pipeline(Buffer.isBuffer(data) ? Readable.from([data]) : data, gz, () => {});
@@ -88,4 +102,19 @@ export async function openChunks(source: SendBody, chunkSizeBytes: number, gzip:
     },
     close,
   };
+}
+
+/** Why a file cannot be opened, in words (the code kept for searching). */
+export function fileProblem(file: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return `cannot read ${file}: no such file`;
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot read ${file}: permission denied`;
+    case 'EISDIR':
+      return `cannot send ${file}: it is a directory, not a file`;
+    default:
+      return `cannot read ${file}: ${err.code ?? err.message}`;
+  }
 }

@@ -5,19 +5,30 @@
  * backoff; the first outbox POST is never blindly repeated (see `send`).
  */
 import { randomUUID } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
 import { DEFAULT_CHUNK_BYTES, openChunks, type ChunkBody } from './chunks';
-import { MeshConfigError, MeshConflictError, MeshError, MeshNotFoundError } from './errors';
+import {
+  MeshAuthError,
+  MeshConfigError,
+  MeshConflictError,
+  MeshError,
+  MeshForbiddenMessageError,
+  MeshLocalIdConflictError,
+  MeshNotFoundError,
+  type LocalIdDifference,
+} from './errors';
 import { MeshTransport, type MeshResponse, type RequestSpec } from './transport';
 import {
   inboxPageSchema,
   lookupSchema,
   metadataFromHeaders,
   parseTracking,
+  parseTrackingRecord,
   sendResponseSchema,
   type InboxPage,
   type MeshMailbox,
@@ -48,7 +59,27 @@ export interface MeshClientOptions {
    * by default, and MESH sends identity bytes.
    */
   gzipDownloads?: boolean;
+  /**
+   * Where the client's rare warnings go (one line each, never a secret): today only that MESH no
+   * longer answers the deprecated local-id lookup. Default: `process.emitWarning`.
+   */
+  onWarning?: (message: string) => void;
 }
+
+/** Where a send or download is, for a progress display. */
+export interface MeshProgress {
+  /** Bytes so far: uncompressed data read for a send; bytes received on the wire for a download. */
+  bytes: number;
+  /** The message's uncompressed size (sends only). */
+  totalBytes?: number;
+  /** The chunk in progress, 1-based. */
+  chunk: number;
+  totalChunks: number;
+  /** 0 to 1. */
+  fraction: number;
+}
+
+export type ProgressListener = (progress: MeshProgress) => void;
 
 export interface SendMessage {
   /** Recipient mailbox id. */
@@ -70,15 +101,68 @@ export interface SendMessage {
   chunkSizeBytes?: number;
   /** The content's media type (`mex-content-type`); chunks travel as application/octet-stream. */
   contentType?: string;
-  /** Passed through as `mex-content-checksum` (MESH does not check it). */
+  /**
+   * Passed through as `mex-content-checksum` (MESH does not check it; letters, digits, `:`, `-`, `/`).
+   * With a local id it is also how a repeated send is recognised as the same content (see `send`).
+   */
   checksum?: string;
+  /** Called as the data goes out (file bodies: as it is read; in memory: per chunk). */
+  onProgress?: ProgressListener;
 }
 
 export interface SendResult {
   messageId: string;
-  /** True when the message already existed (same local id, or a retry found the first attempt had arrived). */
+  /** The local id sent (the caller's, or the random one made for this send). */
+  localId: string;
+  /**
+   * True when the message already existed: the same message was sent before with this local id
+   * (nothing posted again, or only the chunks a broken upload still lacked), or a retry found that
+   * the first attempt had arrived.
+   */
   reusedExisting: boolean;
 }
+
+/** `mex-*` header limits from the MESH API (characters). */
+const HEADER_LIMITS = { to: 100, workflowId: 300, subject: 500, localId: 300, fileName: 300, checksum: 100, contentType: 200 } as const;
+
+/**
+ * Checks what a send would put in MESH headers, before anything is read or posted: required fields,
+ * MESH's lengths, printable ASCII (control characters are refused by MESH, and other characters do
+ * not survive HTTP headers), and the checksum's characters. Throws MeshConfigError naming the field.
+ */
+export function validateSendMessage(message: Pick<SendMessage, 'to' | 'workflowId' | 'subject' | 'localId' | 'fileName' | 'checksum' | 'contentType'>): void {
+  for (const k of ['to', 'workflowId'] as const) {
+    if (!message[k]?.trim()) throw new MeshConfigError(`send: ${k} is required`);
+  }
+  for (const k of Object.keys(HEADER_LIMITS) as (keyof typeof HEADER_LIMITS)[]) {
+    const v = message[k];
+    if (v === undefined) continue;
+    if (v.length > HEADER_LIMITS[k]) throw new MeshConfigError(`send: ${k} is ${v.length} characters; MESH allows at most ${HEADER_LIMITS[k]}`);
+    if (!/^[\x20-\x7e]*$/.test(v)) throw new MeshConfigError(`send: ${k} must be printable ASCII (it travels in a MESH header): ${JSON.stringify(v)}`);
+    if (k !== 'subject' && v !== v.trim()) throw new MeshConfigError(`send: ${k} must not start or end with spaces: ${JSON.stringify(v)}`);
+    if (k === 'localId' && v === '') throw new MeshConfigError('send: localId must not be empty');
+  }
+  for (const k of ['to', 'workflowId', 'checksum'] as const) {
+    if (message[k] !== undefined && /^https?:\/\//i.test(message[k])) throw new MeshConfigError(`send: ${k} must not be a URL (MESH refuses it): ${JSON.stringify(message[k])}`);
+  }
+  if (/\s/.test(message.to)) throw new MeshConfigError(`send: to is a mailbox id and has no spaces: ${JSON.stringify(message.to)}`);
+  if (message.checksum !== undefined && !/^[A-Za-z0-9:\-/ ]+$/.test(message.checksum)) {
+    throw new MeshConfigError(`send: checksum may hold only letters, digits, spaces and : - / (MESH's rule): ${JSON.stringify(message.checksum)}`);
+  }
+  if (message.contentType !== undefined && !/^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;.*)?$/.test(message.contentType)) {
+    throw new MeshConfigError(`send: contentType is not a media type (e.g. text/csv): ${JSON.stringify(message.contentType)}`);
+  }
+}
+
+/**
+ * Diagnostics channel the client publishes on when MESH does not answer the deprecated local-id
+ * lookup (`{ status, mailbox }`); observability/mesh-metrics.ts counts it.
+ */
+export const LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL = 'gp2gp-mi:mesh:local-id-lookup-unavailable';
+const lookupUnavailableChannel = diagnostics.channel(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL);
+
+/** The local-id lookup could not be used (see `#findByLocalId`). */
+const UNAVAILABLE = Symbol('local-id lookup unavailable');
 
 const DEFAULTS = {
   timeoutMs: 120_000,
@@ -101,6 +185,8 @@ export class MeshClient {
   readonly #t: MeshTransport;
   readonly #chunkSizeBytes: number;
   readonly #gzipDownloads: boolean;
+  readonly #warn: (message: string) => void;
+  #warnedLookupUnavailable = false;
 
   constructor(options: MeshClientOptions) {
     const missing = (['url', 'mailbox', 'password', 'sharedKey'] as const).filter((k) => !options[k]);
@@ -110,6 +196,7 @@ export class MeshClient {
     this.mailbox = options.mailbox.toUpperCase();
     this.#chunkSizeBytes = options.chunkSizeBytes ?? DEFAULT_CHUNK_BYTES;
     this.#gzipDownloads = options.gzipDownloads ?? false;
+    this.#warn = options.onWarning ?? ((message) => process.emitWarning(message, { type: 'MeshWarning', code: 'GP2GP_MESH_LOCAL_ID_LOOKUP_UNAVAILABLE' }));
     this.#t = new MeshTransport({
       url: options.url,
       mailbox: this.mailbox,
@@ -124,9 +211,10 @@ export class MeshClient {
 
   /**
    * From `MESH_URL`, `MESH_MAILBOX`, `MESH_PASSWORD`, `MESH_SHARED_KEY` and, for mutual TLS, the PEM
-   * file paths `MESH_CLIENT_CERT`, `MESH_CLIENT_KEY`, `MESH_CA_CERT`.
+   * file paths `MESH_CLIENT_CERT`, `MESH_CLIENT_KEY`, `MESH_CA_CERT`. `options` adds or overrides
+   * anything else (e.g. `onWarning`).
    */
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): MeshClient {
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, options: Partial<MeshClientOptions> = {}): MeshClient {
     const required = ['MESH_URL', 'MESH_MAILBOX', 'MESH_PASSWORD', 'MESH_SHARED_KEY'] as const;
     const missing = required.filter((k) => !env[k]);
     if (missing.length) throw new MeshConfigError(`MESH settings missing from the environment: ${missing.join(', ')}`);
@@ -146,6 +234,7 @@ export class MeshClient {
       password: env.MESH_PASSWORD!,
       sharedKey: env.MESH_SHARED_KEY!,
       ...(tls.cert || tls.key || tls.ca ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v)) } : {}),
+      ...options,
     });
   }
 
@@ -158,29 +247,46 @@ export class MeshClient {
    * Sends a message, chunked at `chunkSizeBytes`. Chunk posts are retried freely; the first POST to
    * the outbox is not, because a retry after a lost answer would create a second message: before
    * each retry the local id is looked up, and a message found is reused.
+   *
+   * A caller's local id is looked up before anything is posted. When it already names a message:
+   * - the same message (same recipient, workflow, subject, file name and content checksum, as far
+   *   as MESH's tracking record shows them) is not sent again: its id comes back with
+   *   `reusedExisting: true`, and a broken upload of it gets its remaining chunks;
+   * - anything else, or a message that failed (`error`, `undeliverable`), is refused with
+   *   MeshLocalIdConflictError, which names the earlier message; nothing is posted.
+   *
+   * The lookup uses MESH's deprecated `outbox/tracking/{local_id}`. If MESH answers it with anything
+   * but a tracking record or 404 (410, 405, 400, …), the send goes ahead without it (a repeated MI
+   * record set is harmless: the latest one for a practice and day replaces the earlier), one warning
+   * goes to `onWarning` per client, and every occurrence is published on
+   * LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL (the `gp2gp_mesh_local_id_lookup_unavailable` metric).
    */
   async send(message: SendMessage): Promise<SendResult> {
-    for (const k of ['to', 'workflowId'] as const) {
-      if (!message[k]) throw new MeshConfigError(`send: ${k} is required`);
-    }
+    validateSendMessage(message);
     const callerLocalId = message.localId;
     const localId = callerLocalId ?? `gp2gp-mi-${randomUUID()}`;
     const gzip = message.gzip ?? false;
+    const fileName = message.fileName ?? (typeof message.body === 'object' && 'file' in message.body ? path.basename(message.body.file) : undefined);
     const chunks = await openChunks(message.body, message.chunkSizeBytes ?? this.#chunkSizeBytes, gzip);
     try {
       const total = chunks.totalChunks;
+      const totalBytes = chunks.totalBytes;
+      const onProgress = message.onProgress;
+      const progress = onProgress
+        ? (n: number, bytes: number) => onProgress({ bytes, totalBytes, chunk: n, totalChunks: total, fraction: totalBytes ? Math.min(1, bytes / totalBytes) : n / total })
+        : undefined;
       // A local id given by the caller may name a message an earlier run already sent (or began to).
-      const earlier = callerLocalId === undefined ? undefined : await this.trackByLocalId(localId);
+      const earlier = callerLocalId === undefined ? undefined : await this.#findByLocalId(localId, 'before the first send');
       let messageId: string;
       let reusedExisting = false;
       let resumeUpload = true;
-      if (earlier) {
-        messageId = earlier.messageId;
+      if (earlier && earlier !== UNAVAILABLE) {
+        this.#checkSameMessage(earlier, { ...message, fileName, localId, totalChunks: total, gzip });
+        messageId = earlier.tracking.messageId;
         reusedExisting = true;
-        resumeUpload = earlier.status === 'uploading';
+        resumeUpload = earlier.tracking.status === 'uploading';
       } else {
         const first = chunks.chunk(1);
-        const fileName = message.fileName ?? (typeof message.body === 'object' && 'file' in message.body ? path.basename(message.body.file) : undefined);
         const headers = compact({
           'mex-to': message.to.toUpperCase(),
           'mex-workflowid': message.workflowId,
@@ -195,34 +301,114 @@ export class MeshClient {
           'content-length': first.length === undefined ? undefined : String(first.length),
         });
         const what = `send to ${message.to} (chunk 1/${total})`;
+        const body = progress ? () => first.body((bytes) => progress(1, first.start + bytes)) : () => first.body();
         messageId = await this.#t.withRetry(
           what,
           async () => {
-            const { json } = await this.#t.onceJson({ method: 'POST', path: this.#t.mailboxPath('/outbox'), headers, body: first.body, what });
+            const { json } = await this.#t.onceJson({ method: 'POST', path: this.#t.mailboxPath('/outbox'), headers, body, what });
             const parsed = sendResponseSchema.safeParse(json);
             const id = parsed.success ? (parsed.data.message_id ?? parsed.data.messageID) : undefined;
             if (!id) throw new MeshError(`${what}: MESH accepted the message but its answer has no message id`);
             return id;
           },
           async () => {
-            // The failed attempt may have reached MESH and only its answer been lost.
-            const found = await this.trackByLocalId(localId);
-            if (!found) return undefined;
+            // The failed attempt may have reached MESH and only its answer been lost. If the lookup is
+            // unavailable, post again: at worst the same record set arrives twice, which is harmless.
+            const found = await this.#findByLocalId(localId, 'before retrying a send whose answer was lost');
+            if (!found || found === UNAVAILABLE) return undefined;
             reusedExisting = true;
-            return found.messageId;
+            return found.tracking.messageId;
           },
         );
+        progress?.(1, first.end);
       }
       if (resumeUpload) {
-        for (let n = 2; n <= total; n++) await this.#sendChunk(messageId, n, total, chunks.chunk(n), gzip, reusedExisting);
+        for (let n = 2; n <= total; n++) {
+          const chunk = chunks.chunk(n);
+          await this.#sendChunk(messageId, n, total, chunk, gzip, reusedExisting, progress && ((bytes) => progress(n, chunk.start + bytes)));
+          progress?.(n, chunk.end);
+        }
       }
-      return { messageId, reusedExisting };
+      return { messageId, localId, reusedExisting };
     } finally {
       await chunks.close();
     }
   }
 
-  async #sendChunk(messageId: string, n: number, total: number, chunk: ChunkBody, gzip: boolean, resumed: boolean): Promise<void> {
+  /**
+   * The message an earlier send made with this local id, for `send`: undefined when there is none
+   * (404), UNAVAILABLE when MESH answers the deprecated lookup with anything but a tracking record or
+   * 404. Transient failures (after retries), 300 (several messages), 401/403 (credentials) and a
+   * closed client still fail the send: they are not the lookup going away.
+   */
+  async #findByLocalId(localId: string, when: string): Promise<{ tracking: MeshTracking; shape: 'v1' | 'v2' } | undefined | typeof UNAVAILABLE> {
+    try {
+      return await this.#trackLocalId(localId);
+    } catch (err) {
+      if (!(err instanceof MeshError) || err.status === undefined || err.retryable || err instanceof MeshConflictError || err instanceof MeshAuthError) throw err;
+      lookupUnavailableChannel.publish({ status: err.status, mailbox: this.mailbox });
+      if (!this.#warnedLookupUnavailable) {
+        this.#warnedLookupUnavailable = true;
+        this.#warn(
+          `MESH did not answer the local-id lookup (GET outbox/tracking/{local_id}, deprecated by MESH) ${when}: ${err.message}. ` +
+            'Sending without it: a send whose answer is lost may be delivered twice, which is harmless for MI files ' +
+            '(the latest record set of a practice and day replaces the earlier), and a local id used before is not detected. ' +
+            'Counted in gp2gp_mesh_local_id_lookup_unavailable_total; warned once per client.',
+        );
+      }
+      return UNAVAILABLE;
+    }
+  }
+
+  /**
+   * Refuses a send whose local id names another message (MeshLocalIdConflictError). Compared: what
+   * the tracking record shows of the earlier message. A v1 record (the usual answer to the local-id
+   * lookup) has the subject and checksum; a v2 one does not, so those are then not compared.
+   */
+  #checkSameMessage(
+    earlier: { tracking: MeshTracking; shape: 'v1' | 'v2' },
+    now: SendMessage & { fileName: string | undefined; localId: string; totalChunks: number; gzip: boolean },
+  ): void {
+    const t = earlier.tracking;
+    const differences: LocalIdDifference[] = [];
+    const compare = (field: LocalIdDifference['field'], before: string | undefined, after: string | undefined, known = true) => {
+      if (known && (before ?? '') !== (after ?? '')) differences.push({ field, earlier: before, now: after });
+    };
+    const v1 = earlier.shape === 'v1';
+    compare('recipient', t.recipient?.toUpperCase(), now.to.toUpperCase(), t.recipient !== undefined);
+    compare('workflowId', t.workflowId, now.workflowId, t.workflowId !== undefined);
+    compare('subject', t.subject, now.subject, v1);
+    // MESH names a message sent without a file name `{message id}.dat`.
+    const earlierName = t.fileName === `${t.messageId}.dat` ? undefined : t.fileName;
+    compare('fileName', earlierName, now.fileName, v1 || t.fileName !== undefined);
+    compare('checksum', t.checksum, now.checksum, v1);
+    if (t.status === 'uploading') {
+      // Finishing a broken upload posts the remaining chunks: they must be cut the same way.
+      if (t.chunkCount !== undefined) compare('chunkCount', String(t.chunkCount), String(now.totalChunks));
+      if (v1) compare('gzip', t.contentEncoding === 'gzip' ? 'yes' : 'no', now.gzip ? 'yes' : 'no');
+    }
+    const sent = t.uploadTimestamp ? ` sent ${t.uploadTimestamp}` : '';
+    const to = t.recipient ? ` to ${t.recipient}` : '';
+    const details = { messageId: t.messageId, localId: now.localId, differences };
+    if (differences.length) {
+      const said = differences.map((d) => `${d.field} ${show(d.earlier)} then, ${show(d.now)} now`).join('; ');
+      throw new MeshLocalIdConflictError(
+        `local id ${now.localId} was already used for a different message: MESH message ${t.messageId}${to}${sent} (${said}); ` +
+          'nothing was sent. Use a new local id, or repeat the earlier message exactly',
+        details,
+      );
+    }
+    if (t.status === 'error' || t.status === 'undeliverable') {
+      const why = t.statusDescription ? `: ${t.statusDescription}` : '';
+      throw new MeshLocalIdConflictError(
+        `local id ${now.localId} names MESH message ${t.messageId}${to}${sent}, which failed (${t.status}${why}) and will not be delivered; ` +
+          'nothing was sent. Send it again with a new local id',
+        { ...details, differences: [{ field: 'status', earlier: t.status, now: undefined }] },
+      );
+    }
+  }
+
+  async #sendChunk(messageId: string, n: number, total: number, chunk: ChunkBody, gzip: boolean, resumed: boolean, onRead?: (bytes: number) => void): Promise<void> {
     const what = `send chunk ${n}/${total} of ${messageId}`;
     const headers = compact({
       'mex-chunk-range': `${n}:${total}`,
@@ -230,7 +416,8 @@ export class MeshClient {
       'content-encoding': gzip ? 'gzip' : undefined,
       'content-length': chunk.length === undefined ? undefined : String(chunk.length),
     });
-    const spec: RequestSpec = { method: 'POST', path: this.#t.mailboxPath(`/outbox/${encodeURIComponent(messageId)}/${n}`), headers, body: chunk.body, what, messageId };
+    const body = onRead ? () => chunk.body(onRead) : () => chunk.body();
+    const spec: RequestSpec = { method: 'POST', path: this.#t.mailboxPath(`/outbox/${encodeURIComponent(messageId)}/${n}`), headers, body, what, messageId };
     await this.#t.withRetry(what, async (attempt) => {
       try {
         await drain(await this.#t.once(spec));
@@ -284,35 +471,83 @@ export class MeshClient {
     }
   }
 
-  /** A whole message in memory, chunks joined and gzip undone. REPORT messages have an empty body. */
-  async download(messageId: string): Promise<{ metadata: MeshMessageMetadata; body: Buffer }> {
-    const parts: Buffer[] = [];
-    const metadata = await this.#receive(messageId, async (chunk) => {
-      const taken: Buffer[] = [];
-      for await (const data of chunk) taken.push(data as Buffer);
-      parts.push(...taken);
+  /**
+   * A message's metadata without its body (`HEAD`): who sent it, workflow, file name, subject, local
+   * id, chunks, type (DATA or REPORT)… as `download` gives it.
+   */
+  async metadata(messageId: string): Promise<MeshMessageMetadata> {
+    const what = `metadata of ${messageId}`;
+    return await this.#explainForbidden(messageId, what, async () => {
+      const spec: RequestSpec = { method: 'HEAD', path: this.#t.mailboxPath(`/inbox/${encodeURIComponent(messageId)}`), what, messageId };
+      return await this.#t.withRetry(what, async () => {
+        const res = await this.#t.once(spec);
+        await drain(res);
+        return metadataFromHeaders(messageId, res.headers);
+      });
     });
+  }
+
+  /** A whole message in memory, chunks joined and gzip undone. REPORT messages have an empty body. */
+  async download(messageId: string, options: { onProgress?: ProgressListener } = {}): Promise<{ metadata: MeshMessageMetadata; body: Buffer }> {
+    const parts: Buffer[] = [];
+    const metadata = await this.#receive(
+      messageId,
+      async (chunk) => {
+        const taken: Buffer[] = [];
+        for await (const data of chunk) taken.push(data as Buffer);
+        parts.push(...taken);
+      },
+      options.onProgress,
+    );
     return { metadata, body: Buffer.concat(parts) };
   }
 
   /**
-   * A message streamed into a file, in constant memory. Written to `file.part` and renamed when
-   * complete, so `file` never holds half a message; on failure nothing is left behind.
+   * A message written to a stream (e.g. stdout) chunk by chunk: each chunk is held until it is
+   * complete, so a failed attempt is retried from the chunk's start and never half-written; memory
+   * holds one chunk. The stream is not ended. A write error (e.g. EPIPE) stops the download with it.
    */
-  async downloadTo(messageId: string, file: string): Promise<MeshMessageMetadata> {
+  async downloadToStream(messageId: string, out: Writable, options: { onProgress?: ProgressListener } = {}): Promise<MeshMessageMetadata> {
+    return await this.#receive(
+      messageId,
+      async (chunk) => {
+        const taken: Buffer[] = [];
+        for await (const data of chunk) taken.push(data as Buffer);
+        await writeAll(out, Buffer.concat(taken));
+      },
+      options.onProgress,
+    );
+  }
+
+  /**
+   * A message streamed into a file, in constant memory. Written to `file.part` and renamed when
+   * complete, so `file` never holds half a message; on failure nothing is left behind. A file that
+   * cannot be written (missing folder, a directory, no permission) is a MeshConfigError, checked
+   * before MESH is asked for anything.
+   */
+  async downloadTo(messageId: string, file: string, options: { onProgress?: ProgressListener } = {}): Promise<MeshMessageMetadata> {
     const partial = `${file}.part`;
-    await fs.promises.writeFile(partial, '');
+    await checkWritableTarget(file);
+    await fs.promises.writeFile(partial, '').catch((err: NodeJS.ErrnoException) => {
+      throw new MeshConfigError(writeProblem(partial, err));
+    });
     let committed = 0;
     try {
-      const metadata = await this.#receive(messageId, async (chunk) => {
-        // Each attempt writes from the end of the chunks already taken.
-        const out = fs.createWriteStream(partial, { flags: 'r+', start: committed, highWaterMark: WRITE_BUFFER_BYTES });
-        await pipe(chunk, out);
-        committed += out.bytesWritten;
-      });
+      const metadata = await this.#receive(
+        messageId,
+        async (chunk) => {
+          // Each attempt writes from the end of the chunks already taken.
+          const out = fs.createWriteStream(partial, { flags: 'r+', start: committed, highWaterMark: WRITE_BUFFER_BYTES });
+          await pipe(chunk, out);
+          committed += out.bytesWritten;
+        },
+        options.onProgress,
+      );
       // A failed attempt may have written past what its retry did.
       await fs.promises.truncate(partial, committed);
-      await fs.promises.rename(partial, file);
+      await fs.promises.rename(partial, file).catch((err: NodeJS.ErrnoException) => {
+        throw new MeshConfigError(writeProblem(file, err));
+      });
       return metadata;
     } catch (err) {
       await fs.promises.rm(partial, { force: true });
@@ -320,33 +555,73 @@ export class MeshClient {
     }
   }
 
-  async #receive(messageId: string, take: Sink): Promise<MeshMessageMetadata> {
-    let metadata: MeshMessageMetadata | undefined;
-    let total = 1;
-    for (let n = 1; n <= total; n++) {
-      const what = `download chunk ${n}${metadata ? `/${total}` : ''} of ${messageId}`;
-      const spec: RequestSpec = {
-        method: 'GET',
-        path: this.#t.mailboxPath(`/inbox/${encodeURIComponent(messageId)}${n > 1 ? `/${n}` : ''}`),
-        headers: { 'accept-encoding': this.#gzipDownloads ? 'gzip' : 'identity' },
-        what,
-        messageId,
-      };
-      await this.#t.withRetry(what, async () => {
-        const res = await this.#t.once(spec);
-        if (n === 1) {
-          metadata = metadataFromHeaders(messageId, res.headers);
-          total = metadata.totalChunks;
-        }
-        await take(decoded(res));
-      });
+  async #receive(messageId: string, take: Sink, onProgress?: ProgressListener): Promise<MeshMessageMetadata> {
+    return await this.#explainForbidden(messageId, `download ${messageId}`, async () => {
+      let metadata: MeshMessageMetadata | undefined;
+      let total = 1;
+      let received = 0;
+      for (let n = 1; n <= total; n++) {
+        const what = `download chunk ${n}${metadata ? `/${total}` : ''} of ${messageId}`;
+        const spec: RequestSpec = {
+          method: 'GET',
+          path: this.#t.mailboxPath(`/inbox/${encodeURIComponent(messageId)}${n > 1 ? `/${n}` : ''}`),
+          headers: { 'accept-encoding': this.#gzipDownloads ? 'gzip' : 'identity' },
+          what,
+          messageId,
+        };
+        let chunkBytes = 0;
+        await this.#t.withRetry(what, async () => {
+          const res = await this.#t.once(spec);
+          if (n === 1) {
+            metadata = metadataFromHeaders(messageId, res.headers);
+            total = metadata.totalChunks;
+          }
+          chunkBytes = 0;
+          if (!onProgress) return await take(decoded(res));
+          const length = Number(res.headers['content-length']);
+          const counted = counting(res, (bytes) => {
+            chunkBytes += bytes;
+            const part = Number.isFinite(length) && length > 0 ? Math.min(1, chunkBytes / length) : 0;
+            onProgress({ bytes: received + chunkBytes, chunk: n, totalChunks: Math.max(total, 1), fraction: Math.min(1, (n - 1 + part) / Math.max(total, 1)) });
+          });
+          await take(decoded(counted));
+        });
+        received += chunkBytes;
+      }
+      onProgress?.({ bytes: received, chunk: Math.max(total, 1), totalChunks: Math.max(total, 1), fraction: 1 });
+      return metadata!;
+    });
+  }
+
+  /**
+   * MESH answers 403 both for bad credentials and for a message sent to another mailbox. For a call
+   * about one message, an inbox listing (same credentials) tells them apart: if it works, the 403 was
+   * about the message, and the error says so instead of blaming the credentials.
+   */
+  async #explainForbidden<T>(messageId: string, what: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof MeshAuthError) || err instanceof MeshForbiddenMessageError || err.status !== 403) throw err;
+      try {
+        await this.inboxPage({ maxResults: 10 });
+      } catch {
+        throw err;
+      }
+      throw new MeshForbiddenMessageError(
+        `${what}: MESH answered 403: message ${messageId} was not sent to mailbox ${this.mailbox}, so this mailbox may not read or acknowledge it ` +
+          "(the credentials are fine: the mailbox's inbox answers)",
+        { status: 403, code: err.code, messageId, cause: err },
+      );
     }
-    return metadata!;
   }
 
   /** Removes the message from the inbox (MESH keeps it downloadable for a while; the sandbox always). */
   async acknowledge(messageId: string): Promise<void> {
-    await this.#call({ method: 'PUT', path: this.#t.mailboxPath(`/inbox/${encodeURIComponent(messageId)}/status/acknowledged`), what: `acknowledge ${messageId}`, messageId });
+    const what = `acknowledge ${messageId}`;
+    await this.#explainForbidden(messageId, what, () =>
+      this.#call({ method: 'PUT', path: this.#t.mailboxPath(`/inbox/${encodeURIComponent(messageId)}/status/acknowledged`), what, messageId }),
+    );
   }
 
   /** Where a message we sent is: uploading, accepted, acknowledged, error… */
@@ -358,14 +633,22 @@ export class MeshClient {
     return tracking;
   }
 
-  /** The message we sent with this local id (deprecated v1 call, still answered); undefined if none. Several: MeshConflictError. */
+  /**
+   * The message we sent with this local id; undefined if none. Several: MeshConflictError. This is
+   * MESH's deprecated `outbox/tracking/{local_id}` (still answered, in the v1 shape); `send` copes
+   * when it is gone, this method does not hide it.
+   */
   async trackByLocalId(localId: string): Promise<MeshTracking | undefined> {
+    return (await this.#trackLocalId(localId))?.tracking;
+  }
+
+  async #trackLocalId(localId: string): Promise<{ tracking: MeshTracking; shape: 'v1' | 'v2' } | undefined> {
     const what = `track local id ${localId}`;
     try {
       const json = await this.#callJson({ method: 'GET', path: this.#t.mailboxPath(`/outbox/tracking/${encodeURIComponent(localId)}`), what });
-      const tracking = parseTracking(json);
-      if (!tracking) throw new MeshError(`${what}: unexpected answer from MESH`);
-      return tracking;
+      const record = parseTrackingRecord(json);
+      if (!record) throw new MeshError(`${what}: unexpected answer from MESH (not a tracking record)`, { status: 200 });
+      return record;
     } catch (err) {
       if (err instanceof MeshNotFoundError) return undefined;
       throw err;
@@ -425,4 +708,59 @@ async function drain(res: MeshResponse): Promise<void> {
 
 function compact<T extends Record<string, unknown>>(o: T): { [K in keyof T]: Exclude<T[K], undefined> } {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}
+
+/** Passes a response through unchanged, counting its bytes (before any gzip is undone). */
+function counting(res: MeshResponse, onBytes: (bytes: number) => void): MeshResponse {
+  const counter = new Transform({
+    transform(data: Buffer, _encoding, done) {
+      onBytes(data.length);
+      done(null, data);
+    },
+  });
+  const body = pipeline(res.body, counter, () => {}) as unknown as MeshResponse['body'];
+  return { ...res, body } as MeshResponse;
+}
+
+/** Writes all of `data`, waiting for `drain` when the stream is full; rejects on a write error. */
+function writeAll(out: Writable, data: Buffer): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    out.once('error', onError);
+    out.write(data, (err) => {
+      out.off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    });
+  });
+}
+
+/** Refuses a download target that cannot be a file: a directory, or one in a missing folder. */
+async function checkWritableTarget(file: string): Promise<void> {
+  const stat = await fs.promises.stat(file).catch(() => undefined);
+  if (stat?.isDirectory()) throw new MeshConfigError(`cannot write ${file}: it is a directory (give a file name)`);
+  const dir = path.dirname(path.resolve(file));
+  const dirStat = await fs.promises.stat(dir).catch(() => undefined);
+  if (!dirStat) throw new MeshConfigError(`cannot write ${file}: the folder ${dir} does not exist`);
+  if (!dirStat.isDirectory()) throw new MeshConfigError(`cannot write ${file}: ${dir} is not a folder`);
+}
+
+function writeProblem(file: string, err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT':
+      return `cannot write ${file}: the folder ${path.dirname(path.resolve(file))} does not exist`;
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot write ${file}: permission denied`;
+    case 'EISDIR':
+      return `cannot write ${file}: it is a directory (give a file name)`;
+    case 'ENOSPC':
+      return `cannot write ${file}: no space left on the device`;
+    default:
+      return `cannot write ${file}: ${err.code ?? err.message}`;
+  }
+}
+
+function show(v: string | undefined): string {
+  return v === undefined ? 'none' : JSON.stringify(v);
 }

@@ -40,6 +40,14 @@ export class MeshAuthError extends MeshError {
   override name = 'MeshAuthError';
 }
 
+/**
+ * 403 for one message while the mailbox's credentials work (its own inbox answers): the message was
+ * not sent to this mailbox, so it may not be read or acknowledged here. Nothing to fix in the settings.
+ */
+export class MeshForbiddenMessageError extends MeshAuthError {
+  override name = 'MeshForbiddenMessageError';
+}
+
 /** Bad configuration or request: missing settings, 400, TLS certificates refused or untrusted. Never retried. */
 export class MeshConfigError extends MeshError {
   override name = 'MeshConfigError';
@@ -72,4 +80,29 @@ export class MeshConflictError extends MeshError {
 export class MeshTransientError extends MeshError {
   override name = 'MeshTransientError';
   override readonly retryable = true;
+}
+
+/** One way a message differs from the earlier one with the same local id. */
+export interface LocalIdDifference {
+  field: 'recipient' | 'workflowId' | 'subject' | 'fileName' | 'checksum' | 'chunkCount' | 'gzip' | 'status';
+  earlier: string | undefined;
+  now: string | undefined;
+}
+
+/**
+ * A send refused before anything was posted: its local id already names a message in this mailbox's
+ * outbox that is not this one (another recipient, workflow, subject, file name or content checksum),
+ * or one that failed, so reusing it would report a message that was never sent. `messageId` is the
+ * earlier message's id. Choose a new local id (or, for the same message, repeat it exactly).
+ */
+export class MeshLocalIdConflictError extends MeshConflictError {
+  override name = 'MeshLocalIdConflictError';
+  readonly localId: string;
+  readonly differences: LocalIdDifference[];
+
+  constructor(message: string, details: MeshErrorDetails & { localId: string; differences: LocalIdDifference[] }) {
+    super(message, details);
+    this.localId = details.localId;
+    this.differences = details.differences;
+  }
 }

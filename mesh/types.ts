@@ -35,6 +35,7 @@ export interface MeshMessageMetadata {
   /** The sender flagged the payload itself as compressed (`mex-content-compressed: Y`). */
   compressed?: boolean;
   encrypted?: boolean;
+  /** ISO 8601 UTC, like every timestamp this client returns. */
   lastModified?: string;
 }
 
@@ -46,6 +47,7 @@ export interface MeshTracking {
   statusCode?: string;
   statusDescription?: string;
   statusEvent?: string;
+  /** Timestamps are ISO 8601 UTC (`2025-01-02T03:04:05Z`), whatever format MESH answered in. */
   statusTimestamp?: string;
   localId?: string;
   workflowId?: string;
@@ -59,6 +61,14 @@ export interface MeshTracking {
   linkedMessageId?: string;
   /** Only in the v1 (local id) answer. */
   downloadTimestamp?: string;
+  /** Only in the v1 (local id) answer: the sender's `mex-subject`. */
+  subject?: string;
+  /** Only in the v1 (local id) answer: the sender's `mex-content-checksum`. */
+  checksum?: string;
+  /** Only in the v1 (local id) answer: chunks declared by the first post (`mex-chunk-range`). */
+  chunkCount?: number;
+  /** Only in the v1 (local id) answer: `gzip` when the chunks were sent gzipped. */
+  contentEncoding?: string;
 }
 
 export interface MeshMailbox {
@@ -82,6 +92,33 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
 function yes(v: string | undefined): boolean | undefined {
   if (v === undefined) return undefined;
   return /^(y|yes|true|1)$/i.test(v.trim());
+}
+
+/**
+ * A MESH timestamp as ISO 8601 UTC to the second (`2025-01-02T03:04:05Z`). MESH answers in several
+ * formats: `yyyyMMddHHmmss` (v1 tracking), ISO without a zone (v2 tracking), HTTP dates
+ * (`Last-Modified`); all are UTC. Something unreadable is passed through unchanged.
+ */
+export function isoTimestamp(raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  const s = raw.trim();
+  let ms = Number.NaN;
+  const compact = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})?$/.exec(s);
+  if (compact) {
+    const [, y, mo, d, h, mi, sec] = compact;
+    ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(sec ?? 0));
+  } else if (/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(s)) {
+    // ISO without a zone: UTC, as MESH means it (a date alone is midnight UTC anyway).
+    ms = Date.parse(s.length === 10 ? s : `${s.replace(' ', 'T').replace(/(\.\d{3})\d+$/, '$1')}Z`);
+  } else if (/^\d{4}-\d{2}-\d{2}[T ]/.test(s)) {
+    // ISO with a zone.
+    ms = Date.parse(s.replace(' ', 'T').replace(/(\.\d{3})\d+/, '$1'));
+  } else if (/GMT|UTC|[+-]\d{4}$/.test(s)) {
+    // HTTP date (`Last-Modified`).
+    ms = Date.parse(s);
+  }
+  if (!Number.isFinite(ms)) return raw;
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** Drops undefined fields, so metadata objects print and compare cleanly. */
@@ -109,14 +146,14 @@ export function metadataFromHeaders(messageId: string, headers: IncomingHttpHead
     statusDescription: h('mex-statusdescription'),
     statusEvent: h('mex-statusevent'),
     statusSuccess: h('mex-statussuccess'),
-    statusTimestamp: h('mex-statustimestamp'),
+    statusTimestamp: isoTimestamp(h('mex-statustimestamp')),
     totalChunks: total !== undefined && /^\d+$/.test(total.trim()) ? Number(total) : messageType === 'REPORT' ? 0 : 1,
     contentType: h('mex-content-type') ?? contentTypeOf(h('content-type')),
     checksum: h('mex-content-checksum'),
     partnerId: h('mex-partnerid'),
     compressed: yes(h('mex-content-compressed')),
     encrypted: yes(h('mex-content-encrypted')),
-    lastModified: h('last-modified'),
+    lastModified: isoTimestamp(h('last-modified')),
   });
 }
 
@@ -183,34 +220,55 @@ const trackingV1Schema = z.looseObject({
   linkedMsgId: optionalString,
   downloadTimestamp: optionalString,
   failureDiagnostic: optionalString,
+  subject: optionalString,
+  checksum: optionalString,
+  chunkCount: z
+    .union([z.number(), z.string()])
+    .nullish()
+    .transform((v) => (v === null || v === undefined || v === '' || !Number.isFinite(Number(v)) ? undefined : Number(v))),
+  contentEncoding: optionalString,
 });
 
 /** Tracking from either answer shape: v2 (snake case) or the deprecated v1 (camel case, Title-case status). */
 export function parseTracking(json: unknown): MeshTracking | undefined {
+  return parseTrackingRecord(json)?.tracking;
+}
+
+/**
+ * Tracking and the shape it came in. Only the v1 shape carries the subject, checksum, chunk count
+ * and content encoding: in a v1 record a missing one means the message had none; in v2 it is unknown.
+ */
+export function parseTrackingRecord(json: unknown): { tracking: MeshTracking; shape: 'v1' | 'v2' } | undefined {
   const v2 = trackingV2Schema.safeParse(json);
   if (v2.success) {
-    const t = v2.data;
-    return defined<MeshTracking>({
-      messageId: t.message_id,
-      status: (t.status ?? 'unknown').toLowerCase(),
-      statusSuccess: t.status_success ?? undefined,
-      statusCode: t.status_code,
-      statusDescription: t.status_description,
-      statusEvent: t.status_event,
-      statusTimestamp: t.status_timestamp,
-      localId: t.local_id,
-      workflowId: t.workflow_id,
-      fileName: t.filename,
-      recipient: t.recipient,
-      recipientName: t.recipient_name,
-      recipientOdsCode: t.recipient_ods_code,
-      uploadTimestamp: t.upload_timestamp,
-      expiryTime: t.expiry_time,
-    });
+    return { tracking: trackingFromV2(v2.data), shape: 'v2' };
   }
   const v1 = trackingV1Schema.safeParse(json);
   if (!v1.success) return undefined;
-  const t = v1.data;
+  return { tracking: trackingFromV1(v1.data), shape: 'v1' };
+}
+
+function trackingFromV2(t: z.infer<typeof trackingV2Schema>): MeshTracking {
+  return defined<MeshTracking>({
+    messageId: t.message_id,
+    status: (t.status ?? 'unknown').toLowerCase(),
+    statusSuccess: t.status_success ?? undefined,
+    statusCode: t.status_code,
+    statusDescription: t.status_description,
+    statusEvent: t.status_event,
+    statusTimestamp: isoTimestamp(t.status_timestamp),
+    localId: t.local_id,
+    workflowId: t.workflow_id,
+    fileName: t.filename,
+    recipient: t.recipient,
+    recipientName: t.recipient_name,
+    recipientOdsCode: t.recipient_ods_code,
+    uploadTimestamp: isoTimestamp(t.upload_timestamp),
+    expiryTime: isoTimestamp(t.expiry_time),
+  });
+}
+
+function trackingFromV1(t: z.infer<typeof trackingV1Schema>): MeshTracking {
   return defined<MeshTracking>({
     messageId: t.messageId,
     status: (t.status ?? 'unknown').toLowerCase(),
@@ -218,16 +276,20 @@ export function parseTracking(json: unknown): MeshTracking | undefined {
     statusCode: t.statusCode,
     statusDescription: t.statusDescription ?? t.failureDiagnostic,
     statusEvent: t.statusEvent,
-    statusTimestamp: t.statusTimestamp,
+    statusTimestamp: isoTimestamp(t.statusTimestamp),
     localId: t.localId,
     workflowId: t.workflowId,
     fileName: t.fileName,
     recipient: t.recipient,
     recipientName: t.recipientName,
     recipientOdsCode: t.meshRecipientOdsCode,
-    uploadTimestamp: t.uploadTimestamp,
-    expiryTime: t.expiryTime,
+    uploadTimestamp: isoTimestamp(t.uploadTimestamp),
+    expiryTime: isoTimestamp(t.expiryTime),
     linkedMessageId: t.linkedMsgId,
-    downloadTimestamp: t.downloadTimestamp,
+    downloadTimestamp: isoTimestamp(t.downloadTimestamp),
+    subject: t.subject,
+    checksum: t.checksum,
+    chunkCount: t.chunkCount ?? undefined,
+    contentEncoding: t.contentEncoding,
   });
 }

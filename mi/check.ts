@@ -1,6 +1,7 @@
 /**
  * Checks an MI file against 0171.02, whoever wrote it: record order (HR, rows, FR, chained), CRLF
- * record endings, field counts, quoting, formats, code lists, maximum lengths, and the footer's counts.
+ * record endings, ASCII only (§2.3.1), field counts, quoting, formats, code lists, maximum lengths (in
+ * bytes), and the footer's counts.
  * Every problem comes with its 1-based line, so operators can go straight to it. The rules are the
  * field table the renderer uses (fields.ts), so everything `render` writes passes.
  */
@@ -65,10 +66,39 @@ function parseLine(line: string): { fields: ParsedField[] } | { error: string } 
   }
 }
 
-function codePoints(text: string): number {
+/** The text's length in the file: UTF-8 bytes (for an ASCII file, its characters). */
+function utf8Bytes(text: string): number {
   let n = 0;
-  for (const _ of text) n++;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4;
+  }
   return n;
+}
+
+const NON_ASCII_RE = /[^\x00-\x7F]/u;
+const ASCII_ALLOWED = 'allowed: ASCII only (0171.02 §2.3.1)';
+
+/**
+ * "3 non-ASCII characters, the first "é" (U+00E9) at character 5" (or `at column`), or undefined for
+ * ASCII text. Positions count characters (code points) from 1.
+ */
+function nonAscii(text: string, where: 'character' | 'column'): string | undefined {
+  if (!NON_ASCII_RE.test(text)) return undefined;
+  let count = 0;
+  let first = '';
+  let position = 0;
+  let i = 0;
+  for (const ch of text) {
+    i++;
+    if (ch.codePointAt(0)! < 0x80) continue;
+    if (count++ === 0) {
+      first = ch;
+      position = i;
+    }
+  }
+  const code = `U+${first.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+  return `${count} non-ASCII character${count === 1 ? '' : 's'}, the first ${JSON.stringify(first)} (${code}) at ${where} ${position}; ${ASCII_ALLOWED}`;
 }
 
 interface OpenSet {
@@ -131,12 +161,16 @@ export function checkFile(content: string): CheckResult {
     const parsed = parseLine(line);
     if ('error' in parsed) {
       report(n, parsed.error);
+      const where = nonAscii(line, 'column');
+      if (where) report(n, where);
       return;
     }
     const fields = parsed.fields;
     const type = fields[0]!.value;
     if (type !== 'HR' && type !== 'RR' && type !== 'SR' && type !== 'FR') {
       report(n, `record type ${JSON.stringify(type.slice(0, 10))} is not allowed; allowed: HR, RR, SR, FR`);
+      const where = nonAscii(line, 'column');
+      if (where) report(n, where);
       return;
     }
     if (type === 'HR') {
@@ -197,6 +231,11 @@ export function checkFile(content: string): CheckResult {
     if (fields.length !== defs.length) {
       const expected = type === 'SR' ? `${SR_SPEC_FIELD_COUNT} (or ${SR_FIELDS.length} with placeholder columns)` : String(defs.length);
       report(n, `${type} record has ${fields.length} fields; allowed: ${expected}`);
+      // The fields cannot be named, but a non-ASCII byte is still worth pointing at.
+      fields.forEach((f, i) => {
+        const where = nonAscii(f.value, 'character');
+        if (where) report(n, `field ${i + 1}: ${where}`);
+      });
       return;
     }
     defs.forEach((def, i) => {
@@ -207,10 +246,14 @@ export function checkFile(content: string): CheckResult {
         if (def.mandatory) report(n, `missing; allowed: ${def.format.allowed}`, label);
         return;
       }
+      const where = nonAscii(f.value, 'character');
+      if (where) report(n, where, label);
       if (def.quoted && !f.quoted) report(n, `${JSON.stringify(f.value.slice(0, 60))} must be in double quotes`, label);
       if (!def.quoted && f.quoted) report(n, `${JSON.stringify(f.value.slice(0, 60))} must not be in double quotes`, label);
-      const length = def.quoted ? f.written - f.value.length + codePoints(f.value) : codePoints(f.value);
-      if (length > def.max) report(n, `${length} characters${def.quoted ? ' (quotes included)' : ''}; allowed: at most ${def.max}`, label);
+      // Bytes as written (quotes and doubled quotes included): in an ASCII file, its characters.
+      const length = def.quoted ? f.written - f.value.length + utf8Bytes(f.value) : utf8Bytes(f.value);
+      const unit = where ? 'bytes' : 'characters';
+      if (length > def.max) report(n, `${length} ${unit}${def.quoted ? ' (quotes included)' : ''}; allowed: at most ${def.max}`, label);
       if (FORBIDDEN_CONTROL_RE.test(f.value)) report(n, 'contains a control character', label);
       else if (!def.format.test(f.value)) report(n, `${JSON.stringify(f.value.slice(0, 60))} is not allowed; allowed: ${def.format.allowed}`, label);
     });

@@ -1,12 +1,14 @@
 /**
  * The MI file's bytes (0171.02 §2–3): record sets chained HR, rows, FR; CRLF after every record; the
  * quoted fields (HR4, RR13, RR29, SR13, SR20) in double quotes when they have a value and empty when
- * null; no other field quoted; free text on one line and within its maximum length. csv-stringify does
+ * null; no other field quoted; free text on one line and within its maximum length; every field in
+ * ASCII (§2.3.1: see ascii.ts), lengths counted after transliteration. csv-stringify does
  * the CSV mechanics: quoting is switched on per value (a quoted field reaches it as a small object that
  * its object cast turns into a quoted value), so nothing else is ever quoted. Not workflow code: the
  * send activity and the CLI render, workflows only hand over rows.
  */
 import { stringify } from 'csv-stringify/sync';
+import { toAscii } from './ascii';
 import { FIELDS, QUOTED_POSITIONS, SR_SPEC_FIELD_COUNT, type RecordType } from './fields';
 import { formatDecimal, oneLine } from './formats';
 import type { PracticeSettings } from './practices';
@@ -31,12 +33,12 @@ const STRINGIFY_OPTIONS = {
 // ---- field values -------------------------------------------------------------------------------
 
 /**
- * Free text as it goes into a quoted field of `max` characters (quotes included): on one line, and cut
- * so that, with inner quotes doubled as CSV requires, it fits. Characters are counted as code points
- * and a cut never splits one.
+ * Free text as it goes into a quoted field of `max` characters (quotes included): on one line, in
+ * ASCII, and cut so that, with inner quotes doubled as CSV requires, it fits. The cut comes after
+ * transliteration, so the limit counts the bytes written (one per ASCII character).
  */
 export function fitQuotedText(text: string, max: number): string {
-  const line = oneLine(text);
+  const line = toAscii(oneLine(text));
   const room = max - 2;
   if (line.length <= room && !line.includes('"')) return line;
   let used = 0;
@@ -50,10 +52,10 @@ export function fitQuotedText(text: string, max: number): string {
   return out;
 }
 
-/** HR4 "Supplier_Product_Version" within 98 characters: "truncate product NOT version". */
+/** HR4 "Supplier_Product_Version" in ASCII within 98 characters: "truncate product NOT version". */
 export function fitSoftware(software: string, max = 100): string {
   const room = max - 2;
-  const line = oneLine(software);
+  const line = toAscii(oneLine(software));
   if (line.length <= room) return line;
   const first = line.indexOf('_');
   const last = line.lastIndexOf('_');
@@ -90,7 +92,9 @@ export function footerFields(set: RecordSet): string[] {
 }
 
 /**
- * A record as csv-stringify gets it: quoted fields with a value become QuotedText, cut to fit. Any
+ * A record as csv-stringify gets it: quoted fields with a value become QuotedText, in ASCII and cut to
+ * fit. Other fields are codes and identifiers that validation keeps ASCII; one that is not (a row or
+ * setting from elsewhere) is transliterated too, so no field can put a non-ASCII byte into a file. Any
  * other field that would need quoting (a comma, quote or line break) is a corrupted row: refused here
  * rather than quietly quoted against the spec.
  */
@@ -106,8 +110,12 @@ function prepare(type: RecordType, fields: readonly string[], context: string): 
     if (quoted.includes(i)) {
       const max = defs[i]!.max;
       out[i] = { quotedText: type === 'HR' ? fitSoftware(value, max) : fitQuotedText(value, max) };
-    } else if (/[",\r\n]/.test(value)) {
-      throw new Error(`${context}: ${defs[i]!.id} ${JSON.stringify(value.slice(0, 60))} would need quoting; it is not a quoted field`);
+    } else if (/[",\r\n\u0080-\uFFFF]/.test(value)) {
+      const ascii = toAscii(value);
+      if (/[",\r\n]/.test(ascii)) {
+        throw new Error(`${context}: ${defs[i]!.id} ${JSON.stringify(value.slice(0, 60))} would need quoting; it is not a quoted field`);
+      }
+      out[i] = ascii;
     }
   }
   return out;

@@ -12,6 +12,7 @@ import {
   errorCodeAllowed,
   FORBIDDEN_CONTROL_RE,
   isAckCode,
+  isKnownNackCode,
   isNackCode,
   isUser,
   ODS_ALLOWED,
@@ -258,7 +259,18 @@ export interface FieldProblem {
   message: string;
 }
 
-export type ValidationResult = { ok: true; event: HookEvent } | { ok: false; problems: FieldProblem[]; message: string };
+/**
+ * Something about an accepted event worth knowing, that is no reason to refuse it (e.g. a NACK code in
+ * the contract's range 01–99 that 0083.08 does not list). The event is recorded and reported as sent.
+ */
+export interface FieldWarning {
+  field: string;
+  value: unknown;
+  message: string;
+}
+
+/** `warnings` is present only when there is at least one. */
+export type ValidationResult = { ok: true; event: HookEvent; warnings?: FieldWarning[] } | { ok: false; problems: FieldProblem[]; message: string };
 
 export interface ValidateOptions {
   /** The present, for the future-skew check (in a workflow: workflow time). */
@@ -563,7 +575,27 @@ export function validateEvent(input: unknown, options: ValidateOptions = {}): Va
   }
 
   if (problems.length > 0) return refuse(problems);
-  return { ok: true, event: normaliseEvent(event as unknown as HookEvent) };
+  const valid = normaliseEvent(event as unknown as HookEvent);
+  const warnings = eventWarnings(valid);
+  return warnings.length > 0 ? { ok: true, event: valid, warnings } : { ok: true, event: valid };
+}
+
+/**
+ * The warnings of a valid event: today, an acknowledgement's NACK code that 0083.08 does not list.
+ * Pure and cheap, so the transfer workflow can derive them from its events whenever asked.
+ */
+export function eventWarnings(event: HookEvent): FieldWarning[] {
+  const code = unknownNackCode(event);
+  if (code === undefined) return [];
+  return [{ field: 'ackCode', value: code, message: `ackCode: ${JSON.stringify(code)} is not a NACK code of 0083.08; accepted and reported as it is (0171.02 allows 01 to 99)` }];
+}
+
+/** The NACK code (01–99) of an acknowledgement event that 0083.08 does not list, if any. */
+export function unknownNackCode(event: unknown): string | undefined {
+  const e = event as { type?: unknown; ackCode?: unknown } | null | undefined;
+  if (!e || (e.type !== 'extract-acknowledged' && e.type !== 'request-acknowledged')) return undefined;
+  const code = e.ackCode;
+  return typeof code === 'string' && isNackCode(code) && !isKnownNackCode(code) ? code : undefined;
 }
 
 function refuse(problems: FieldProblem[]): ValidationResult {

@@ -28,17 +28,28 @@ export function isUser(value: string, allowSystem: boolean): boolean {
   return SDS_USER_RE.test(value) || LOCAL_USER_RE.test(value) || (allowSystem && value === 'SYSTEM');
 }
 
+/**
+ * RR23 / SR9 (0171.02): "0 = ACK sent, 01 – 99 = NACK error code". Every two-digit code in that range
+ * is accepted and written as it is, so a GP system using a code newer than 0083.08 still has its
+ * transfer reported; codes outside 0083.08's list are only flagged (a warning, a metric).
+ */
+export const NACK_CODE_RE = /^(?:0[1-9]|[1-9][0-9])$/;
 /** Approved acknowledgement (NACK) codes of 0083.08 §5, deprecated ones included (22 is "not used"). */
 export const NACK_CODES: readonly string[] = [
   '03', '04', '05', '06', '07', '08', '09', '10', '11', '12', '13', '14', '15', '16', '17', '18', '19',
   '20', '21', '23', '24', '25', '26', '27', '28', '29', '30', '31', '99',
 ];
 const NACK_SET = new Set(NACK_CODES);
-export const ACK_CODE_ALLOWED = `"0" (ACK) or a NACK code of 0083.08: ${NACK_CODES.join(', ')}`;
+export const ACK_CODE_ALLOWED = '"0" (ACK) or a two-digit NACK code from 01 to 99';
 export function isAckCode(value: string): boolean {
-  return value === '0' || NACK_SET.has(value);
+  return value === '0' || NACK_CODE_RE.test(value);
 }
+/** A NACK code of the contract's range, 01 to 99. */
 export function isNackCode(value: string): boolean {
+  return NACK_CODE_RE.test(value);
+}
+/** A NACK code listed by 0083.08 (the others of 01–99 are accepted, but flagged). */
+export function isKnownNackCode(value: string): boolean {
   return NACK_SET.has(value);
 }
 
@@ -53,11 +64,24 @@ export const errorCodeAllowed = (max: number) => `an error code of 1 to ${max} l
 export const DAY_RE = /^\d{4}-\d{2}-\d{2}$/;
 export const FILE_DATETIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/;
 
-/** True for a real calendar day in YYYY-MM-DD form (2026-02-30 is refused). */
-export function isDay(value: string): boolean {
-  if (!DAY_RE.test(value)) return false;
+/**
+ * True for a real calendar day in YYYY-MM-DD form (2026-02-30 is refused: Date.parse would take it as
+ * 2 March). The one day check of the project: every entry (CLI options, client, workflow validators,
+ * configuration, rendering) uses it, through dayRefusal where a message is needed.
+ */
+export function isDay(value: unknown): boolean {
+  if (typeof value !== 'string' || !DAY_RE.test(value)) return false;
   const ms = Date.parse(`${value}T00:00:00Z`);
   return Number.isFinite(ms) && new Date(ms).toISOString().slice(0, 10) === value;
+}
+export const DAY_ALLOWED = 'a date YYYY-MM-DD that exists on the calendar';
+
+/** Why `value` is not a day, as `<name>: "<value>" is not allowed; allowed: …`, or undefined when it is one. */
+export function dayRefusal(name: string, value: unknown): string | undefined {
+  if (isDay(value)) return undefined;
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 40)) : String(value);
+  const why = typeof value === 'string' && DAY_RE.test(value) ? ' (no such day)' : '';
+  return `${name}: ${shown} is not allowed${why}; allowed: ${DAY_ALLOWED}`;
 }
 
 /** True for a real UTC date-time in the file's YYYY-MM-DDThh:mm:ss form. */

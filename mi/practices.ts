@@ -4,6 +4,7 @@
  * `{"practices": [...]}` and refused as a whole, with every bad field named, if anything is wrong.
  */
 import * as fs from 'node:fs';
+import { toAscii } from './ascii';
 import {
   APPLICATION_STATUS_ALLOWED,
   APPLICATION_STATUS_RE,
@@ -59,12 +60,14 @@ const FIELD_CHECKS: Record<keyof PracticeSettings, { optional?: true; check: Che
   asid: { check: matches(ASID_RE, ASID_ALLOWED) },
   software: {
     // The product part is cut on rendering if the whole is too long ("truncate product NOT version"),
-    // so supplier and version must leave it room.
+    // so supplier and version must leave it room. Judged as rendered, in ASCII (ß is "ss", “ is ").
     check: (v) => {
-      const allowed = `Supplier_Product_Version: three parts separated by "_", no double quotes or control characters, supplier and version together at most ${SOFTWARE_MAX_LENGTH - 3} characters`;
-      if (typeof v !== 'string' || !SOFTWARE_RE.test(v)) return allowed;
-      const product = v.slice(v.indexOf('_') + 1, v.lastIndexOf('_'));
-      return v.length - product.length + 1 > SOFTWARE_MAX_LENGTH ? allowed : undefined;
+      const allowed = `Supplier_Product_Version: three parts separated by "_", no double quotes or control characters, supplier and version together at most ${SOFTWARE_MAX_LENGTH - 3} characters (in ASCII, as the file has them)`;
+      if (typeof v !== 'string') return allowed;
+      const ascii = toAscii(v);
+      if (!SOFTWARE_RE.test(ascii)) return allowed;
+      const product = ascii.slice(ascii.indexOf('_') + 1, ascii.lastIndexOf('_'));
+      return ascii.length - product.length + 1 > SOFTWARE_MAX_LENGTH ? allowed : undefined;
     },
   },
   applicationStatus: { check: matches(APPLICATION_STATUS_RE, APPLICATION_STATUS_ALLOWED) },

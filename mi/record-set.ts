@@ -6,7 +6,7 @@
  * first event, then key); the spec allows any order, determinism needs one. Workflow-safe.
  */
 import { utcDayOf, type HookEvent, type Side } from './events';
-import { isDay } from './formats';
+import { dayRefusal } from './formats';
 import type { PracticeSettings } from './practices';
 import { buildRow, firstEventAt } from './records';
 
@@ -45,7 +45,8 @@ function compareRows(a: RecordSetRow, b: RecordSetRow): number {
 
 /** A record set from rows computed elsewhere (e.g. by transfer workflows), in the deterministic order. */
 export function recordSetFromRows(practice: PracticeSettings, day: string, rows: readonly RecordSetRow[]): RecordSet {
-  if (!isDay(day)) throw new Error(`record set day: ${JSON.stringify(day)} is not allowed; allowed: a date YYYY-MM-DD`);
+  const badDay = dayRefusal('record set day', day);
+  if (badDay) throw new Error(badDay);
   const seen = new Set<string>();
   for (const row of rows) {
     const id = `${row.side} ${row.key}`;

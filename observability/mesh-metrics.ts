@@ -2,10 +2,12 @@
  * MESH call metrics without touching the MESH client: undici publishes every request on Node's
  * diagnostics channels, and the MESH client is the worker's only undici user. Each HTTP attempt is
  * counted by operation and status, timed, and counted as retried when its answer is one the client
- * retries (429, 5xx, a network error).
+ * retries (429, 5xx, a network error). The client's own channel says when MESH stopped answering the
+ * deprecated local-id lookup that guards first sends (the send then goes ahead without it).
  */
 import diagnostics from 'node:diagnostics_channel';
 import type { MetricMeter } from '@temporalio/common';
+import { LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL } from '../mesh/client';
 import { METRICS } from './metric-names';
 
 interface UndiciRequest {
@@ -34,6 +36,11 @@ export function installMeshMetrics(meter: MetricMeter): () => void {
   const requests = meter.createCounter(METRICS.meshRequests, 'requests', 'MESH HTTP requests by operation and status');
   const latency = meter.createHistogram(METRICS.meshLatency, 'float', 's', 'MESH request latency');
   const retried = meter.createCounter(METRICS.meshRetries, 'requests', 'MESH answers the client retries (429, 5xx, network errors)');
+  const lookupUnavailable = meter.createCounter(
+    METRICS.meshLocalIdLookupUnavailable,
+    'sends',
+    'MESH local-id lookups (deprecated call) answered with neither a tracking record nor 404; the send went ahead without it',
+  );
   const started = new WeakMap<object, { op: string; at: bigint }>();
 
   const onCreate = (message: unknown) => {
@@ -58,12 +65,18 @@ export function installMeshMetrics(meter: MetricMeter): () => void {
     const { request } = message as { request: object };
     finish(request, 'error', true);
   };
+  const onLookupUnavailable = (message: unknown) => {
+    const { status } = message as { status?: number };
+    lookupUnavailable.add(1, { status: String(status ?? 'unknown') });
+  };
   diagnostics.subscribe('undici:request:create', onCreate);
   diagnostics.subscribe('undici:request:headers', onHeaders);
   diagnostics.subscribe('undici:request:error', onError);
+  diagnostics.subscribe(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL, onLookupUnavailable);
   return () => {
     diagnostics.unsubscribe('undici:request:create', onCreate);
     diagnostics.unsubscribe('undici:request:headers', onHeaders);
     diagnostics.unsubscribe('undici:request:error', onError);
+    diagnostics.unsubscribe(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL, onLookupUnavailable);
   };
 }

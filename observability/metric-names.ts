@@ -1,12 +1,17 @@
 /**
  * Names of the project's own metrics (the Prometheus endpoint also carries Temporal's, prefixed
  * `temporal_`). Kept in one place for the dashboard (observability/grafana-dashboard.json), the README
- * and the tests. Labels are bounded: event type, outcome, reason (a field name), operation, status.
- * No practice, patient or message identifiers ever become labels.
+ * and the tests. Labels are bounded: event type, outcome, reason (a field name), operation, status,
+ * a NACK code (two digits, 01–99). No practice, patient or message identifiers ever become labels.
  */
 export const METRICS = {
   /** Hook events reaching a transfer workflow: outcome accepted | duplicate | refused; reason = field. */
   events: 'gp2gp_events',
+  /**
+   * Accepted acknowledgements whose NACK code (01–99, as 0171.02 allows) is not in 0083.08's list:
+   * code (bounded to 01–99), event_type. A GP system using a newer code shows up here.
+   */
+  unknownNackCodes: 'gp2gp_unknown_nack_codes',
   /** Rows handed from transfer workflows to the reporting workflows. */
   rowsForwarded: 'gp2gp_rows_forwarded',
   /** Rows (RR + SR) per record set sent (histogram). */
@@ -28,6 +33,11 @@ export const METRICS = {
   meshLatency: 'gp2gp_mesh_request_duration_seconds',
   /** MESH answers the client retries (429, 5xx, network errors), by operation. */
   meshRetries: 'gp2gp_mesh_retried_requests',
+  /**
+   * Sends made without the local-id lookup (`outbox/tracking/{local_id}`, deprecated by MESH) because
+   * MESH answered it with neither a tracking record nor 404; label status (the HTTP status).
+   */
+  meshLocalIdLookupUnavailable: 'gp2gp_mesh_local_id_lookup_unavailable',
   /** Practices the running worker reports for (its practices file). */
   practices: 'gp2gp_practices_configured',
   /** When the worker became ready (unix seconds). */

@@ -1,7 +1,8 @@
 /**
  * Workflow interceptors (run inside the workflow sandbox): counts hook events as the transfer
- * workflows take or refuse them, and submissions as they end. Metrics from workflow code are not
- * emitted while a workflow replays, so each counts once. Imports only workflow-safe modules.
+ * workflows take or refuse them (and those accepted with a NACK code 0083.08 does not list), and
+ * submissions as they end. Metrics from workflow code are not emitted while a workflow replays, so
+ * each counts once. Imports only workflow-safe modules.
  */
 import {
   ApplicationFailure,
@@ -13,6 +14,7 @@ import {
   type WorkflowInboundCallsInterceptor,
   type WorkflowInterceptorsFactory,
 } from '@temporalio/workflow';
+import { unknownNackCode } from '../mi/events';
 import { METRICS, refusalReason } from './metric-names';
 
 const eventType = (input: UpdateInput): string => {
@@ -45,6 +47,13 @@ class Gp2gpInbound implements WorkflowInboundCallsInterceptor {
         reason: '',
         event_type: eventType(input),
       });
+      // Accepted (never refused) with a NACK code 0083.08 does not list: counted once, by code.
+      const code = outcome === 'accepted' ? unknownNackCode(input.args[0]) : undefined;
+      if (code !== undefined) {
+        metricMeter
+          .createCounter(METRICS.unknownNackCodes, 'events', 'acknowledgements accepted with a NACK code (01-99) not listed by 0083.08')
+          .add(1, { code, event_type: eventType(input) });
+      }
     }
     return result;
   }

@@ -13,6 +13,7 @@ import {
   defineSignal,
   defineUpdate,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -22,6 +23,7 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities';
 import type { Side } from '../mi/events';
+import { dayRefusal, isDay } from '../mi/formats';
 import { reportingWorkflowId, submissionId } from './ids';
 import { practiceOdsKey } from './search-attributes';
 import { submissionWorkflow, type SubmissionOptions, type SubmissionResult } from './submission';
@@ -135,6 +137,13 @@ function dayOf(ms: number): string {
 function addDays(day: string, n: number): string {
   return dayOf(Date.parse(`${day}T00:00:00Z`) + n * DAY_MS);
 }
+/** The first real day from an impossible YYYY-MM-DD: 2026-02-30 → 2026-03-01. */
+function firstRealDayFrom(day: string): string {
+  if (isDay(day)) return day;
+  const [y, m] = day.split('-').map(Number);
+  const ms = Date.UTC(y!, m!, 1);
+  return Number.isFinite(ms) ? dayOf(ms) : dayOf(Date.now());
+}
 
 // ---- the practice's reporting -------------------------------------------------------------------
 
@@ -171,6 +180,23 @@ export class PracticeReporting {
 
   private warn(text: string): void {
     this.state.recentWarnings = [text, ...this.state.recentWarnings].slice(0, 20);
+  }
+
+  /** Days held that do not exist (2026-02-30): accepted before days were checked, they can never be rendered. */
+  impossibleDays(): string[] {
+    return Object.keys(this.state.days).filter((d) => !isDay(d));
+  }
+
+  /**
+   * Drops impossible days, with a warning: each would fail every submission it is batched in, and so
+   * the real days sent with it, for ever. Also moves an impossible first uncovered day to a real one.
+   */
+  dropImpossibleDays(): void {
+    for (const day of this.impossibleDays()) {
+      delete this.state.days[day];
+      this.warn(`day ${day} dropped: not a calendar date, it can never be sent`);
+    }
+    if (!isDay(this.state.nextUncoveredDay)) this.state.nextUncoveredDay = firstRealDayFrom(this.state.nextUncoveredDay);
   }
 
   /** Why a day cannot be (re)built from what is held, or undefined. */
@@ -345,6 +371,31 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   const ods = input.practiceOds;
   let signalsThisRun = 0;
 
+  /**
+   * The current details the Web UI shows: refreshed whenever the state changes (each signal, update
+   * and wake), not only when the workflow wakes. Not a history command, so replay-safe.
+   */
+  let shownDetails = '';
+  const showDetails = () => {
+    const view = reporting.view(Date.now());
+    const details =
+      `Reporting for ${ods} (${reporting.cadence}): last delivered day ${view.lastDeliveredDay ?? 'none'}; ` +
+      `${view.pendingDays.length} day(s) pending; ${view.inFlight.length} submission(s) in flight; next at ${view.nextSubmissionAt}`;
+    if (details === shownDetails) return;
+    shownDetails = details;
+    setCurrentDetails(details);
+  };
+
+  /**
+   * A run holding an impossible day (accepted before the submit validator checked days) drops it.
+   * patched() only where there is one, so no other history gets a marker.
+   */
+  const dropImpossibleDays = () => {
+    if ((reporting.impossibleDays().length || !isDay(reporting.state.nextUncoveredDay)) && patched('drop-impossible-days')) {
+      reporting.dropImpossibleDays();
+    }
+  };
+
   const startSubmissions = async (days: string[]): Promise<SubmitResult> => {
     // Every batch is marked in flight before the first await, so a concurrent submit or cadence
     // turn cannot pick the same days.
@@ -390,30 +441,38 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   setHandler(rowsSignal, (rows) => {
     signalsThisRun++;
     reporting.addRows(rows);
+    showDetails();
   });
   setHandler(submissionFinishedSignal, (result) => {
     signalsThisRun++;
     reporting.finish(result);
+    showDetails();
   });
   setHandler(submissionRejectedSignal, ({ submissionId: id, reason }) => {
     signalsThisRun++;
     reporting.rejected(id, reason);
+    showDetails();
   });
   setHandler(
     submitUpdate,
     async (request) => {
-      await releaseEndedSubmissions();
-      if (!request.days?.length) return await startSubmissions(reporting.dueDays(Date.now()));
-      // Named days are sent again even if delivered (an operator's replay); days in flight are skipped.
-      return await startSubmissions(reporting.requestDays(request.days));
+      try {
+        dropImpossibleDays();
+        await releaseEndedSubmissions();
+        if (!request.days?.length) return await startSubmissions(reporting.dueDays(Date.now()));
+        // Named days are sent again even if delivered (an operator's replay); days in flight are skipped.
+        return await startSubmissions(reporting.requestDays(request.days));
+      } finally {
+        showDetails();
+      }
     },
     {
       validator: (request) => {
         const today = dayOf(Date.now());
         for (const day of request.days ?? []) {
-          if (!/^\d{4}-\d{2}-\d{2}$/.test(day) || Number.isNaN(Date.parse(`${day}T00:00:00Z`))) {
-            throw new Error(`day: ${JSON.stringify(day)} is not a date; allowed: YYYY-MM-DD`);
-          }
+          // A real calendar day (2026-02-30 is not one): an impossible day would fail every submission.
+          const notADay = dayRefusal('day', day);
+          if (notADay) throw new Error(notADay);
           if (day >= today) throw new Error(`day: ${day} is not over yet; allowed: days before ${today} (UTC)`);
           // Sending a day we cannot rebuild would replace the Authority's complete record set.
           const refused = reporting.notRebuildable(day);
@@ -427,16 +486,14 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   upsertSearchAttributes([{ key: practiceOdsKey, value: ods }]);
 
   for (;;) {
+    dropImpossibleDays();
     const now = Date.now();
     const nextAt = reporting.nextCadenceAt(now);
-    const view = reporting.view(now);
-    setCurrentDetails(
-      `Reporting for ${ods} (${reporting.cadence}): last delivered day ${view.lastDeliveredDay ?? 'none'}; ` +
-        `${view.pendingDays.length} day(s) pending; ${view.inFlight.length} submission(s) in flight; next at ${view.nextSubmissionAt}`,
-    );
+    showDetails();
     const wantsNewRun = () => signalsThisRun >= 2_000 || workflowInfo().continueAsNewSuggested;
     const wakeAt = Math.min(nextAt, reporting.state.retryAt ?? Infinity);
     await condition(wantsNewRun, Math.max(1, wakeAt - now));
+    dropImpossibleDays();
     if (wantsNewRun()) {
       await condition(allHandlersFinished);
       reporting.prune(Date.now());

@@ -182,7 +182,8 @@ export async function submissionWorkflow(input: SubmissionInput): Promise<Submis
       });
       submission.status = 'awaiting-acknowledgement';
     } catch (err) {
-      // Only non-retryable faults get here (authentication, refused recipient, configuration).
+      // Only non-retryable faults get here (authentication, refused recipient, configuration, a
+      // record set that cannot be rendered).
       submission.fail(`send failed: ${failureMessage(err)}`);
     }
 

@@ -20,7 +20,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { recordKeyOf, utcDayOf, validateEvent, type FieldProblem, type HookEvent, type Side } from '../mi/events';
+import { eventWarnings, recordKeyOf, utcDayOf, validateEvent, type FieldProblem, type FieldWarning, type HookEvent, type Side } from '../mi/events';
 import { buildRow, firstEventAt, recordDays, sameEventContent } from '../mi/records';
 import { endOfDay } from '../mi/record-set';
 import type * as activities from '../activities';
@@ -58,7 +58,10 @@ export interface TransferView {
   rows: { day: string; fields: string[] }[];
   /** True while some accepted event's rows have not yet reached the reporting workflow. */
   forwarding: boolean;
+  /** What was accepted but is worth a look (e.g. a NACK code 0083.08 does not list), by event. */
+  warnings: TransferWarning[];
 }
+export type TransferWarning = FieldWarning & { eventId: string };
 export const transferQuery = defineQuery<TransferView>('transfer');
 
 export interface TransferInput {
@@ -213,6 +216,11 @@ export class TransferRecord {
       }));
   }
 
+  /** The warnings of the accepted events (derived, never stored: nothing new reaches history). */
+  warnings(): TransferWarning[] {
+    return this.events.flatMap((e) => eventWarnings(e).map((w) => ({ eventId: e.eventId, ...w })));
+  }
+
   private latest(type: HookEvent['type']): StoredEvent | undefined {
     let found: StoredEvent | undefined;
     for (const e of this.events) if (e.type === type && (!found || at(e.occurredAt) > at(found.occurredAt))) found = e;
@@ -317,16 +325,19 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     events: record.events,
     rows: record.days().map((day) => ({ day, fields: record.rowOf(day) })),
     forwarding: forwardInFlight || unforwardedFrom !== undefined || !restored,
+    warnings: record.warnings(),
   }));
 
   let shown = '';
   let upserted = '';
   const searchAttributes = () => {
     const conversationId = record.side === 'SR' ? record.key : record.events.find((e) => 'conversationId' in e && e.conversationId)?.conversationId;
+    const warnings = record.warnings();
     const details =
       `${record.side} record of ${record.practiceOds}: ${record.events.length} events, stage ${record.stage()}, ` +
       `outcome ${record.outcome(Date.now())}` +
-      (unforwardedFrom ? `; forwarding rows from ${unforwardedFrom}` : '; all rows forwarded');
+      (unforwardedFrom ? `; forwarding rows from ${unforwardedFrom}` : '; all rows forwarded') +
+      (warnings.length ? `; warning: ${warnings.map((w) => w.message).join('; ')}` : '');
     if (details !== shown) {
       shown = details;
       setCurrentDetails(details);

@@ -148,6 +148,30 @@ describe('the HTTP hooks API', () => {
     expect(envelope.body).toMatchObject({ accepted: 1, refused: 1 });
   });
 
+  it('accepts every NACK code 01–99: one outside 0083.08 answers 200 with a warning, also kept in the transfer\'s details', async () => {
+    const conversationId = randomUUID().toUpperCase();
+    const sender = { practiceOds: PRACTICE.ods, conversationId };
+    const received = { type: 'request-received', ...sender, requestMessageId: randomUUID(), requestingOds: 'B23456', occurredAt: `${YESTERDAY}T09:00:00Z` };
+    const nack = { type: 'request-acknowledged', ...sender, ackCode: '50', occurredAt: `${YESTERDAY}T09:01:00Z` };
+    const warning = { field: 'ackCode', value: '50', message: 'ackCode: "50" is not a NACK code of 0083.08; accepted and reported as it is (0171.02 allows 01 to 99)' };
+    expect((await postJson(url, received)).body).not.toHaveProperty('warnings');
+    const answer = await postJson(url, nack);
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ status: 'accepted', warnings: [warning] });
+    // In a batch too, and again when sent twice.
+    const batch = await postJson(url, [nack]);
+    expect(batch.body.results[0]).toMatchObject({ status: 'duplicate', warnings: [warning] });
+
+    const view = await pipeline.client.temporal.workflow.getHandle(transferWorkflowId('SR', PRACTICE.ods, conversationId)).query(transferQuery);
+    expect(view.warnings).toEqual([{ eventId: answer.body.eventId, ...warning }]);
+    expect(view.outcome).toBe('rejected');
+    expect(view.rows[0]!.fields[8]).toBe('50'); // SR9, as sent
+    // The published description says so.
+    const doc = (await (await fetch(`${url}/v1/openapi.json`)).json()) as any;
+    expect(doc.components.schemas.EventResult.properties.warnings.items).toEqual({ $ref: '#/components/schemas/FieldWarning' });
+    expect(doc.components.schemas['Event_request-acknowledged'].properties.ackCode.description).toMatch(/two-digit NACK code from 01 to 99/);
+  });
+
   it('refuses one bad event with 422 and the problems, field by field', async () => {
     const res = await postJson(url, registration(undefined, { registrationType: 'transferred', retries: 3 }));
     expect(res.status).toBe(422);

@@ -13,7 +13,9 @@ import {
   MeshConfigError,
   MeshConflictError,
   MeshError,
+  MeshForbiddenMessageError,
   MeshGoneError,
+  MeshLocalIdConflictError,
   MeshNotFoundError,
   MeshSendRefusedError,
   meshAuthorization,
@@ -107,8 +109,49 @@ describe('send and download', () => {
     const localId = `idem-${Date.now()}`;
     const first = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'once', localId });
     const again = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'once', localId });
-    expect(again).toEqual({ messageId: first.messageId, reusedExisting: true });
+    expect(again).toEqual({ messageId: first.messageId, localId, reusedExisting: true });
     expect(await sender.trackByLocalId(localId)).toMatchObject({ messageId: first.messageId, localId, status: 'accepted' });
+  });
+
+  it('refuses a local id already used for another message, before posting anything (issue 16 item 8)', async () => {
+    const localId = `other-${Date.now()}`;
+    const message = { to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'day 1', localId, subject: 'MI day 1', fileName: 'mi.csv', checksum: 'sha256:aaaa' };
+    const first = await sender.send(message);
+    const proxy = await startFaultProxy({ target: inject('meshUrl') });
+    const client = sandboxClient(SENDER, { url: proxy.url });
+    try {
+      for (const [change, difference] of [
+        [{ checksum: 'sha256:bbbb', body: 'day 1, corrected' }, { field: 'checksum', earlier: 'sha256:aaaa', now: 'sha256:bbbb' }],
+        [{ subject: 'MI day 2' }, { field: 'subject', earlier: 'MI day 1', now: 'MI day 2' }],
+        [{ fileName: 'other.csv' }, { field: 'fileName', earlier: 'mi.csv', now: 'other.csv' }],
+        [{ to: PAGED }, { field: 'recipient', earlier: RECIPIENT, now: PAGED }],
+        [{ workflowId: 'GP2GP_MI_ACK' }, { field: 'workflowId', earlier: 'GP2GP_MI', now: 'GP2GP_MI_ACK' }],
+        [{ subject: undefined }, { field: 'subject', earlier: 'MI day 1', now: undefined }],
+      ] as const) {
+        const err = await client.send({ ...message, ...change }).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(MeshLocalIdConflictError);
+        expect(err).toBeInstanceOf(MeshConflictError);
+        expect(err).toMatchObject({ messageId: first.messageId, localId, differences: [difference], retryable: false });
+        expect((err as Error).message).toMatch(new RegExp(`^local id ${localId} was already used for a different message: MESH message ${first.messageId} to ${RECIPIENT} sent \\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}Z \\(`));
+      }
+      // Only look-ups went out: no message was posted.
+      expect(proxy.requests.every((r) => r.method === 'GET')).toBe(true);
+      // The same message again is reused, not refused.
+      expect(await client.send(message)).toEqual({ messageId: first.messageId, localId, reusedExisting: true });
+    } finally {
+      await client.close();
+      await proxy.close();
+    }
+  });
+
+  it('refuses to reuse a local id whose message failed, instead of reporting it sent', async () => {
+    const localId = `failed-${Date.now()}`;
+    const message = { to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'doomed', localId };
+    const first = await sender.send(message);
+    await addMessageEvent(first.messageId, { status: 'error', code: '14', event: 'TRANSFER', description: 'Message not collected' });
+    const err = await sender.send(message).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshLocalIdConflictError);
+    expect((err as Error).message).toMatch(new RegExp(`local id ${localId} names MESH message ${first.messageId} .*which failed \\(error`));
   });
 
   it('refuses to guess when a local id names more than one message', async () => {
@@ -141,6 +184,80 @@ describe('send and download', () => {
     expect((err as MeshSendRefusedError).meshCode).toBe('12');
     expect((err as MeshSendRefusedError).status).toBe(417);
     expect((err as MeshSendRefusedError).retryable).toBe(false);
+  });
+});
+
+describe('operator-facing details', () => {
+  it('reads metadata without the body, and gives every timestamp as ISO 8601 UTC', async () => {
+    const localId = `meta-${Date.now()}`;
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'a,b\n', localId, subject: 'S', fileName: 'm.csv' });
+    const metadata = await recipient.metadata(sent.messageId);
+    expect(metadata).toMatchObject({ messageId: sent.messageId, messageType: 'DATA', from: SENDER, localId, subject: 'S', fileName: 'm.csv', totalChunks: 1 });
+    const iso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
+    expect(metadata.lastModified).toMatch(iso);
+    expect(metadata.statusTimestamp).toMatch(iso);
+    for (const t of [await sender.track(sent.messageId), (await sender.trackByLocalId(localId))!]) {
+      expect(t.uploadTimestamp).toMatch(iso);
+      expect(t.expiryTime).toMatch(iso);
+    }
+  });
+
+  it('reports progress of sends and downloads', async () => {
+    const data = randomBytes(300_000);
+    const file = path.join(dir, 'progress.bin');
+    fs.writeFileSync(file, data);
+    const sends: number[] = [];
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: { file }, chunkSizeBytes: 100_000, onProgress: (p) => sends.push(p.fraction) });
+    expect(sends.at(-1)).toBe(1);
+    expect(sends.length).toBeGreaterThan(3);
+    expect([...sends].sort((a, b) => a - b)).toEqual(sends);
+    const downloads: { fraction: number; chunk: number }[] = [];
+    const got = await recipient.download(sent.messageId, { onProgress: (p) => downloads.push(p) });
+    expect(got.body.equals(data)).toBe(true);
+    expect(downloads.at(-1)).toMatchObject({ fraction: 1, chunk: 3, totalChunks: 3, bytes: data.length });
+  });
+
+  it('streams a download chunk by chunk to a stream', async () => {
+    const data = randomBytes(250_000);
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: data, chunkSizeBytes: 100_000 });
+    const parts: Buffer[] = [];
+    const out = new (await import('node:stream')).Writable({
+      write(chunk: Buffer, _enc, done) {
+        parts.push(chunk);
+        done();
+      },
+    });
+    const metadata = await recipient.downloadToStream(sent.messageId, out);
+    expect(metadata.totalChunks).toBe(3);
+    expect(parts).toHaveLength(3);
+    expect(Buffer.concat(parts).equals(data)).toBe(true);
+  });
+
+  it('says a file or folder cannot be used, in words, before calling MESH', async () => {
+    await expect(sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: { file: dir } })).rejects.toThrow(/^cannot send .*: it is a directory, not a file$/);
+    await expect(sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: { file: path.join(dir, 'nope') } })).rejects.toThrow(/^cannot read .*nope: no such file$/);
+    await expect(recipient.downloadTo('M1', path.join(dir, 'missing', 'x'))).rejects.toThrow(/^cannot write .*x: the folder .*missing does not exist$/);
+    await expect(recipient.downloadTo('M1', dir)).rejects.toThrow(/it is a directory/);
+    await expect(sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'x', subject: 'line\nbreak' })).rejects.toBeInstanceOf(MeshConfigError);
+  });
+
+  it("tells a message of another mailbox apart from bad credentials on a 403", async () => {
+    const sent = await sender.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'for the recipient only' });
+    const err = await sender.download(sent.messageId).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(MeshForbiddenMessageError);
+    expect(err).toBeInstanceOf(MeshAuthError);
+    expect((err as Error).message).toMatch(new RegExp(`message ${sent.messageId} was not sent to mailbox ${SENDER}.*credentials are fine`));
+    await expect(sender.acknowledge(sent.messageId)).rejects.toBeInstanceOf(MeshForbiddenMessageError);
+    await expect(sender.metadata(sent.messageId)).resolves.toMatchObject({ messageId: sent.messageId });
+    const wrong = sandboxClient(SENDER, { password: 'wrong' });
+    try {
+      const denied = await wrong.download(sent.messageId).catch((e: unknown) => e);
+      expect(denied).toBeInstanceOf(MeshAuthError);
+      expect(denied).not.toBeInstanceOf(MeshForbiddenMessageError);
+      expect((denied as Error).message).toMatch(/check the mailbox id, password/);
+    } finally {
+      await wrong.close();
+    }
   });
 });
 

@@ -4,8 +4,9 @@
  * send must still produce exactly one message. Mailboxes: X26MSH005 sends, X26MSH006 receives.
  */
 import { randomBytes } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
-import { MeshTransientError } from '../../mesh';
+import { LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL, MeshGoneError, MeshTransientError } from '../../mesh';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { collect, resetMailbox, sandboxClient } from '../support/mesh';
 
@@ -119,6 +120,81 @@ describe('a send through a faulty network', () => {
     } finally {
       await client.close();
       await direct.close();
+    }
+  });
+});
+
+// Issue 16 item 11: the local-id lookup that guards first sends is a call MESH has deprecated.
+describe('a MESH that no longer answers the deprecated local-id lookup', () => {
+  const lookup = /\/outbox\/tracking\/[^/]+$/;
+
+  /** Publications on the client's channel (what observability/mesh-metrics.ts counts) during `run`. */
+  async function published<T>(run: () => Promise<T>): Promise<{ result: T; events: unknown[] }> {
+    const events: unknown[] = [];
+    const listener = (message: unknown) => void events.push(message);
+    diagnostics.subscribe(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL, listener);
+    try {
+      return { result: await run(), events };
+    } finally {
+      diagnostics.unsubscribe(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL, listener);
+    }
+  }
+
+  it.each([410, 405, 400])('sends anyway when the lookup answers %i: delivered once, counted, warned once', async (status) => {
+    proxy.addRule({ method: 'GET', path: lookup, action: { status, body: '{"detail":"gone away"}' }, times: Infinity });
+    const warnings: string[] = [];
+    const client = sandboxClient(SENDER, { url: proxy.url, onWarning: (m) => warnings.push(m) });
+    const direct = sandboxClient(RECIPIENT);
+    try {
+      const first = { to: RECIPIENT, workflowId: 'GP2GP_MI', body: randomBytes(250_000), chunkSizeBytes: 100_000, localId: `gone-${status}-a-${Date.now()}` };
+      const second = { to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'second file', localId: `gone-${status}-b-${Date.now()}` };
+      const { result: sent, events } = await published(async () => [await client.send(first), await client.send(second)]);
+      expect(sent.map((s) => s.reusedExisting)).toEqual([false, false]);
+      // Each first send asked, was refused, and posted once.
+      expect(seen(lookup)).toEqual([`GET status ${status}`, `GET status ${status}`]);
+      expect(seen(/\/outbox$/)).toEqual(['POST forward', 'POST forward']);
+      expect(events).toEqual([{ status, mailbox: SENDER }, { status, mailbox: SENDER }]);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(new RegExp(`local-id lookup .*deprecated.*answered ${status}.*Sending without it`));
+
+      expect((await collect(direct.listInbox())).sort()).toEqual(sent.map((s) => s.messageId).sort());
+      expect((await direct.download(sent[0]!.messageId)).body.equals(first.body)).toBe(true);
+    } finally {
+      await client.close();
+      await direct.close();
+    }
+  });
+
+  it('retries a first post that failed even when the lookup before the retry answers 410, and delivers once', async () => {
+    proxy.addRule({ method: 'POST', path: /\/outbox$/, action: { status: 503 } });
+    proxy.addRule({ method: 'GET', path: lookup, action: { status: 410 }, times: Infinity });
+    const client = sandboxClient(SENDER, { url: proxy.url, retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 50 }, onWarning: () => {} });
+    const direct = sandboxClient(RECIPIENT);
+    try {
+      const sent = await client.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'once', localId: `retry-gone-${Date.now()}` });
+      expect(seen(/\/outbox$/)).toEqual(['POST status 503', 'POST forward']);
+      expect(seen(lookup)).toEqual(['GET status 410', 'GET status 410']);
+      expect(await collect(direct.listInbox())).toEqual([sent.messageId]);
+    } finally {
+      await client.close();
+      await direct.close();
+    }
+  });
+
+  it('still fails the send on what is not the lookup going away, and trackByLocalId still reports it', async () => {
+    // Busy (503 through every retry) is not gone: the send fails as retryable, and nothing is posted.
+    proxy.addRule({ method: 'GET', path: lookup, action: { status: 503 }, times: 2 });
+    proxy.addRule({ method: 'GET', path: lookup, action: { status: 410 } });
+    const warnings: string[] = [];
+    const client = sandboxClient(SENDER, { url: proxy.url, retry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 50 }, onWarning: (m) => warnings.push(m) });
+    try {
+      await expect(client.send({ to: RECIPIENT, workflowId: 'GP2GP_MI', body: 'x', localId: `busy-${Date.now()}` })).rejects.toBeInstanceOf(MeshTransientError);
+      expect(seen(/\/outbox$/)).toEqual([]);
+      // Asked directly, the deprecated call's answer is not hidden.
+      await expect(client.trackByLocalId('anything')).rejects.toBeInstanceOf(MeshGoneError);
+      expect(warnings).toEqual([]);
+    } finally {
+      await client.close();
     }
   });
 });

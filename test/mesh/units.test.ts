@@ -6,7 +6,11 @@ import { execFileSync } from 'node:child_process';
 import { buffer } from 'node:stream/consumers';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { parseSize } from '../../cli/mesh';
+import { ProgressBar, parseChunkSize, parseSize } from '../../cli/mesh';
+import { installMeshMetrics } from '../../observability/mesh-metrics';
+import { METRICS } from '../../observability/metric-names';
+import diagnostics from 'node:diagnostics_channel';
+import type { MetricMeter } from '@temporalio/common';
 import { openChunks } from '../../mesh/chunks';
 import {
   MeshAuthError,
@@ -17,8 +21,11 @@ import {
   MeshNotFoundError,
   MeshSendRefusedError,
   MeshTransientError,
+  LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL,
+  isoTimestamp,
   meshAuthorization,
   meshTimestamp,
+  validateSendMessage,
 } from '../../mesh';
 import { MeshTransport, errorForStatus, parseMeshErrorBody } from '../../mesh/transport';
 import { provision } from '../../stack/provision';
@@ -129,7 +136,135 @@ describe('chunks', () => {
   });
 
   it('parses CLI sizes', () => {
-    expect([parseSize('20MB'), parseSize('512kb'), parseSize('1000')]).toEqual([20 * 1024 * 1024, 512 * 1024, 1000]);
+    expect([parseSize('20MB'), parseSize('512kb'), parseSize('1000'), parseSize('1.5MiB'), parseSize('5GB')]).toEqual([
+      20 * 1024 * 1024,
+      512 * 1024,
+      1000,
+      1.5 * 1024 * 1024,
+      5 * 1024 ** 3,
+    ]);
     expect(() => parseSize('lots')).toThrow(MeshConfigError);
+  });
+
+  it('takes a chunk size only from 1 byte to 100 MB, as a usage error (exit 2)', () => {
+    expect(parseChunkSize('20MB')).toBe(20 * 1024 * 1024);
+    expect(parseChunkSize('100MB')).toBe(100 * 1024 * 1024);
+    for (const [text, message] of [
+      ['0', /^--chunk-size 0: a chunk must hold at least 1 byte/],
+      ['0.1', /at least 1 byte/],
+      ['5GB', /^--chunk-size 5GB: more than MESH's limit of 100 MB per request$/],
+      ['101MB', /more than MESH's limit/],
+      ['lots', /^--chunk-size: not a size: lots/],
+    ] as const) {
+      let err: unknown;
+      try {
+        parseChunkSize(text);
+      } catch (e) {
+        err = e;
+      }
+      expect((err as Error).message).toMatch(message);
+      expect((err as { exitCode?: number }).exitCode).toBe(2);
+    }
+  });
+});
+
+describe('send headers', () => {
+  const ok = { to: 'X26ABC1', workflowId: 'GP2GP_MI' };
+  it.each([
+    ['an empty recipient', { to: '' }, /to is required/],
+    ['a recipient with a space', { to: 'X26 ABC1' }, /mailbox id and has no spaces/],
+    ['a non-ASCII subject', { subject: 'é' }, /subject must be printable ASCII/],
+    ['a subject with a line break', { subject: 'a\nb' }, /subject must be printable ASCII/],
+    ['a 301-character local id', { localId: 'x'.repeat(301) }, /localId is 301 characters; MESH allows at most 300/],
+    ['an empty local id', { localId: '' }, /localId must not be empty/],
+    ['a 301-character file name', { fileName: 'x'.repeat(301) }, /fileName is 301 characters/],
+    ['a checksum with other characters', { checksum: 'md5:{x}' }, /checksum may hold only letters, digits, spaces and : - \//],
+    ['a URL as checksum', { checksum: 'https://example.org/sum' }, /checksum must not be a URL/],
+    ['a content type that is not a media type', { contentType: 'csv' }, /contentType is not a media type/],
+  ])('refuses %s', (_label, change, message) => {
+    expect(() => validateSendMessage({ ...ok, ...change })).toThrow(message);
+  });
+
+  it('accepts what MESH accepts', () => {
+    expect(() =>
+      validateSendMessage({ ...ok, subject: 'MI for A12345, 2025-01-01', localId: 'gp2gp-sub-A1-f1', fileName: 'mi.csv', checksum: 'sha256:ab12', contentType: 'text/csv; charset=utf-8' }),
+    ).not.toThrow();
+  });
+});
+
+describe('timestamps', () => {
+  it.each([
+    ['20200601122152', '2020-06-01T12:21:52Z'],
+    ['2020-06-01T12:21:52', '2020-06-01T12:21:52Z'],
+    ['2020-06-01T12:21:52.123456', '2020-06-01T12:21:52Z'],
+    ['2020-06-01 12:21:52', '2020-06-01T12:21:52Z'],
+    ['2020-06-01T13:21:52+01:00', '2020-06-01T12:21:52Z'],
+    ['Mon, 01 Jun 2020 12:21:52 GMT', '2020-06-01T12:21:52Z'],
+    ['Mon, 01 Jun 2020 12:21:52 UTC', '2020-06-01T12:21:52Z'],
+    ['not a time', 'not a time'],
+  ])('%s is %s', (raw, iso) => {
+    expect(isoTimestamp(raw)).toBe(iso);
+  });
+});
+
+describe('progress bar', () => {
+  function tty(isTTY: boolean) {
+    const writes: string[] = [];
+    return { stream: { isTTY, columns: 80, write: (t: string) => (writes.push(t), true) }, writes };
+  }
+  const at = (fraction: number) => ({ bytes: fraction * 1024 * 1024, totalBytes: 1024 * 1024, chunk: 1, totalChunks: 1, fraction });
+
+  it('draws on a terminal after a short delay, at most every interval, and erases itself', () => {
+    let now = 0;
+    const { stream, writes } = tty(true);
+    const bar = new ProgressBar(stream, 'send mi.csv', { delayMs: 500, intervalMs: 100, now: () => now });
+    bar.update(at(0.1));
+    expect(writes).toEqual([]);
+    now = 600;
+    bar.update(at(0.5));
+    now = 650;
+    bar.update(at(0.6));
+    now = 800;
+    bar.update(at(1));
+    expect(writes).toHaveLength(2);
+    expect(writes[0]).toMatch(/^\rsend mi\.csv \[#+-+\]  50%  512\.0 KiB \/ 1\.0 MiB  chunk 1\/1\x1b\[K$/);
+    expect(writes[1]).toMatch(/\[#+\] 100%/);
+    expect(writes.every((w) => w.length <= 80 + 4)).toBe(true);
+    bar.done();
+    expect(writes.at(-1)).toBe('\r\x1b[K');
+  });
+
+  it('writes nothing when the stream is not a terminal, or the operation was quick', () => {
+    const pipe = tty(false);
+    const bar = new ProgressBar(pipe.stream, 'x', { delayMs: 0 });
+    bar.update(at(0.5));
+    bar.done();
+    expect(pipe.writes).toEqual([]);
+    const quick = tty(true);
+    const fast = new ProgressBar(quick.stream, 'x', { delayMs: 10_000 });
+    fast.update(at(1));
+    fast.done();
+    expect(quick.writes).toEqual([]);
+  });
+});
+
+describe('metrics', () => {
+  it('counts sends made without the local-id lookup', () => {
+    const added: { name: string; value: number; attrs: unknown }[] = [];
+    const meter = {
+      createCounter: (name: string) => ({ add: (value: number, attrs: unknown) => added.push({ name, value, attrs }) }),
+      createHistogram: () => ({ record: () => {} }),
+      createGauge: () => ({ set: () => {} }),
+      withTags: () => meter,
+    } as unknown as MetricMeter;
+    const uninstall = installMeshMetrics(meter);
+    try {
+      diagnostics.channel(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL).publish({ status: 410, mailbox: 'X26ABC1' });
+    } finally {
+      uninstall();
+    }
+    diagnostics.channel(LOCAL_ID_LOOKUP_UNAVAILABLE_CHANNEL).publish({ status: 405, mailbox: 'X26ABC1' });
+    expect(METRICS.meshLocalIdLookupUnavailable).toBe('gp2gp_mesh_local_id_lookup_unavailable');
+    expect(added).toEqual([{ name: METRICS.meshLocalIdLookupUnavailable, value: 1, attrs: { status: '410' } }]);
   });
 });

@@ -95,7 +95,7 @@ describe('checkFile', () => {
       withField(RR, 8, '15'), // RR8 failure point
       withField(RR, 5, '2026-03-27 13:14:24'), // RR5 not the file's timestamp form
       withField(RR, 2, 'c2ace0e0-d575-4272-bd27-0ff081c37440'), // lower case GUID
-      withField(SR, 9, '22'), // SR9 NACK 22 is "not used"
+      withField(SR, 9, '00'), // SR9: 0 is the ACK, NACKs are 01 to 99
       withField(withField(SR, 6, '3000000000'), 3, 'D3BDF1F1-E686-4383-8E38-1AA092D48551'), // SR6
       `FR,3,2,A12345,2026-03-27`,
     ];
@@ -111,10 +111,45 @@ describe('checkFile', () => {
     expect(r.problems[1]!.message).toBe('RR8: "15" is not allowed; allowed: one of 0, 10, 20, 30, 40, 50, 60, 70');
   });
 
+  it('every NACK code 01–99 is allowed in RR23 and SR9, not only those of 0083.08', () => {
+    const rr = withField(withField(RR, 22, '2'), 23, '50');
+    expect(checkFile(file(HR, rr, withField(SR, 9, '01'), FR)).problems).toEqual([]);
+  });
+
   it('maximum lengths, quotes included', () => {
     const long = withField(RR, 13, `"${'x'.repeat(99)}"`);
     const r = checkFile(file(HR, long, 'FR,1,0,A12345,2026-03-27'));
     expect(r.problems).toEqual([{ line: 2, field: 'RR13', message: 'RR13: 101 characters (quotes included); allowed: at most 100' }]);
+  });
+
+  it('files are ASCII: every non-ASCII character is a problem, with its line, field and position', () => {
+    const r = checkFile(
+      file(
+        HR.replace('DEMO SUPPLIER LTD', 'Ärzte Systeme GmbH'),
+        withField(RR, 13, '"Praxis Müller – café"'),
+        RR.replace('A12345', 'A12345\u00a0'),
+        FR.replace('1,1', '2,0'),
+      ),
+    );
+    expect(r.problems.map((p) => [p.line, p.field ?? null, p.message])).toEqual([
+      [1, 'HR4', 'HR4: 1 non-ASCII character, the first "Ä" (U+00C4) at character 1; allowed: ASCII only (0171.02 §2.3.1)'],
+      [2, 'RR13', 'RR13: 3 non-ASCII characters, the first "ü" (U+00FC) at character 9; allowed: ASCII only (0171.02 §2.3.1)'],
+      [3, 'RR3', 'RR3: 1 non-ASCII character, the first "\u00a0" (U+00A0) at character 7; allowed: ASCII only (0171.02 §2.3.1)'],
+      [3, 'RR3', 'RR3: "A12345\u00a0" is not allowed; allowed: an ODS code: 3 to 10 upper-case letters or digits'],
+      [3, 'RR3', 'RR3: "A12345\u00a0" differs from the header\'s practice "A12345"'],
+    ]);
+    // A line that cannot be read as a record still has its non-ASCII character found.
+    expect(checkFile(file(HR, 'RR,"é', FR)).problems.filter((p) => /non-ASCII/.test(p.message))).toEqual([
+      { line: 2, message: '1 non-ASCII character, the first "é" (U+00E9) at column 5; allowed: ASCII only (0171.02 §2.3.1)' },
+    ]);
+  });
+
+  it('lengths count bytes: 98 × é in quotes is 198 bytes, over RR13\'s 100', () => {
+    const r = checkFile(file(HR, withField(RR, 13, `"${'é'.repeat(98)}"`), 'FR,1,0,A12345,2026-03-27'));
+    expect(r.problems.map((p) => p.message)).toEqual([
+      'RR13: 98 non-ASCII characters, the first "é" (U+00E9) at character 1; allowed: ASCII only (0171.02 §2.3.1)',
+      'RR13: 198 bytes (quotes included); allowed: at most 100',
+    ]);
   });
 
   it('mandatory fields, the practice repeated in rows, and timestamps after the day', () => {

@@ -46,12 +46,12 @@ describe('renderRecordSets', () => {
     const line = lineOf(recordSet(PRACTICE, '2026-03-27', [failureRecord('first line\r\nsecond "quoted"\tline\nend')]), 1);
     expect(line.split(',')[12]).toBe('"first line second ""quoted"" line end"');
     const long = lineOf(recordSet(PRACTICE, '2026-03-27', [failureRecord('é'.repeat(150))]), 1);
-    expect(long.split(',')[12]).toBe(`"${'é'.repeat(98)}"`);
+    expect(long.split(',')[12]).toBe(`"${'e'.repeat(98)}"`);
   });
 
-  it('fitQuotedText never splits a doubled quote or a surrogate pair', () => {
+  it('fitQuotedText never splits a doubled quote, and a character without an ASCII form is one "?"', () => {
     expect(fitQuotedText(`${'a'.repeat(97)}"b`, 100)).toBe('a'.repeat(97));
-    expect(fitQuotedText(`${'a'.repeat(97)}😀😀`, 100)).toBe(`${'a'.repeat(97)}😀`);
+    expect(fitQuotedText(`${'a'.repeat(97)}😀😀`, 100)).toBe(`${'a'.repeat(97)}?`);
     expect(fitQuotedText('short', 100)).toBe('short');
   });
 
@@ -86,6 +86,49 @@ describe('renderRecordSets', () => {
   it('refuses the same practice and day twice in one file (MI10)', () => {
     const set = recordSet(PRACTICE, '2026-03-27', []);
     expect(() => renderRecordSets([set, set])).toThrow(/record set A12345 2026-03-27 appears twice/);
+  });
+});
+
+describe('ASCII files (0171.02 §2.3.1)', () => {
+  const ASCII = /^[\x00-\x7F]*$/;
+  const at = '2026-03-27T10:00:00Z';
+  const rr = (type: string, extra: Record<string, unknown>) => ({ type, practiceOds: 'A12345', registrationId: 'REG-1', occurredAt: at, ...extra }) as HookEvent;
+  const sr = (type: string, extra: Record<string, unknown>) => ({ type, practiceOds: 'A12345', conversationId: CONV, occurredAt: at, ...extra }) as HookEvent;
+
+  it('free text is transliterated: RR13 of a German GP system, SR13, SR20 and RR29 alike', () => {
+    const text = 'Praxis Müller: Zugriff verweigert – café';
+    const set = recordSet(PRACTICE, '2026-03-27', [
+      { side: 'RR', key: 'REG-1', events: [rr('request-failure', { failurePoint: 40, failureType: 3, fatal: true, errorCode: '24', errorDescription: text }), rr('extract-ack-failure', { failureType: 1, errorCode: 'E1', errorDescription: '“Größe” … ½\u00a0Straße' })] },
+      { side: 'SR', key: CONV, events: [sr('request-acknowledged', { ackCode: '06', failureType: 1, errorCode: '06', errorDescription: 'Ærø — naïve' }), sr('extract-failure', { failurePoint: 40, failureType: 1, fatal: true, errorDescription: 'Łódź 中 😀 e\u0301' })] },
+    ]);
+    const content = renderRecordSets([set]);
+    expect(content).toMatch(ASCII);
+    const [rrLine, srLine] = content.split('\r\n').slice(1, 3);
+    expect(rrLine).toContain(',"Praxis Muller: Zugriff verweigert - cafe",');
+    expect(rrLine).toContain(',"""Grosse"" ... 1/2 Strasse",');
+    expect(srLine).toContain(',"AEro - naive",');
+    expect(srLine).toContain(',"Lodz ? ? e",');
+    expect(checkFile(content).problems).toEqual([]);
+  });
+
+  it('HR4 from practice settings is transliterated too', () => {
+    const line = lineOf(recordSet({ ...PRACTICE, software: 'Ärzte Systeme, GmbH_Praxis; Plus_4.1' }, '2026-03-27', []), 0);
+    expect(line).toBe('HR,A12345,200000000101,"Arzte Systeme, GmbH_Praxis; Plus_4.1",111110000000000,2026-03-27,5.0,99,5.0,1.0,1.0');
+  });
+
+  it('lengths count the final ASCII bytes: 120 × é fills RR13 with 98 × e, 100 bytes quotes included', () => {
+    const content = renderRecordSets([recordSet(PRACTICE, '2026-03-27', [failureRecord('é'.repeat(120))])]);
+    const field = content.split('\r\n')[1]!.split(',')[12]!;
+    expect(field).toBe(`"${'e'.repeat(98)}"`);
+    expect(Buffer.byteLength(field)).toBe(100);
+    // Cut after transliteration: "ß" becomes "ss", and the limit counts both.
+    expect(fitQuotedText(`${'a'.repeat(97)}ß`, 100)).toBe(`${'a'.repeat(97)}s`);
+    expect(fitSoftware(`S_${'Ü'.repeat(200)}_1.0`)).toBe(`S_${'U'.repeat(92)}_1.0`);
+  });
+
+  it('the events keep the full original text: only rendering changes', () => {
+    const record = failureRecord('Zugriff verweigert – café');
+    expect(buildRow('RR', record.events)[12]).toBe('Zugriff verweigert – café');
   });
 });
 

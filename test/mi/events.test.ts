@@ -97,12 +97,24 @@ describe('validateEvent refuses, naming field, value and what is allowed', () =>
   it('a value of the wrong JSON type', () => {
     expect(one(withField('request-failure', { failurePoint: '60' })).message).toBe('failurePoint: "60" is not allowed; allowed: one of 10, 20, 30, 40, 50, 60, 70');
     expect(one(withField('request-failure', { fatal: 'yes' })).message).toBe('fatal: "yes" is not allowed; allowed: true or false');
-    expect(one(withField('request-acknowledged', { ackCode: 6 })).message).toMatch(/^ackCode: 6 is not allowed; allowed: "0" \(ACK\) or a NACK code of 0083.08: 03, 04, .*, 31, 99, as a string$/);
+    expect(one(withField('request-acknowledged', { ackCode: 6 })).message).toBe('ackCode: 6 is not allowed; allowed: "0" (ACK) or a two-digit NACK code from 01 to 99, as a string');
   });
 
-  it('NACK codes outside 0083.08, and an ACK code that contradicts the acknowledgement status', () => {
-    expect(one(withField('request-acknowledged', { ackCode: '22' })).message).toMatch(/^ackCode: "22" is not allowed; allowed: "0" \(ACK\) or a NACK code/);
-    expect(one(withField('request-acknowledged', { ackCode: '6' })).field).toBe('ackCode');
+  it('every NACK code 01–99 is accepted (0171.02 RR23, SR9); one outside 0083.08 comes back with a warning', () => {
+    for (const ackCode of ['01', '22', '50', '98']) {
+      for (const event of [withField('request-acknowledged', { ackCode }), withField('extract-acknowledged', { ackStatus: 2, ackCode })]) {
+        expect(validateEvent(event, { now: NOW })).toEqual({
+          ok: true,
+          event,
+          warnings: [{ field: 'ackCode', value: ackCode, message: `ackCode: "${ackCode}" is not a NACK code of 0083.08; accepted and reported as it is (0171.02 allows 01 to 99)` }],
+        });
+      }
+    }
+    for (const ackCode of ['0', '06', '30', '99']) expect(validateEvent(withField('request-acknowledged', { ackCode }), { now: NOW })).not.toHaveProperty('warnings');
+  });
+
+  it('ACK codes outside 0 and 01–99, and an ACK code that contradicts the acknowledgement status', () => {
+    for (const ackCode of ['00', '100', '6', '1A', ' 6', '']) expect(one(withField('request-acknowledged', { ackCode })).field).toBe('ackCode');
     expect(one(withField('extract-acknowledged', { ackStatus: 1, ackCode: '06' })).message).toMatch(/^ackCode: "06" is not allowed with ackStatus 1 \(integrated: an ACK, "0"\); allowed:/);
     expect(one(withField('extract-acknowledged', { ackStatus: 2, ackCode: '0' })).message).toMatch(/^ackCode: "0" is not allowed with ackStatus 2 \(a NACK\); allowed:/);
   });

@@ -58,6 +58,13 @@ describe('practice settings', () => {
     expect(parsePractices({ practices: [{ ...PRACTICE, software: `S_${'P'.repeat(200)}_1.0` }] })).toHaveLength(1);
   });
 
+  it('software is judged as it is rendered, in ASCII: transliteration may lengthen it or add a double quote', () => {
+    expect(parsePractices({ practices: [{ ...PRACTICE, software: 'Ärzte Systeme, GmbH_Praxis; Plus_4.1' }] })).toHaveLength(1);
+    // 93 characters as given; "ß" is "ss" in the file, so supplier and version alone take 143.
+    expect(() => parsePractices({ practices: [{ ...PRACTICE, software: `${'ß'.repeat(50)}_P_${'9'.repeat(40)}` }] })).toThrow(/practices\[0\]\.software: .* allowed: Supplier_Product_Version/);
+    expect(() => parsePractices({ practices: [{ ...PRACTICE, software: 'S_P_„1.0“' }] })).toThrow(/practices\[0\]\.software/);
+  });
+
   it('loadPractices names the file in its errors', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mi-practices-'));
     const file = path.join(dir, 'practices.json');

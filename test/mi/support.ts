@@ -83,7 +83,8 @@ function requesterFields(type: HookEvent['type']): fc.Arbitrary<Record<string, u
         .chain((ackStatus) =>
           fc.record({
             ackStatus: fc.constant(ackStatus),
-            ackCode: ackStatus === 1 ? fc.constant('0') : ackStatus >= 2 ? fc.constantFrom('06', '11', '12', '99') : fc.constantFrom('0', '06'),
+            // 01, 22 and 50 are in 0171.02's range 01–99 but not in 0083.08's list: accepted all the same.
+            ackCode: ackStatus === 1 ? fc.constant('0') : ackStatus >= 2 ? fc.constantFrom('06', '11', '12', '99', '01', '50') : fc.constantFrom('0', '06', '22'),
             ackMessageId: fc.option(uuid, { nil: undefined }),
             actingUser: fc.oneof(user, fc.constant('SYSTEM')),
             retries,
@@ -102,7 +103,7 @@ function senderFields(type: HookEvent['type']): fc.Arbitrary<Record<string, unkn
       return fc.record({ requestMessageId: uuid, requestingOds: ods, requesterConfig: fc.option(fc.constantFrom('0000000000', '1000000000', '1100000000'), { nil: undefined }) });
     case 'request-acknowledged':
       return fc.record({
-        ackCode: fc.constantFrom('0', '06', '07', '19'),
+        ackCode: fc.constantFrom('0', '06', '07', '19', '01', '22', '50'),
         ackMessageId: fc.option(uuid, { nil: undefined }),
         failureType: fc.option(fc.constantFrom(1, 2), { nil: undefined }),
         errorCode: errorCode(10),

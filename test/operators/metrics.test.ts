@@ -36,6 +36,12 @@ describe('worker metrics', () => {
     const before = await scrape();
     const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const events = generateTraffic({ practices: [PRACTICE.ods], days: [day], registrationsPerPracticeDay: 4, seed: 5, notAfter: new Date().toISOString() });
+    // A NACK code in the contract's range that 0083.08 does not list: accepted, and counted by code.
+    const conversationId = '5A0C4C8E-0D2B-4E55-9C8B-7E1F0A2B3C4D';
+    events.push(
+      { type: 'request-received', practiceOds: PRACTICE.ods, conversationId, requestMessageId: conversationId, requestingOds: 'B23456', occurredAt: `${day}T09:00:00Z` },
+      { type: 'request-acknowledged', practiceOds: PRACTICE.ods, conversationId, ackCode: '50', occurredAt: `${day}T09:01:00Z` },
+    );
     const outcomes = await pipeline!.client.recordEvents(events);
     const accepted = outcomes.filter((o) => o.status === 'accepted');
     expect(accepted.length).toBe(events.length);
@@ -67,6 +73,8 @@ describe('worker metrics', () => {
 
     expect(delta(`${METRICS.events}_total`, { outcome: 'accepted' })).toBe(accepted.length);
     expect(delta(`${METRICS.events}_total`, { outcome: 'refused', reason: 'occurredAt' })).toBe(1);
+    expect(delta('gp2gp_unknown_nack_codes_total', { code: '50', event_type: 'request-acknowledged' })).toBe(1);
+    expect(delta('gp2gp_unknown_nack_codes_total')).toBe(1);
     expect(delta(`${METRICS.rowsForwarded}_total`)).toBeGreaterThan(0);
     expect(delta(`${METRICS.rowsSent}_total`)).toBe(rowsInFile);
     expect(delta(`${METRICS.filesSent}_total`)).toBe(delivered.files.length);

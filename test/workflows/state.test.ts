@@ -57,6 +57,14 @@ describe('TransferRecord: outcomes and protocol timers (0068)', () => {
     expect(fatal.isFinal(t0)).toBe(true);
   });
 
+  it('lists NACK codes outside 0083.08 among its warnings, each with its event; a known code is no warning', () => {
+    const unknown = rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 2, ackCode: '50', actingUser: 'SYSTEM' });
+    const r = new TransferRecord('RR', ods, 'REG-1', [unknown]);
+    expect(r.outcome(t0)).toBe('rejected');
+    expect(r.warnings()).toEqual([{ eventId: unknown.eventId, field: 'ackCode', value: '50', message: expect.stringMatching(/^ackCode: "50" is not a NACK code of 0083.08/) }]);
+    expect(new TransferRecord('SR', ods, conversationId, [sr('request-acknowledged', iso(t0), { ackCode: '06' })]).warnings()).toEqual([]);
+  });
+
   it('the sender side: sent, overdue integration, closed', () => {
     const sent = new TransferRecord('SR', ods, conversationId, [
       sr('request-received', iso(t0), { requestMessageId: conversationId, requestingOds: 'B82002' }),

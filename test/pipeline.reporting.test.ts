@@ -1,0 +1,143 @@
+/**
+ * The reporting workflow on the run's real servers (issue 16):
+ *  - item 4: its submit update refuses an impossible day (2026-02-30) in its validator, even from a
+ *    caller that skipped the client's check; a submission already holding one ends failed at once
+ *    (its render is non-retryable) instead of staying "sending", a replay skips that day, and a
+ *    reporting run already holding one drops it;
+ *  - item 7: what the Web UI shows of it (current details, read by the `__temporal_workflow_metadata`
+ *    query as the UI does) follows its state at once — after a delivery it names the delivered day
+ *    without waiting for the workflow's next wake (the next cadence, up to a day later).
+ */
+import { randomUUID } from 'node:crypto';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticPractice } from '../demo/traffic';
+import { reportingWorkflowId } from '../workflows/ids';
+import { reportingQuery, submitUpdate, type ReportingInput } from '../workflows/reporting';
+import { submissionQuery, submissionWorkflow, type SubmissionView } from '../workflows/submission';
+import { replaySubmission } from '../client/operations';
+import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+
+const PRACTICE = syntheticPractice('P16101', '200000001611');
+const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+/** An impossible day safely in the past, and a first day before it (so only its impossibility can refuse it). */
+const year = new Date().getUTCFullYear() - 1;
+const IMPOSSIBLE = `${year}-02-30`;
+const FIRST_DAY = `${year}-02-01`;
+
+const details = async (pipeline: TestPipeline, workflowId: string): Promise<string> => {
+  const metadata = await pipeline.client.temporal.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+  return metadata.currentDetails ?? '';
+};
+
+describe('the reporting workflow on the real server', () => {
+  let pipeline: TestPipeline;
+
+  beforeAll(async () => {
+    pipeline = await startPipeline({ supplierMailbox: 'X26SUP031', authorityMailbox: 'X26NHS031', practices: [PRACTICE] });
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('refuses an impossible day in the submit validator, before any submission starts (item 4)', async () => {
+    // A reporting workflow whose reporting began before the impossible day: nothing else refuses it.
+    const ods = 'P16102';
+    const workflowId = reportingWorkflowId(ods);
+    const input: ReportingInput = { practiceOds: ods, firstDay: FIRST_DAY };
+    await pipeline.client.temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
+    const handle = pipeline.client.temporal.workflow.getHandle(workflowId);
+    const err = await handle.executeUpdate(submitUpdate, { args: [{ days: [IMPOSSIBLE] }] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((err as WorkflowUpdateFailedError).cause?.message).toContain(`day: "${IMPOSSIBLE}" is not allowed`);
+    const view = await handle.query(reportingQuery);
+    expect(view.inFlight).toEqual([]);
+    expect(view.pendingDays).not.toContain(IMPOSSIBLE);
+    await handle.terminate('test done');
+  });
+
+  it('a submission holding an impossible day ends failed at once, and a replay skips that day (item 4)', async () => {
+    // As a submission started before days were checked: its render can never succeed.
+    const id = `gp2gp-sub-${PRACTICE.ods}-impossible-${randomUUID().slice(0, 8)}`;
+    const handle = await pipeline.client.temporal.workflow.start(submissionWorkflow, {
+      workflowId: id,
+      taskQueue: pipeline.config.temporal.taskQueue,
+      args: [{ submissionId: id, practiceOds: PRACTICE.ods, reportingWorkflowId: reportingWorkflowId(PRACTICE.ods), recordSets: [{ day: IMPOSSIBLE, rows: [] }] }],
+    });
+    const ended = await Promise.race([
+      handle.result().then(
+        () => 'completed',
+        (err: unknown) => (err instanceof WorkflowFailedError ? (err.cause?.message ?? '') : String(err)),
+      ),
+      new Promise<string>((resolve) => setTimeout(() => resolve('still running after 20 s'), 20_000)),
+    ]);
+    expect(ended).toContain('cannot be rendered');
+    expect(ended).toContain(IMPOSSIBLE);
+    const replay = await replaySubmission(pipeline.client, id);
+    expect(replay.submissions).toEqual([]);
+    expect(replay.skipped).toEqual([{ day: IMPOSSIBLE, reason: expect.stringContaining('not a calendar date') }]);
+  });
+
+  it('drops an impossible day a run already holds, with a warning (item 4)', async () => {
+    const ods = 'P16103';
+    const workflowId = reportingWorkflowId(ods);
+    const good = `${year}-02-27`;
+    const input = {
+      practiceOds: ods,
+      firstDay: FIRST_DAY,
+      state: {
+        days: { [good]: { rows: {}, version: 1 }, [IMPOSSIBLE]: { rows: {}, version: 1 } },
+        firstDay: FIRST_DAY,
+        nextUncoveredDay: FIRST_DAY,
+        inFlight: {},
+        recentDelivered: {},
+        recentFailures: [],
+        recentWarnings: [],
+        consecutiveFailures: 0,
+        runTag: 'rtest',
+        sequence: 0,
+      },
+    } as unknown as ReportingInput;
+    await pipeline.client.temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
+    const handle = pipeline.client.temporal.workflow.getHandle(workflowId);
+    const view = await handle.query(reportingQuery);
+    expect(view.pendingDays).toContain(good);
+    expect(view.pendingDays).not.toContain(IMPOSSIBLE);
+    expect(view.recentWarnings.join('\n')).toContain(IMPOSSIBLE);
+    await handle.terminate('test done');
+  });
+
+  it('shows the delivered day in its Web UI details as soon as the delivery is known (item 7)', async () => {
+    const workflowId = reportingWorkflowId(PRACTICE.ods);
+    const outcome = await pipeline.client.recordEvent({
+      type: 'registration',
+      practiceOds: PRACTICE.ods,
+      registrationId: `REG-${randomUUID().slice(0, 8)}`,
+      occurredAt: `${yesterday}T10:00:00Z`,
+      registrationType: 'new',
+      registeringUser: 'L12345',
+    });
+    expect(outcome.status).toBe('accepted');
+    await eventually(async () => ((await pipeline.client.reportingStatus(PRACTICE.ods)).pendingDays.includes(yesterday) ? true : undefined), 60_000, 'the day pending');
+    expect(await details(pipeline, workflowId)).toContain('last delivered day none');
+
+    const [submitted] = await pipeline.client.submit({ practiceOds: PRACTICE.ods, days: [yesterday] });
+    const submissionId = submitted!.result.submissions[0]!.submissionId;
+    // The request changed its state: in flight now, in the details too.
+    expect(await details(pipeline, workflowId)).toContain('1 submission(s) in flight');
+
+    await eventually(async () => {
+      await pipeline.authority.collect();
+      const v: SubmissionView = await pipeline.client.temporal.workflow.getHandle(submissionId).query(submissionQuery);
+      return v.status === 'delivered' ? true : undefined;
+    }, 60_000, `submission ${submissionId} delivered`);
+    await eventually(async () => ((await pipeline.client.reportingStatus(PRACTICE.ods)).lastDeliveredDay === yesterday ? true : undefined), 30_000, 'the query to say delivered');
+
+    // No further wake of the workflow: its next cadence point is hours away.
+    const shown = await eventually(async () => {
+      const text = await details(pipeline, workflowId);
+      return text.includes(`last delivered day ${yesterday}`) ? text : undefined;
+    }, 10_000, 'the details to name the delivered day');
+    expect(shown).toContain('0 submission(s) in flight');
+  });
+});
