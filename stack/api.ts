@@ -32,6 +32,7 @@ export function ensureDevToken(dataDir: string): string {
 export interface PreparedApi {
   env: NodeJS.ProcessEnv;
   url: string;
+  port: number;
   tokenNote: string;
 }
 
@@ -48,7 +49,7 @@ export async function prepareApi(config: Config, baseEnv: NodeJS.ProcessEnv): Pr
   const apiConfig = loadApiConfig(env);
   await assertPortFree(apiConfig.host, apiConfig.port, 'HTTP API', 'set GP2GP_API_PORT');
   const host = apiConfig.host.includes(':') ? `[${apiConfig.host}]` : apiConfig.host;
-  return { env, url: `http://${host}:${apiConfig.port}`, tokenNote };
+  return { env, url: `http://${host}:${apiConfig.port}`, port: apiConfig.port, tokenNote };
 }
 
 /** Starts the prepared API; `env` adds what is known only later (Temporal address, MESH settings). */
@@ -60,6 +61,7 @@ export function startApiProcess(prepared: PreparedApi, env: NodeJS.ProcessEnv, l
     logFile: path.join(logDir, 'api.log'),
     say,
     graceMs: 10_000,
+    ports: [prepared.port],
   });
   return { url: prepared.url, tokenNote: prepared.tokenNote, stop: () => supervised.stop() };
 }

@@ -10,14 +10,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { PROJECT_ROOT, type Config } from '../config';
+import { COMPOSED_PRACTICES_FILE, DEMO_PRACTICES_FILE, EXAMPLE_PRACTICES_FILE, PROJECT_ROOT, resolvePracticesFile, type Config } from '../config';
 import { loadCodecConfig } from '../config/codec';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
+import { signalGroup, trackProcess } from './lifecycle';
 import { assertPortFree } from './servers';
 
-export const DEMO_PRACTICES_FILE = (dataDir: string) => path.join(dataDir, 'demo', 'practices.json');
-export const EFFECTIVE_PRACTICES_FILE = (dataDir: string) => path.join(dataDir, 'practices.json');
-export const EXAMPLE_PRACTICES_FILE = path.join(PROJECT_ROOT, 'examples', 'practices.json');
+// The paths live beside resolvePracticesFile (config/index.ts), which the CLI and every process use too.
+export { DEMO_PRACTICES_FILE, EXAMPLE_PRACTICES_FILE };
+export const EFFECTIVE_PRACTICES_FILE = COMPOSED_PRACTICES_FILE;
 
 /**
  * The practices file `npm start` gives the worker and API. With GP2GP_PRACTICES set: that file, as
@@ -25,13 +26,15 @@ export const EXAMPLE_PRACTICES_FILE = path.join(PROJECT_ROOT, 'examples', 'pract
  * <data>/practices.json. Returns the file and how many practices it holds.
  */
 export function composePractices(config: Config, env: NodeJS.ProcessEnv): { file: string; count: number; demo: number } {
-  if (env.GP2GP_PRACTICES?.trim()) return { file: config.practicesFile, count: loadPractices(config.practicesFile).length, demo: 0 };
+  const resolved = resolvePracticesFile(env, config.dataDir);
+  if (!resolved.embedded) return { file: resolved.file, count: loadPractices(resolved.file).length, demo: 0 };
   const base = loadPractices(EXAMPLE_PRACTICES_FILE);
   const demoFile = DEMO_PRACTICES_FILE(config.dataDir);
   const demo = fs.existsSync(demoFile) ? loadPractices(demoFile) : [];
   const seen = new Set(base.map((p) => p.ods));
   const all: PracticeSettings[] = [...base, ...demo.filter((p) => !seen.has(p.ods))];
-  const file = EFFECTIVE_PRACTICES_FILE(config.dataDir);
+  // Where resolvePracticesFile looks on the embedded default: the CLI sees what the worker and API see.
+  const file = COMPOSED_PRACTICES_FILE(config.dataDir);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.tmp`;
   fs.writeFileSync(tmp, `${JSON.stringify({ practices: all }, null, 2)}\n`);
@@ -80,14 +83,15 @@ export async function prepareCodecServer(config: Config, baseEnv: NodeJS.Process
   return {
     url,
     start() {
-      fs.mkdirSync(logDir, { recursive: true });
-      const out = fs.openSync(path.join(logDir, 'codec.log'), 'a');
+      fs.mkdirSync(logDir, { recursive: true, mode: 0o700 });
+      const out = fs.openSync(path.join(logDir, 'codec.log'), 'a', 0o600);
       const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), path.join(PROJECT_ROOT, 'codec', 'main.ts')], {
         env,
         stdio: ['ignore', out, out],
         detached: true,
       });
       fs.closeSync(out);
+      trackProcess('codec server', child, [codec.port]);
       return {
         url,
         loginUrl: `${url}/login`,
@@ -95,10 +99,12 @@ export async function prepareCodecServer(config: Config, baseEnv: NodeJS.Process
         async stop() {
           if (child.exitCode !== null || child.signalCode !== null) return;
           const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+          // The whole group: tsx and the process it runs.
+          signalGroup(child.pid!, 'SIGTERM');
+          const timer = setTimeout(() => signalGroup(child.pid!, 'SIGKILL'), 5_000);
           await exited;
           clearTimeout(timer);
+          signalGroup(child.pid!, 'SIGKILL');
         },
       };
     },

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { signalGroup, trackProcess } from './lifecycle';
 import type { Tools } from './provision';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
@@ -61,12 +62,14 @@ function tailOf(file: string, lines = 15): string {
   }
 }
 
-function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): ChildProcess {
-  fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const out = fs.openSync(logFile, 'a');
-  // Own process group, so Ctrl-C in the terminal reaches us first and we stop it in order.
+function launch(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, logFile: string, ports: number[]): ChildProcess {
+  fs.mkdirSync(path.dirname(logFile), { recursive: true, mode: 0o700 });
+  const out = fs.openSync(logFile, 'a', 0o600);
+  // Own process group (and session), so Ctrl-C in the terminal reaches us first and we stop it in
+  // order; tracked, so it is stopped even if we die (stack/lifecycle.ts).
   const child = spawn(cmd, args, { env, stdio: ['ignore', out, out], detached: true });
   fs.closeSync(out);
+  trackProcess(name, child, ports);
   child.on('error', () => {
     /* reported through the readiness wait */
   });
@@ -91,6 +94,8 @@ export async function stopProcess(child: ChildProcess, graceMs = 10_000): Promis
   }, graceMs);
   await exited;
   clearTimeout(timer);
+  // Anything of it still in its group.
+  if (child.pid) signalGroup(child.pid, 'SIGKILL');
 }
 
 async function waitUntil(
@@ -143,7 +148,7 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   }
   // Registered here for speed on the dev server; the worker registers them again on any cluster.
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
-  const child = launch('temporal', o.tools.temporalCli, args, process.env, o.logFile);
+  const child = launch('Temporal dev server', o.tools.temporalCli, args, process.env, o.logFile, o.uiPort ? [o.port, o.uiPort] : [o.port]);
   const address = `${host}:${o.port}`;
   await waitUntil('Temporal dev server', child, o.logFile, 60_000, async () => {
     const connection = await Connection.connect({ address, connectTimeout: 1_000 });
@@ -185,7 +190,7 @@ export async function startMeshSandbox(o: MeshSandboxOptions): Promise<ServerHan
   if (o.tls) {
     args.push('--ssl-certfile', o.tls.certFile, '--ssl-keyfile', o.tls.keyFile, '--ssl-ca-certs', o.tls.caFile, '--ssl-cert-reqs', '2');
   }
-  const child = launch('mesh-sandbox', path.join(o.tools.venvBin, 'uvicorn'), args, env, o.logFile);
+  const child = launch('MESH sandbox', path.join(o.tools.venvBin, 'uvicorn'), args, env, o.logFile, [o.port]);
   const url = `${o.tls ? 'https' : 'http'}://${host}:${o.port}`;
   await waitUntil('MESH sandbox', child, o.logFile, 60_000, async () => {
     if (o.tls) {

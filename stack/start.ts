@@ -2,7 +2,9 @@
  * `npm start`: the service on the embedded default. Starts (unless configured to use external ones)
  * the Temporal dev server with its SQLite file and Web UI, and NHS England's MESH sandbox with a file
  * store, then runs the worker under supervision (restarted if it dies). Ctrl-C stops everything it
- * started, in reverse order. State lives under .data/ and survives restarts.
+ * started, in reverse order — as does every other way it is stopped (SIGTERM, SIGHUP, a closed pipe or
+ * terminal, the death of npm, even SIGKILL: see stack/lifecycle.ts). State lives under .data/ (owner
+ * only) and survives restarts.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -12,37 +14,82 @@ import { MeshClient } from '../mesh';
 import { AuthorityMailbox } from './authority';
 import { prepareApi, startApiProcess } from './api';
 import { ProvisionError, provision } from './provision';
+import { earlierStack, secureDataDir, StackGuard } from './lifecycle';
 import { checkMetricsPort, composePractices, prepareCodecServer } from './operators';
 import { superviseProcess } from './supervise';
 import { StackError, startMeshSandbox, startTemporalDevServer, type ServerHandle } from './servers';
 
-const say = (line: string) => console.log(`[gp2gp-mi] ${line}`);
-
-/** Refuses a second `npm start` on the same data folder with a clear message. */
-function takeLock(dataDir: string): () => void {
-  fs.mkdirSync(dataDir, { recursive: true });
-  const lock = path.join(dataDir, 'stack.pid');
+// A closed stdout or stderr (`| tee` ended by the same Ctrl-C, a closed terminal) must never stop
+// the stop: writes then fail with EPIPE or EIO, which are ignored.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+const say = (line: string) => {
   try {
-    const pid = Number(fs.readFileSync(lock, 'utf8'));
-    if (pid && pid !== process.pid) {
-      try {
-        process.kill(pid, 0);
-        throw new StackError(`already running (pid ${pid}) with data in ${dataDir}; stop it first, or set GP2GP_DATA_DIR and other ports`);
-      } catch (err) {
-        if (err instanceof StackError) throw err; // ESRCH: a stale lock from a killed run
-      }
-    }
-  } catch (err) {
-    if (err instanceof StackError) throw err;
+    console.log(`[gp2gp-mi] ${line}`);
+  } catch {
+    /* nowhere to say it */
   }
-  fs.writeFileSync(lock, String(process.pid));
-  return () => {
+};
+
+let guard: StackGuard | undefined;
+const started: { stop(): Promise<void> }[] = [];
+let stopping: Promise<void> | undefined;
+let stopBeganAt = 0;
+/** Stopping was asked for (a signal, npm gone), rather than caused by a failed start. */
+let stopAsked = false;
+let reloading: Promise<void> = Promise.resolve();
+
+/** Stops everything started here, in reverse order; every later call gets the same stop. */
+function stopAll(why?: string): Promise<void> {
+  return (stopping ??= (async () => {
+    stopBeganAt = Date.now();
+    say(`stopping…${why ? ` (${why})` : ''}`);
+    if (guard) guard.stopping = true; // nothing new starts from now on
+    // However it gets stuck, the stop ends: SIGKILL to what is left, then out.
+    const overdue = setTimeout(() => {
+      say('stopping takes too long: killing what is still running');
+      guard?.killAll();
+      setTimeout(() => {
+        guard?.finish();
+        process.exit(1);
+      }, 5_000).unref();
+    }, 45_000);
+    overdue.unref();
+    // A reload in progress finishes first, so the processes it starts are the ones stopped.
+    await reloading;
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    // Whatever a start-up in progress had started.
+    await guard?.stopRemaining();
+    clearTimeout(overdue);
+    guard?.finish();
+    say('stopped');
+  })());
+}
+
+function askStop(why: string): void {
+  stopAsked = true;
+  void stopAll(why).then(() => process.exit(0));
+}
+
+// Ctrl-C (SIGINT, to the whole foreground group), SIGTERM (npm, a process manager, kill), SIGHUP (the
+// terminal closed). Listeners stay on: a repeated signal must not fall back to the default (exit).
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(sig, () => {
+    if (!stopping) return askStop(sig);
+    // The same Ctrl-C passed on by tsx arrives within milliseconds; a later one is impatience.
+    if (Date.now() - stopBeganAt < 200) return;
+    say(`${sig} again: killing what is still running`);
+    guard?.killAll();
+  });
+}
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
     try {
-      if (fs.readFileSync(lock, 'utf8') === String(process.pid)) fs.unlinkSync(lock);
+      console.error(`[gp2gp-mi] unexpected error: ${err instanceof Error ? err.stack : String(err)}`);
     } catch {
-      /* already gone */
+      /* nowhere to say it */
     }
-  };
+    void stopAll('unexpected error').finally(() => process.exit(1));
+  });
 }
 
 /** The embedded sandbox's shared key: generated once, kept in the data folder, never printed. */
@@ -94,27 +141,22 @@ function runEmbeddedAuthority(config: Config, env: NodeJS.ProcessEnv, storeDir: 
 
 async function main(): Promise<void> {
   const config: Config = loadConfig();
-  const releaseLock = takeLock(config.dataDir);
-  const started: { stop(): Promise<void> }[] = [];
-  let stopping: Promise<void> | undefined;
-  let reloading: Promise<void> = Promise.resolve();
-  const stopAll = () =>
-    (stopping ??= (async () => {
-      say('stopping…');
-      // A reload in progress finishes first, so the processes it starts are the ones stopped.
-      await reloading;
-      for (const s of started.reverse()) await s.stop().catch(() => undefined);
-      releaseLock();
-      say('stopped');
-    })());
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      void stopAll().then(() => process.exit(0));
-    });
-  }
+  // Owner only: the data folder (event payloads in SQLite, logs), and, through the umask, every file
+  // we and the servers we start create (0600). The user's own umask only for the tools (.tools/).
+  const userUmask = process.umask(0o077);
+  secureDataDir(config.dataDir, say);
+  const earlier = earlierStack(config.dataDir);
+  if (earlier) throw new StackError(earlier);
+  const logs = path.join(config.dataDir, 'logs');
+  guard = new StackGuard(config.dataDir, path.join(logs, 'stack.log'), say);
+  guard.begin();
+  // npm passes a SIGTERM only to its `sh -c`, which dies without passing it on: its end (or npm's,
+  // or tsx's) is the signal to stop.
+  guard.watchLaunchers(process.env, (what) => {
+    if (!stopping) askStop(`${what} has gone`);
+  });
 
   try {
-    const logs = path.join(config.dataDir, 'logs');
     const workerEnv: NodeJS.ProcessEnv = { ...process.env };
     // Operators (issue #7): the practices file (examples + demo practices on the embedded default),
     // the metrics port, and the codec server when GP2GP_ENCRYPTION_KEYS is set (stack/operators.ts).
@@ -124,7 +166,7 @@ async function main(): Promise<void> {
     const preparedApi = await prepareApi(config, process.env);
     const codec = await prepareCodecServer(config, workerEnv, logs);
     const needTools = !config.temporal.address || !config.mesh.url;
-    const tools = needTools ? provision(say) : undefined;
+    const tools = needTools ? withUmask(userUmask, () => provision(say)) : undefined;
 
     let temporal: ServerHandle | undefined;
     if (!config.temporal.address) {
@@ -139,6 +181,7 @@ async function main(): Promise<void> {
         uiCodecEndpoint: codec?.url,
       });
       started.push(temporal);
+      if (stopping) return;
       workerEnv.TEMPORAL_ADDRESS = temporal.address;
       // Ours to adjust: the worker raises the dev server's 24 h retention so reopened transfers keep their history.
       workerEnv.GP2GP_EMBEDDED_TEMPORAL = '1';
@@ -156,12 +199,21 @@ async function main(): Promise<void> {
         logFile: path.join(logs, 'mesh-sandbox.log'),
       });
       started.push(mesh);
+      if (stopping) return;
       workerEnv.MESH_URL = mesh.address;
       workerEnv.MESH_SHARED_KEY = sharedKey;
       workerEnv.MESH_PASSWORD = config.mesh.password ?? EMBEDDED_MESH_PASSWORD;
     }
 
-    const superviseWorker = () => superviseProcess({ name: 'worker', entry: 'worker/main.ts', env: workerEnv, logFile: path.join(logs, 'worker.log'), say });
+    const superviseWorker = () =>
+      superviseProcess({
+        name: 'worker',
+        entry: 'worker/main.ts',
+        env: workerEnv,
+        logFile: path.join(logs, 'worker.log'),
+        say,
+        ports: config.metrics ? [config.metrics.port] : [],
+      });
     let worker = superviseWorker();
     started.push({ stop: () => worker.stop() });
     if (mesh) started.push(runEmbeddedAuthority(config, workerEnv, path.join(config.dataDir, 'authority')));
@@ -203,7 +255,17 @@ async function main(): Promise<void> {
   }
 }
 
+function withUmask<T>(mask: number, fn: () => T): T {
+  const previous = process.umask(mask);
+  try {
+    return fn();
+  } finally {
+    process.umask(previous);
+  }
+}
+
 main().catch((err: unknown) => {
+  if (stopAsked) return; // stopped during start-up: that stop exits
   const known = err instanceof ConfigError || err instanceof ProvisionError || err instanceof StackError;
   console.error(`[gp2gp-mi] cannot start: ${known ? (err as Error).message : err instanceof Error ? err.stack : String(err)}`);
   process.exit(1);

@@ -11,6 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { freePort } from '../../stack/servers';
 import { reportingWorkflowId } from '../../workflows/ids';
+import { allGone, killLeftovers, stackProcesses, type Proc } from './processes';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -59,13 +60,15 @@ async function otherPorts(): Promise<Record<string, string>> {
 describe('npm start (the embedded stack)', () => {
   const dataDir = path.join(inject('workDir'), 'stack-test');
   const running: Started[] = [];
+  const seen: Proc[] = [];
   afterAll(async () => {
     for (const s of running) if (s.child.exitCode === null) await stop(s);
+    killLeftovers(seen);
   });
 
-  it('comes up, answers on the Web UI, keeps histories across a restart, and refuses a second start', async () => {
+  it('comes up, answers on the Web UI, keeps histories across a restart, refuses a second start, and stops everything (SIGINT to tsx, SIGTERM to the supervisor)', async () => {
     const ports = { temporal: await freePort(), ui: await freePort(), mesh: await freePort() };
-    const env = {
+    const env: Record<string, string> = {
       ...(await otherPorts()),
       GP2GP_DATA_DIR: dataDir,
       TEMPORAL_PORT: String(ports.temporal),
@@ -74,9 +77,12 @@ describe('npm start (the embedded stack)', () => {
       TEMPORAL_ADDRESS: '',
       MESH_URL: '',
     };
+    const allPorts = [ports.temporal, ports.ui, ports.mesh, Number(env.GP2GP_API_PORT), Number(env.GP2GP_METRICS_PORT)];
     const first = start(env);
     running.push(first);
     await until(first, /Ctrl-C stops everything/);
+    const firstProcs = await stackProcesses(first.child.pid!, first.output);
+    seen.push(...firstProcs);
     expect(first.output()).toContain(`http://127.0.0.1:${ports.ui}`);
     expect(first.output()).toMatch(/Temporal CLI: /);
     const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
@@ -106,19 +112,30 @@ describe('npm start (the embedded stack)', () => {
     };
     const runId = await runIdOf();
 
-    // A second start on the same data folder fails at once, saying why.
+    // A second start on the same data folder fails at once, saying why, what runs on which ports,
+    // and how to stop it.
+    const supervisor = Number(fs.readFileSync(path.join(dataDir, 'stack.pid'), 'utf8'));
     const second = start(env);
     expect(await second.exited).toBe(1);
-    expect(second.output()).toMatch(/already running \(pid \d+\)/);
+    expect(second.output()).toMatch(new RegExp(`already running \\(pid ${supervisor}\\)`));
+    for (const port of allPorts) expect(second.output()).toContain(String(port));
+    expect(second.output()).toContain(`kill ${supervisor}`);
 
+    // Ctrl-C to tsx alone (it passes it on): everything it started stops, every port is free.
     expect(await stop(first)).toBe(0);
     expect(first.output()).toMatch(/stopped/);
+    expect((await allGone(firstProcs, allPorts, first.output)).taken).toEqual([]);
 
     const again = start(env);
     running.push(again);
     await until(again, /Ctrl-C stops everything/);
+    const againProcs = await stackProcesses(again.child.pid!, again.output);
+    seen.push(...againProcs);
     expect(await runIdOf()).toBe(runId);
-    expect(await stop(again)).toBe(0);
+    // SIGTERM to the supervisor itself (the process under tsx, whose pid is in stack.pid).
+    process.kill(Number(fs.readFileSync(path.join(dataDir, 'stack.pid'), 'utf8')), 'SIGTERM');
+    expect(await again.exited).toBe(0);
+    expect((await allGone(againProcs, allPorts, again.output)).taken).toEqual([]);
   });
 
   it('fails with a clear message when a port is taken', async () => {
