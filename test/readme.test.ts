@@ -91,7 +91,10 @@ describe('README: The HTTP API examples', () => {
     // Asynchronously: the worker answering these events runs in this process.
     const { stdout: output } = await promisify(execFile)('bash', ['-c', script], { cwd, encoding: 'utf8', timeout: 60_000 });
     const answers = [...output.matchAll(/([\s\S]*?)\n@@status=(\d{3})@@\n/g)].map((m) => ({ body: m[1]!.trim(), status: Number(m[2]) }));
-    expect(answers.map((a) => a.status)).toEqual(expected.map((e) => e.status));
+    expect(
+      answers.map((a) => a.status),
+      `answers:\n${answers.map((a) => `${a.status} ${a.body.slice(0, 400)}`).join('\n')}`,
+    ).toEqual(expected.map((e) => e.status));
     expected.forEach((e, i) => {
       for (const fragment of e.fragments) {
         expect(answers[i]!.body, `${e.command}\nshould answer with ${fragment}`).toContain(fragment);
