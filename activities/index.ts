@@ -1,54 +1,33 @@
 /**
- * Activities: all I/O of the pipeline (Temporal client calls, MESH, rendering CSV). Workflows import
- * this module as types only. Each activity is safe to retry: forwarding rows is idempotent by row
- * sequence, sending looks its MESH local id up before sending, acknowledging twice is harmless.
+ * Activities: all I/O of the pipeline (Temporal client calls, MESH, rendering CSV), implementing the
+ * activity interfaces of messages/ (workflows never import this module). Each activity is safe to
+ * retry: forwarding rows is idempotent by row sequence, sending looks its MESH local id up before
+ * sending, acknowledging twice is harmless.
  * A fault no retry can fix (MESH refusing our credentials or the recipient, MESH settings missing, a
  * record set that cannot be rendered, an unknown practice) ends the attempt at once as a
  * non-retryable ApplicationFailure with its reason, instead of being retried for ever.
  */
 import { Context, ApplicationFailure } from '@temporalio/activity';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
-import * as fs from 'node:fs';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { dataConverter } from '../config/data-converter';
-import { temporalConnectionOptions } from '../config/temporal-connection';
+import { meshClientFromConfig } from '../config/mesh';
+import { connectTemporalClient } from '../config/temporal';
 import { MeshClient, MeshAuthError, MeshConfigError, MeshConflictError, MeshSendRefusedError, MeshNotFoundError, MeshGoneError } from '../mesh';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { recordSetFromRows, type RecordSet } from '../mi/record-set';
+import type { EndedSubmission, FindEndedSubmissionsInput, ForwardRowsInput, ReportingActivities } from '../messages/reporting';
+import type { SendSubmissionFilesInput, SentFile, SubmissionActivities, TrackedMessage, TrackMessagesInput } from '../messages/submission';
 import { renderFiles } from '../mi/csv';
-import { meshLocalId, reportingWorkflowId, submissionOfLocalId } from '../workflows/ids';
-import type { InboxItem } from '../workflows/inbox';
-import type { ForwardedRow } from '../workflows/reporting';
-import { reportingInput } from '../config/reporting';
-import type { SentFile, SubmissionRecordSet } from '../workflows/submission';
-import type { StoredEvent, TransferResult } from '../workflows/transfer';
+import { meshLocalId, submissionOfLocalId } from '../workflows/ids';
+import type { AcknowledgeMessagesInput, InboxActivities, InboxItem, InboxPage, PollInboxInput } from '../messages/inbox';
+import { inboxItem, readInboxMessage } from './inbox-messages';
+import { startReporting } from '../client/reporting';
+import type { RestorePreviousRecordInput, StoredEvent, TransferActivities, TransferResult } from '../messages/transfer';
 
 export interface ActivityDeps {
   client?: Client;
   mesh?: MeshClient;
   practices?: PracticeSettings[];
-}
-
-export function meshClientFromConfig(config: Config): MeshClient {
-  const m = config.mesh;
-  if (!m.url || m.password === undefined || m.sharedKey === undefined) {
-    throw new Error('MESH is not configured: MESH_URL, MESH_PASSWORD and MESH_SHARED_KEY are required');
-  }
-  return new MeshClient({
-    url: m.url,
-    mailbox: m.mailbox,
-    password: m.password,
-    sharedKey: m.sharedKey,
-    ...(m.clientCertPath || m.caCertPath
-      ? {
-          tls: {
-            ...(m.clientCertPath ? { cert: fs.readFileSync(m.clientCertPath) } : {}),
-            ...(m.clientKeyPath ? { key: fs.readFileSync(m.clientKeyPath) } : {}),
-            ...(m.caCertPath ? { ca: fs.readFileSync(m.caCertPath) } : {}),
-          },
-        }
-      : {}),
-  });
 }
 
 /** MESH faults no retry can fix end the activity at once, with the reason. */
@@ -80,16 +59,17 @@ async function withHeartbeats<T>(fn: (progress: (details: unknown) => void) => P
   }
 }
 
-export function createActivities(config: Config, deps: ActivityDeps = {}) {
+export function createActivities(
+  config: Config,
+  deps: ActivityDeps = {},
+): TransferActivities & ReportingActivities & SubmissionActivities & InboxActivities {
   let client: Promise<Client> | undefined = deps.client ? Promise.resolve(deps.client) : undefined;
   let mesh: MeshClient | undefined = deps.mesh;
   const practices: PracticeSettings[] | undefined = deps.practices;
 
   const temporal = () =>
-    (client ??= Connection.connect(temporalConnectionOptions(config.temporal)).then(
-      // The worker's data converter: with encryption on, forwarded rows never reach history in clear.
-      (connection) => new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) }),
-    ));
+    // The worker's data converter: with encryption on, forwarded rows never reach history in clear.
+    (client ??= connectTemporalClient(config));
   const meshClient = () => {
     try {
       return (mesh ??= meshClientFromConfig(config));
@@ -108,23 +88,15 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
 
   return {
     /** Hands changed rows to the practice's reporting workflow, starting it if needed. */
-    async forwardRows(input: { practiceOds: string; rows: ForwardedRow[] }): Promise<void> {
-      const c = await temporal();
-      await c.workflow.signalWithStart('reportingWorkflow', {
-        workflowId: reportingWorkflowId(input.practiceOds),
-        taskQueue: config.temporal.taskQueue,
-        args: [reportingInput(config, practicesById().get(input.practiceOds), input.practiceOds)],
-        signal: 'rows',
-        signalArgs: [input.rows],
-        staticSummary: `GP2GP MI reporting for practice ${input.practiceOds}`,
-      });
+    async forwardRows(input: ForwardRowsInput): Promise<void> {
+      await startReporting(await temporal(), config, input.practiceOds, { practice: practicesById().get(input.practiceOds), rows: input.rows });
     },
 
     /**
      * The events of the last completed run of a transfer workflow, so a record reopened by a late
      * event keeps its history. Empty for a record seen for the first time.
      */
-    async restorePreviousRecord(input: { workflowId: string; runId: string }): Promise<StoredEvent[]> {
+    async restorePreviousRecord(input: RestorePreviousRecordInput): Promise<StoredEvent[]> {
       const c = await temporal();
       const query = `WorkflowId = '${input.workflowId.replaceAll("'", "\\'")}' AND ExecutionStatus = 'Completed'`;
       for await (const execution of c.workflow.list({ query, pageSize: 1 })) {
@@ -141,7 +113,7 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
     },
 
     /** Renders the record sets into files (≤ 50 MB, split after an FR) and sends each over MESH once. */
-    async sendSubmissionFiles(input: { submissionId: string; practiceOds: string; recordSets: SubmissionRecordSet[] }): Promise<SentFile[]> {
+    async sendSubmissionFiles(input: SendSubmissionFilesInput): Promise<SentFile[]> {
       const settings = practice(input.practiceOds);
       let files: ReturnType<typeof renderFiles>;
       try {
@@ -181,9 +153,9 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
     },
 
     /** Which of these submission workflows ended without a word (terminated, timed out, cancelled)? */
-    async findEndedSubmissions(input: { submissionIds: string[] }): Promise<{ submissionId: string; status: string }[]> {
+    async findEndedSubmissions(input: FindEndedSubmissionsInput): Promise<EndedSubmission[]> {
       const c = await temporal();
-      const ended: { submissionId: string; status: string }[] = [];
+      const ended: EndedSubmission[] = [];
       for (const submissionId of input.submissionIds) {
         try {
           const { status } = await c.workflow.getHandle(submissionId).describe();
@@ -196,9 +168,9 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       return ended;
     },
 
-    async trackMessages(input: { messageIds: string[] }): Promise<{ messageId: string; status: string; description?: string }[]> {
+    async trackMessages(input: TrackMessagesInput): Promise<TrackedMessage[]> {
       const m = meshClient();
-      const out: { messageId: string; status: string; description?: string }[] = [];
+      const out: TrackedMessage[] = [];
       for (const messageId of input.messageIds) {
         try {
           const t = await m.track(messageId);
@@ -213,7 +185,7 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
     },
 
     /** One page of our inbox, each message classified; bodies stay here, only metadata goes to history. */
-    async pollInbox(input: { mailbox: string; maxResults: number }): Promise<{ items: InboxItem[]; full: boolean }> {
+    async pollInbox(input: PollInboxInput): Promise<InboxPage> {
       const m = meshClient();
       // Only our workflow's messages (reports about them and `<ours>_ACK`): other workflows sharing
       // the mailbox are left alone for whoever reads them.
@@ -225,7 +197,9 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
           progress({ messageId });
           try {
             const { metadata, body } = await m.download(messageId);
-            items.push(await classifyInboxMessage(m, metadata, body, config.mesh.workflowId));
+            const reading = readInboxMessage(metadata, body.toString('utf8'), config.mesh.workflowId);
+            const submissionId = reading.kind === 'other' ? undefined : await submissionOf(m, reading.aboutMessageId, metadata.localId);
+            items.push(inboxItem(metadata, reading, submissionId));
           } catch (err) {
             // Expired or failed on MESH's side: keep it visible as unroutable instead of retrying for ever.
             if (!(err instanceof MeshGoneError || err instanceof MeshNotFoundError)) permanent(err);
@@ -236,7 +210,7 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
       });
     },
 
-    async acknowledgeMessages(input: { mailbox: string; messageIds: string[] }): Promise<void> {
+    async acknowledgeMessages(input: AcknowledgeMessagesInput): Promise<void> {
       const m = meshClient();
       for (const id of input.messageIds) {
         try {
@@ -249,74 +223,16 @@ export function createActivities(config: Config, deps: ActivityDeps = {}) {
   };
 }
 
-export type Activities = ReturnType<typeof createActivities>;
-
-/**
- * What an inbox message says about our submissions. Error REPORTs link to our message id; business
- * acknowledgements (workflow `<ours>_ACK`) carry JSON `{ "messageId", "status": "accepted"|"rejected",
- * "code"?, "reason"? }` or plain text starting ACK/NACK, with the local id or linked message id in the
- * MESH headers. The submission is found through the local id of our original message.
- */
-async function classifyInboxMessage(
-  mesh: MeshClient,
-  metadata: import('../mesh').MeshMessageMetadata,
-  body: Buffer,
-  ourWorkflowId: string,
-): Promise<InboxItem> {
-  const base: InboxItem = {
-    messageId: metadata.messageId,
-    kind: 'other',
-    ...(metadata.workflowId ? { workflowId: metadata.workflowId } : {}),
-    ...(metadata.from ? { sender: metadata.from } : {}),
-  };
-  const submissionFor = async (aboutMessageId: string | undefined, localId: string | undefined) => {
-    if (localId && submissionOfLocalId(localId)) return submissionOfLocalId(localId);
-    if (!aboutMessageId) return undefined;
-    try {
-      const tracked = await mesh.track(aboutMessageId);
-      return tracked.localId ? submissionOfLocalId(tracked.localId) : undefined;
-    } catch (err) {
-      // Not ours (or gone): unroutable. Anything else (transient) makes the poll retry.
-      if (err instanceof MeshNotFoundError || err instanceof MeshGoneError) return undefined;
-      throw err;
-    }
-  };
-  if (metadata.messageType === 'REPORT') {
-    const about = metadata.linkedMessageId;
-    const submissionId = await submissionFor(about, metadata.localId);
-    return {
-      ...base,
-      kind: 'error-report',
-      ...(about ? { aboutMessageId: about } : {}),
-      ...(submissionId ? { submissionId } : {}),
-      ...(metadata.statusCode ? { code: metadata.statusCode } : {}),
-      ...(metadata.statusDescription ? { description: metadata.statusDescription } : {}),
-    };
+/** The submission behind one of our messages: from its local id, else MESH's tracking of the message. */
+async function submissionOf(mesh: MeshClient, aboutMessageId: string | undefined, localId: string | undefined): Promise<string | undefined> {
+  if (localId && submissionOfLocalId(localId)) return submissionOfLocalId(localId);
+  if (!aboutMessageId) return undefined;
+  try {
+    const tracked = await mesh.track(aboutMessageId);
+    return tracked.localId ? submissionOfLocalId(tracked.localId) : undefined;
+  } catch (err) {
+    // Not ours (or gone): unroutable. Anything else (transient) makes the poll retry.
+    if (err instanceof MeshNotFoundError || err instanceof MeshGoneError) return undefined;
+    throw err;
   }
-  if (metadata.workflowId === `${ourWorkflowId}_ACK`) {
-    const text = body.toString('utf8').trim();
-    let about = metadata.linkedMessageId;
-    let accepted = /^ACK\b/i.test(text);
-    let code: string | undefined;
-    let description: string | undefined;
-    try {
-      const parsed = JSON.parse(text) as { messageId?: string; status?: string; code?: string; reason?: string };
-      about = parsed.messageId ?? about;
-      accepted = parsed.status === 'accepted';
-      code = parsed.code;
-      description = parsed.reason;
-    } catch {
-      /* plain text acknowledgement */
-    }
-    const submissionId = await submissionFor(about, metadata.localId);
-    return {
-      ...base,
-      kind: accepted ? 'ack' : 'nack',
-      ...(about ? { aboutMessageId: about } : {}),
-      ...(submissionId ? { submissionId } : {}),
-      ...(code ? { code } : {}),
-      ...(description ? { description: description.slice(0, 500) } : {}),
-    };
-  }
-  return base;
 }

@@ -17,6 +17,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import rateLimit from '@fastify/rate-limit';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { EventOutcome, Gp2gpClient } from '../client';
+import { mapConcurrent } from '../client/concurrency';
 import type { FieldProblem, FieldWarning } from '../mi/events';
 import { openApiDocument } from './openapi';
 
@@ -73,10 +74,6 @@ export interface BatchResult {
 }
 
 /** The body of every error answer: a stable code, a message naming the field, the field itself. */
-export interface ApiErrorBody {
-  error: { code: string; message: string; field?: string };
-}
-
 class ApiError extends Error {
   constructor(
     readonly statusCode: number,
@@ -399,36 +396,29 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
 
   /** Records the events with bounded concurrency; a Temporal outage marks the rest unavailable. */
   async function recordAll(inputs: unknown[], request: FastifyRequest): Promise<EventResult[]> {
-    const results: EventResult[] = new Array(inputs.length);
     const deadline = new Date(Date.now() + timeoutMs);
-    let next = 0;
     let down = false;
-    const worker = async () => {
-      for (let i = next++; i < inputs.length; i = next++) {
-        if (down) {
-          results[i] = { status: 'unavailable', error: { code: 'unavailable', message: 'not recorded: Temporal is unreachable; retry' } };
-          continue;
+    return await mapConcurrent(inputs, concurrency, async (input): Promise<EventResult> => {
+      if (down) return { status: 'unavailable', error: { code: 'unavailable', message: 'not recorded: Temporal is unreachable; retry' } };
+      try {
+        return toResult(await backend.recordEvent(input, deadline));
+      } catch (err) {
+        let result: EventResult;
+        if (isUnavailable(err)) {
+          down = true;
+          const message = `not recorded: Temporal is unreachable or did not answer within ${timeoutMs / 1000} s (is a worker polling?); retry`;
+          result = { status: 'unavailable', error: { code: 'unavailable', message } };
+        } else if (grpcCodeOf(err) === GRPC_INVALID_ARGUMENT) {
+          // Temporal itself refused what the contract let through (e.g. a size limit): still the
+          // caller's input, so a refusal, not a 5xx.
+          result = { status: 'refused', error: { code: 'refused', message: `refused by Temporal: ${(err as Error).message}`, problems: [] } };
+        } else {
+          throw err;
         }
-        try {
-          results[i] = toResult(await backend.recordEvent(inputs[i], deadline));
-        } catch (err) {
-          if (isUnavailable(err)) {
-            down = true;
-            const message = `not recorded: Temporal is unreachable or did not answer within ${timeoutMs / 1000} s (is a worker polling?); retry`;
-            results[i] = { status: 'unavailable', error: { code: 'unavailable', message } };
-          } else if (grpcCodeOf(err) === GRPC_INVALID_ARGUMENT) {
-            // Temporal itself refused what the contract let through (e.g. a size limit): still the
-            // caller's input, so a refusal, not a 5xx.
-            results[i] = { status: 'refused', error: { code: 'refused', message: `refused by Temporal: ${(err as Error).message}`, problems: [] } };
-          } else {
-            throw err;
-          }
-          request.log.warn({ err: { message: (err as Error).message } }, 'event not recorded');
-        }
+        request.log.warn({ err: { message: (err as Error).message } }, 'event not recorded');
+        return result;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(concurrency, inputs.length) }, worker));
-    return results;
+    });
   }
 
   return app;

@@ -5,15 +5,13 @@
  * and a retrying GP system need.
  */
 import type { AddressInfo } from 'node:net';
-import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { loadApiConfig, type ApiConfig } from '../config/api';
-import { temporalConnectionOptions } from '../config/temporal-connection';
-import { dataConverter } from '../config/data-converter';
+import { lazyTemporalClient } from '../config/temporal';
 import { Gp2gpClient } from '../client';
 import { loadPractices } from '../mi/practices';
-import { log } from '../worker/log';
+import { log } from '../observability/log';
 import { buildApi, clientBackend } from './app';
 
 export { buildApi, clientBackend, type ApiBackend, type ApiOptions, type EventResult, type BatchResult } from './app';
@@ -27,9 +25,8 @@ export interface RunningApi {
 
 /** The hooks client on a lazy connection: nothing is dialled until the first request. */
 export function lazyClient(config: Config): Gp2gpClient {
-  const connection = Connection.lazy(temporalConnectionOptions(config.temporal));
   // The worker's data converter: with GP2GP_ENCRYPTION_KEYS set, events are encrypted before they leave.
-  const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
+  const temporal = lazyTemporalClient(config);
   const practices = loadPractices(config.practicesFile).map((p) => p.ods);
   return new Gp2gpClient(temporal, { taskQueue: config.temporal.taskQueue, practices, config });
 }

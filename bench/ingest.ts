@@ -17,6 +17,7 @@ import { WithStartWorkflowOperation } from '@temporalio/client';
 import { generateTraffic } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { withEventId } from '../mi/event-id';
+import { recordEventUpdate, type StoredEvent } from '../messages/transfer';
 import { transferWorkflowId } from '../workflows/ids';
 import { formatResults, type BenchResult } from './result';
 import { cpuDuring, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
@@ -27,17 +28,18 @@ function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 }
 
-function traffic(practices: string[], days: string[], registrations: number): (HookEvent & { eventId: string })[] {
+function traffic(practices: string[], days: string[], registrations: number): StoredEvent[] {
   return generateTraffic({ practices, days, registrationsPerPracticeDay: registrations, seed: 11, notAfter: new Date(Date.now() - 60_000).toISOString() }).map(
-    (e) => withEventId(e) as HookEvent & { eventId: string },
+    (e) => withEventId(e),
   );
 }
 
-async function baseline(stack: BenchStack, events: (HookEvent & { eventId: string })[], concurrency: number): Promise<Timed> {
+async function baseline(stack: BenchStack, events: StoredEvent[], concurrency: number): Promise<Timed> {
   const temporal = stack.client.temporal;
   return await timedPool(events, concurrency, async (event) => {
     const { side, practiceOds, key } = recordKeyOf(event);
-    const result = await temporal.workflow.executeUpdateWithStart('recordEvent', {
+    // The transfer's own update: the no-op workflow answers it under the same name.
+    const result = await temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
       args: [event],
       updateId: `event-${event.eventId}`,
       startWorkflowOperation: new WithStartWorkflowOperation('noopWorkflow', {
@@ -47,7 +49,7 @@ async function baseline(stack: BenchStack, events: (HookEvent & { eventId: strin
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });
-    if ((result as { outcome: string }).outcome !== 'accepted') throw new Error(`baseline: ${JSON.stringify(result)}`);
+    if (result.outcome !== 'accepted') throw new Error(`baseline: ${JSON.stringify(result)}`);
   });
 }
 

@@ -11,6 +11,7 @@
  *
  *   npx tsx bench/reporting.ts    (or npm run bench -- reporting)   BENCH_REPORTING_SCENARIOS=100,1000
  */
+import { mapConcurrent } from '../client/concurrency';
 import { generateTraffic } from '../demo/traffic';
 import { AuthorityMailbox, type ReceivedFile } from '../stack/authority';
 import { formatResults, type BenchResult } from './result';
@@ -56,16 +57,11 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
       }
     })();
     const started = Date.now();
-    let next = 0;
     let submissions = 0;
-    await Promise.all(
-      Array.from({ length: 8 }, async () => {
-        for (let i = next++; i < practices.length; i = next++) {
-          const [r] = await stack.client.submit({ practiceOds: practices[i]!, days: week });
-          submissions += r!.result.submissions.length;
-        }
-      }),
-    );
+    await mapConcurrent(practices, 8, async (practiceOds) => {
+      const [r] = await stack.client.submit({ practiceOds, days: week });
+      submissions += r!.result.submissions.length;
+    });
     const submitSeconds = (Date.now() - started) / 1000;
     const lastDay = week[week.length - 1]!;
     for (;;) {

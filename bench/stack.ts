@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Gp2gpClient } from '../client';
+import { mapConcurrent } from '../client/concurrency';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { MeshClient } from '../mesh';
 import { provision, type Tools } from '../stack/provision';
@@ -192,17 +193,12 @@ export interface Timed {
 /** Runs fn over every item with `concurrency` calls in flight; times each call and the whole. */
 export async function timedPool<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<Timed> {
   const latencies: number[] = [];
-  let next = 0;
   const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) {
-        const t0 = process.hrtime.bigint();
-        await fn(items[i]!);
-        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      }
-    }),
-  );
+  await mapConcurrent(items, concurrency, async (item) => {
+    const t0 = process.hrtime.bigint();
+    await fn(item);
+    latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   latencies.sort((a, b) => a - b);
   return { seconds, latencies };

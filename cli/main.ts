@@ -1,10 +1,10 @@
 /**
  * `gp2gp-mi` — one command line for operators and GP system hooks. Each concern registers its own
  * sub-commands (records/CSV, MESH, hooks, operations); this file only wires them together.
- * Exit codes: 0 success, 1 the operation failed, 2 bad usage or bad input.
+ * Exit codes: cli/exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../config';
+import { exitCodeOf } from './exit-codes';
 import { registerPipelineCommands } from './pipeline';
 import { registerOperationsCommands } from './operations';
 import { registerMeshCommands } from './mesh';
@@ -23,9 +23,6 @@ registerMeshCommands(program);
 registerRecordCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  console.error(`gp2gp-mi: ${err instanceof Error ? err.message : String(err)}`);
-  // A bad environment variable is bad input (it names the variable), like a bad option.
-  if (err instanceof ConfigError) process.exit(2);
-  process.exit(typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1);
+  if (!(err instanceof CommanderError)) console.error(`gp2gp-mi: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(exitCodeOf(err));
 });

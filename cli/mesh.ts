@@ -1,6 +1,6 @@
 /**
  * `gp2gp-mi mesh …`: every MESH call from the command line, for operators checking a mailbox by hand.
- * Configured by the `MESH_*` environment variables (see MeshClient.fromEnv); with `MESH_URL` unset it
+ * Configured by the `MESH_*` environment variables (config/mesh.ts, as the worker); with `MESH_URL` unset it
  * talks to the embedded sandbox of `npm start` (its port, mailbox, password and generated shared key),
  * so no secret is ever typed on a command line or printed. Plain text by default, one JSON document
  * on stdout with `--json`; progress bars (stderr, terminals only) on sends and downloads; timestamps
@@ -12,7 +12,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { ConfigError, EMBEDDED_MESH_PASSWORD, loadConfig } from '../config';
+import { ConfigError, loadConfig } from '../config';
+import { mapConcurrent } from '../client/concurrency';
+import { CommandError, EXIT_FAILED, EXIT_USAGE, UsageError } from './exit-codes';
+import { meshClientFromConfig } from '../config/mesh';
 import {
   MAX_CHUNK_BYTES,
   MeshClient,
@@ -28,11 +31,6 @@ import {
 
 /** The workflow this project sends its MI files under. */
 const DEFAULT_WORKFLOW_ID = 'GP2GP_MI';
-
-/** Bad input: exit code 2, one line. */
-class UsageError extends Error {
-  readonly exitCode = 2;
-}
 
 const UNITS: Record<string, number> = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -134,17 +132,11 @@ interface Target {
 }
 
 /**
- * The client for the environment: `MESH_URL` set means every `MESH_*` setting comes from the
- * environment; unset means the embedded sandbox of `npm start` (config/index.ts defaults:
- * 127.0.0.1:MESH_PORT, MESH_MAILBOX or X26GPMI001, the sandbox password, and the shared key
- * generated into GP2GP_DATA_DIR/mesh/shared-key), each still overridable by its variable.
+ * The client for the environment, built as the worker's (config/mesh.ts): `MESH_URL` set means the
+ * `MESH_*` settings; unset means the embedded sandbox of `npm start` (MESH_MAILBOX or X26GPMI001),
+ * each setting still overridable by its variable. A bad environment variable is bad usage (exit 2).
  */
-export function meshClientForCli(env: NodeJS.ProcessEnv = process.env, onWarning?: (message: string) => void): { client: MeshClient; target: Target } {
-  const extra = { clientVersion: 'gp2gp-mi-cli', ...(onWarning ? { onWarning } : {}) };
-  if (env.MESH_URL?.trim()) {
-    const client = MeshClient.fromEnv(env, extra);
-    return { client, target: { url: new URL(env.MESH_URL.trim()).origin, embedded: false } };
-  }
+function meshClientForCli(env: NodeJS.ProcessEnv = process.env, onWarning?: (message: string) => void): { client: MeshClient; target: Target } {
   let config;
   try {
     config = loadConfig(env);
@@ -152,27 +144,14 @@ export function meshClientForCli(env: NodeJS.ProcessEnv = process.env, onWarning
     if (err instanceof ConfigError) throw new UsageError(err.message.replace(/\n\s*/g, ' '));
     throw err;
   }
-  const url = `http://127.0.0.1:${config.mesh.port}`;
-  let sharedKey = config.mesh.sharedKey;
-  if (sharedKey === undefined) {
-    const keyFile = path.join(config.dataDir, 'mesh', 'shared-key');
-    try {
-      sharedKey = fs.readFileSync(keyFile, 'utf8').trim();
-    } catch {
-      throw new UsageError(
-        `MESH_URL is not set, so the embedded MESH sandbox (${url}, mailbox ${config.mesh.mailbox}) is used, but its shared key ${keyFile} ` +
-          'does not exist: start the stack with npm start, or set MESH_URL, MESH_MAILBOX, MESH_PASSWORD and MESH_SHARED_KEY',
-      );
-    }
-  }
-  const client = new MeshClient({ url, mailbox: config.mesh.mailbox, password: config.mesh.password ?? EMBEDDED_MESH_PASSWORD, sharedKey, ...extra });
-  return { client, target: { url, embedded: true } };
+  const client = meshClientFromConfig(config, { clientVersion: 'gp2gp-mi-cli', ...(onWarning ? { onWarning } : {}) }, { embeddedDefaults: true });
+  return { client, target: config.mesh.url ? { url: new URL(config.mesh.url).origin, embedded: false } : { url: `http://127.0.0.1:${config.mesh.port}`, embedded: true } };
 }
 
 /** Exit 2 for bad input or configuration (including a local id already used for another message), 1 otherwise. */
 function withExitCode(err: unknown, target?: Target): unknown {
   if (err instanceof UsageError) return err;
-  if (err instanceof MeshConfigError || err instanceof MeshLocalIdConflictError || err instanceof ConfigError) return Object.assign(err as Error, { exitCode: 2 });
+  if (err instanceof MeshConfigError || err instanceof MeshLocalIdConflictError || err instanceof ConfigError) return Object.assign(err as Error, { exitCode: EXIT_USAGE });
   if (err instanceof MeshTransientError && err.code === 'ECONNREFUSED' && target?.embedded) {
     (err as Error).message += ` (nothing answers at ${target.url}: start the embedded stack with npm start, or set MESH_URL to use another MESH)`;
   }
@@ -192,7 +171,7 @@ function guardStdout(): void {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     const why = err.code === 'EPIPE' ? 'the output was closed before everything was written (broken pipe)' : `cannot write the output: ${err.code ?? err.message}`;
     process.stderr.write(`gp2gp-mi: ${why}\n`);
-    process.exit(1);
+    process.exit(EXIT_FAILED);
   });
 }
 
@@ -204,7 +183,7 @@ async function withClient(action: (client: MeshClient, target: Target) => Promis
     made = meshClientForCli(process.env, (message) => process.stderr.write(`gp2gp-mi: warning: ${message}\n`));
   } catch (err) {
     // Settings missing or unreadable: configuration, so exit 2.
-    throw Object.assign(err as Error, { exitCode: 2 });
+    throw Object.assign(err as Error, { exitCode: EXIT_USAGE });
   }
   try {
     await action(made.client, made.target);
@@ -307,20 +286,6 @@ function printTracking(t: MeshTracking): void {
   ]);
 }
 
-/** Runs `work` on `items` with at most `limit` at a time, keeping their order. */
-async function mapLimited<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await work(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
-}
-
 export function registerMeshCommands(program: Command): void {
   const mesh = program
     .command('mesh')
@@ -418,7 +383,7 @@ export function registerMeshCommands(program: Command): void {
           return;
         }
         // One HEAD per message, a few at a time. A message gone since the listing is said, not fatal.
-        const messages = await mapLimited(ids, 4, async (id) => {
+        const messages = await mapConcurrent(ids, 4, async (id) => {
           try {
             return await c.metadata(id);
           } catch (err) {
@@ -496,7 +461,7 @@ export function registerMeshCommands(program: Command): void {
           }
           throw err;
         });
-        if (!tracking) throw Object.assign(new Error(`no message sent from ${c.mailbox} has local id ${localId}`), { exitCode: 1 });
+        if (!tracking) throw new CommandError(`no message sent from ${c.mailbox} has local id ${localId}`);
         if (o.json) printJson(tracking);
         else printTracking(tracking);
       }),

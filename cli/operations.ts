@@ -15,6 +15,7 @@
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config';
 import { Gp2gpClient } from '../client';
+import { EXIT_FAILED } from './exit-codes';
 import {
   assertDay,
   assertOds,
@@ -165,7 +166,7 @@ export function registerOperationsCommands(program: Command): void {
           let ended: SubmissionSummary[] = [];
           if (opts.wait) {
             ended = await Promise.all(outcomes.flatMap((o) => o.submissions).map((s) => waitForSubmission(c.temporal, s.submissionId)));
-            if (ended.some((s) => s.status !== 'delivered')) process.exitCode = 1;
+            if (ended.some((s) => s.status !== 'delivered')) process.exitCode = EXIT_FAILED;
           }
           if (opts.json) return json(opts.wait ? { replays: outcomes, ended } : { replays: outcomes });
           if (opts.allFailed && outcomes.length === 0) console.log('no failed submissions');
@@ -236,7 +237,7 @@ export function registerOperationsCommands(program: Command): void {
       const wanted = opts.practice ? [assertOds(opts.practice)] : configured;
       if (opts.practice && !configured.includes(opts.practice)) throw new OperationError(`practice ${opts.practice} is not configured for this service`, 2);
       const status = await withClient((c) => practicesStatus(c, wanted));
-      if (status.some((s) => !s.ok)) process.exitCode = 1;
+      if (status.some((s) => !s.ok)) process.exitCode = EXIT_FAILED;
       if (opts.json) return json(status);
       console.log(
         table(

@@ -7,6 +7,7 @@ import * as readline from 'node:readline';
 import type { Command } from 'commander';
 import { Gp2gpClient, type EventOutcome } from '../client';
 import { assertDay } from '../client/operations';
+import { EXIT_USAGE } from './exit-codes';
 
 async function withClient<T>(fn: (client: Gp2gpClient) => Promise<T>): Promise<T> {
   const client = await Gp2gpClient.connect();
@@ -51,7 +52,7 @@ export function registerPipelineCommands(program: Command): void {
         else for (const w of outcome.warnings ?? []) console.error(`${file}:${line}: warning: ${w.message}`);
       }
       if (!opts.json) console.log(`${count('accepted')} accepted, ${count('duplicate')} duplicate, ${count('refused')} refused`);
-      if (count('refused') > 0) process.exitCode = 2;
+      if (count('refused') > 0) process.exitCode = EXIT_USAGE;
     });
 
   program

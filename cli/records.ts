@@ -14,16 +14,7 @@ import { isDay } from '../mi/formats';
 import { loadPractices } from '../mi/practices';
 import { recordSet, type RecordEvents, type RecordSet } from '../mi/record-set';
 import { sameEventContent } from '../mi/records';
-
-/** An error that ends the command with a given exit code (2: bad input, 1: the operation failed). */
-class CommandFailure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
-}
+import { CommandError, UsageError } from './exit-codes';
 
 /** Guards against a typo such as --from 2016 … --to 2026 rendering ten years for every practice. */
 const MAX_DAYS = 366;
@@ -52,7 +43,7 @@ function readEvents(file: string): LoadedEvents {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CommandFailure(`${file}: ${(err as Error).message}`, 2);
+    throw new UsageError(`${file}: ${(err as Error).message}`);
   }
   const problems: string[] = [];
   const firstLineOf = new Map<string, { line: number; event: HookEvent }>();
@@ -94,7 +85,7 @@ function readEvents(file: string): LoadedEvents {
   });
   if (problems.length > 0) {
     for (const p of problems) console.error(p);
-    throw new CommandFailure(`${problems.length} bad line${problems.length === 1 ? '' : 's'} in ${file}; nothing written`, 2);
+    throw new UsageError(`${problems.length} bad line${problems.length === 1 ? '' : 's'} in ${file}; nothing written`);
   }
   return { byPractice, count };
 }
@@ -107,7 +98,7 @@ function writeAtomically(file: string, content: string): void {
     fs.renameSync(temp, file);
   } catch (err) {
     fs.rmSync(temp, { force: true });
-    throw new CommandFailure(`${file}: ${(err as Error).message}`, 1);
+    throw new CommandError(`${file}: ${(err as Error).message}`);
   }
 }
 
@@ -122,21 +113,21 @@ interface RenderOptions {
 
 function render(options: RenderOptions): void {
   for (const [name, value] of [['--from', options.from], ['--to', options.to]] as const) {
-    if (!isDay(value)) throw new CommandFailure(`${name}: ${JSON.stringify(value)} is not allowed; allowed: a date YYYY-MM-DD`, 2);
+    if (!isDay(value)) throw new UsageError(`${name}: ${JSON.stringify(value)} is not allowed; allowed: a date YYYY-MM-DD`);
   }
-  if (options.from > options.to) throw new CommandFailure(`--from ${options.from} is after --to ${options.to}`, 2);
+  if (options.from > options.to) throw new UsageError(`--from ${options.from} is after --to ${options.to}`);
   const days = daysBetween(options.from, options.to);
-  if (days.length > MAX_DAYS) throw new CommandFailure(`${days.length} days from --from to --to; allowed: at most ${MAX_DAYS}`, 2);
+  if (days.length > MAX_DAYS) throw new UsageError(`${days.length} days from --from to --to; allowed: at most ${MAX_DAYS}`);
 
   let practices;
   try {
     practices = loadPractices(options.practices);
   } catch (err) {
-    throw new CommandFailure((err as Error).message, 2);
+    throw new UsageError((err as Error).message);
   }
   if (options.practice !== undefined) {
     practices = practices.filter((p) => p.ods === options.practice);
-    if (practices.length === 0) throw new CommandFailure(`--practice: ${JSON.stringify(options.practice)} is not in ${options.practices}`, 2);
+    if (practices.length === 0) throw new UsageError(`--practice: ${JSON.stringify(options.practice)} is not in ${options.practices}`);
   }
   practices.sort((a, b) => (a.ods < b.ods ? -1 : a.ods > b.ods ? 1 : 0));
 
@@ -178,13 +169,13 @@ function check(file: string): void {
   try {
     content = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new CommandFailure(`${file}: ${(err as Error).message}`, 2);
+    throw new UsageError(`${file}: ${(err as Error).message}`);
   }
   const result = checkFile(content);
   for (const p of result.problems) console.log(`${file}:${p.line}: ${p.message}`);
   const summary = `${result.recordSets} record set${result.recordSets === 1 ? '' : 's'}, ${result.rows} row${result.rows === 1 ? '' : 's'}`;
   if (result.problems.length > 0) {
-    throw new CommandFailure(`${file}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} (${summary})`, 1);
+    throw new CommandError(`${file}: ${result.problems.length} problem${result.problems.length === 1 ? '' : 's'} (${summary})`);
   }
   console.log(`${file}: ok, ${summary}`);
 }

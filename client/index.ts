@@ -6,22 +6,21 @@
  */
 import {
   Client,
-  Connection,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
-  WorkflowExecutionAlreadyStartedError,
 } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
-import { dataConverter } from '../config/data-converter';
-import { temporalConnectionOptions } from '../config/temporal-connection';
+import { connectTemporalClient } from '../config/temporal';
 import { recordKeyOf, validateEvent, type FieldProblem, type FieldWarning } from '../mi/events';
 import { withEventId } from '../mi/event-id';
 import { dayRefusal } from '../mi/formats';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
-import { reportingInput } from '../config/reporting';
+import { mapConcurrent } from './concurrency';
+import { startReporting } from './reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { eventAgeRefusal, recordEventUpdate, transferWorkflow, type StoredEvent } from '../workflows/transfer';
-import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../workflows/reporting';
+import { eventAgeRefusal } from '../mi/transfer';
+import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferWorkflow } from '../messages/transfer';
+import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../messages/reporting';
 
 export type EventOutcome =
   /** `warnings`: recorded as sent, but worth a look (e.g. a NACK code 0083.08 does not list); only when any. */
@@ -62,9 +61,8 @@ export class Gp2gpClient {
 
   /** Connects with the environment's configuration (see README, "Configuration"). */
   static async connect(config: Config = loadConfig()): Promise<Gp2gpClient> {
-    const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
     // The same data converter as the worker: with encryption on, events never reach history in clear.
-    const client = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
+    const client = await connectTemporalClient(config);
     const practiceSettings = loadPractices(config.practicesFile);
     return new Gp2gpClient(client, { taskQueue: config.temporal.taskQueue, practices: practiceSettings.map((p) => p.ods), practiceSettings, config });
   }
@@ -102,7 +100,7 @@ export class Gp2gpClient {
         // No update id from the event: the workflow itself recognises a re-sent eventId and answers
         // "duplicate", which tells the GP system more than replaying the first answer would.
         args: [event],
-        startWorkflowOperation: new WithStartWorkflowOperation(transferWorkflow, {
+        startWorkflowOperation: new WithStartWorkflowOperation<TransferWorkflow>(transferWorkflowType, {
           workflowId,
           taskQueue: this.options.taskQueue,
           args: [
@@ -133,14 +131,8 @@ export class Gp2gpClient {
 
   /** Records many events with bounded concurrency; outcomes in input order. */
   async recordEvents(inputs: readonly unknown[], options: { concurrency?: number } & RecordOptions = {}): Promise<EventOutcome[]> {
-    const outcomes: EventOutcome[] = new Array(inputs.length);
     const record: RecordOptions = options.deadline === undefined ? {} : { deadline: options.deadline };
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < inputs.length; i = next++) outcomes[i] = await this.recordEvent(inputs[i], record);
-    };
-    await Promise.all(Array.from({ length: Math.min(options.concurrency ?? 32, inputs.length) }, worker));
-    return outcomes;
+    return await mapConcurrent(inputs, options.concurrency ?? 32, (input) => this.recordEvent(input, record));
   }
 
   /** Submits now: every due day of the practice(s), or the given closed days. */
@@ -154,7 +146,8 @@ export class Gp2gpClient {
     const out: { practiceOds: string; result: SubmitResult }[] = [];
     for (const ods of targets) {
       if (!this.practices.has(ods)) throw new RequestRefusedError(`practice ${ods} is not configured for this service`);
-      await this.ensureReporting(ods);
+      // The reporting workflow normally exists from the worker's start; this covers a fresh cluster.
+      await startReporting(this.temporal, this.options.config, ods, { practice: this.options.practiceSettings?.find((p) => p.ods === ods) });
       let result: SubmitResult;
       try {
         result = await this.temporal.workflow
@@ -172,20 +165,5 @@ export class Gp2gpClient {
 
   async reportingStatus(practiceOds: string): Promise<ReportingView> {
     return await this.temporal.workflow.getHandle(reportingWorkflowId(practiceOds)).query(reportingQuery);
-  }
-
-  /** The reporting workflow normally exists from the worker's start; this covers a fresh cluster. */
-  private async ensureReporting(ods: string): Promise<void> {
-    const config = this.options.config;
-    try {
-      await this.temporal.workflow.start('reportingWorkflow', {
-        workflowId: reportingWorkflowId(ods),
-        taskQueue: this.options.taskQueue,
-        args: [reportingInput(config, this.options.practiceSettings?.find((p) => p.ods === ods), ods)],
-        workflowIdConflictPolicy: 'USE_EXISTING',
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
   }
 }

@@ -6,7 +6,7 @@
  * Everything here reads what the workflows already publish — search attributes for finding,
  * queries for live state, results for closed workflows — and changes nothing except through the
  * reporting workflow's own `submit` update. Visibility is eventually consistent and rate-limited
- * (docs/temporal.md: about 10 list calls/s per namespace), so it is used to find workflows, never as
+ * (by default about 10 list calls/s per namespace), so it is used to find workflows, never as
  * a database, and lists are bounded.
  */
 import {
@@ -17,15 +17,14 @@ import {
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { recordKeyOf, type HookEvent, type Side } from '../mi/events';
-import { buildRow, recordDays } from '../mi/records';
-import { endOfDay } from '../mi/record-set';
+import { recordKeyOf, type Side } from '../mi/events';
+import { rowsByDay, transferProgress, transferWarnings } from '../mi/transfer';
 import { dayRefusal, isDay } from '../mi/formats';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { reportingQuery, submissionFinishedSignal, submitUpdate, type ReportingView } from '../workflows/reporting';
+import { reportingQuery, submissionFinishedSignal, submitUpdate, type ReportingView } from '../messages/reporting';
 import { miDaysKey, practiceOdsKey, submissionStatusKey } from '../workflows/search-attributes';
-import { submissionQuery, type SentFile, type SubmissionResult, type SubmissionView } from '../workflows/submission';
-import { TransferRecord, transferQuery, type StoredEvent, type TransferResult, type TransferView, type TransferWarning } from '../workflows/transfer';
+import { submissionQuery, type SentFile, type SubmissionResult, type SubmissionView } from '../messages/submission';
+import { transferQuery, type StoredEvent, type TransferResult, type TransferView, type TransferWarning } from '../messages/transfer';
 import type { Gp2gpClient } from './index';
 
 // ---- errors --------------------------------------------------------------------------------------
@@ -349,13 +348,6 @@ export interface TransferDetails {
   warnings: TransferWarning[];
 }
 
-/** The stage as the transfer workflow computes it: the type of the latest event. */
-function stageOf(events: readonly HookEvent[]): string {
-  let latest: HookEvent | undefined;
-  for (const e of events) if (!latest || Date.parse(e.occurredAt) >= Date.parse(latest.occurredAt)) latest = e;
-  return latest?.type ?? 'none';
-}
-
 /**
  * One transfer record: RR by registration ID or SR by conversation ID (`side` decides when the same
  * key could be both). Live state from its query while running; once completed, from its result,
@@ -387,17 +379,17 @@ export async function showTransfer(client: Client, practiceOds: string, key: str
       side: recordKey.side,
       practiceOds: recordKey.practiceOds,
       key: recordKey.key,
-      stage: stageOf(result.events),
+      stage: transferProgress(recordKey.side, result.events).stage,
       outcome: result.outcome,
       events: result.events,
-      rows: recordDays(result.events).map((day) => ({ day, fields: buildRow(recordKey.side, result.events, endOfDay(day)) })),
-      warnings: new TransferRecord(recordKey.side, recordKey.practiceOds, recordKey.key, result.events).warnings(),
+      rows: rowsByDay(recordKey.side, result.events),
+      warnings: transferWarnings(result.events),
     };
   }
   // Running (or ended some other way): the query replays the workflow's own answer.
   const view: TransferView = await handle.query(transferQuery);
   // A run from before warnings were in the query answers without them: derived from its events.
-  const warnings = view.warnings ?? new TransferRecord(view.side, view.practiceOds, view.key, view.events).warnings();
+  const warnings = view.warnings ?? transferWarnings(view.events);
   return { ...base, side: view.side, practiceOds: view.practiceOds, key: view.key, stage: view.stage, outcome: view.outcome, events: view.events, rows: view.rows, warnings };
 }
 

@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { ConfigError, loadConfig } from '../config';
 import { loadCodecConfig, type CodecServerConfig } from '../config/codec';
-import { log } from '../worker/log';
+import { log } from '../observability/log';
 import { AesGcmCodec } from './aes-gcm';
 import { buildCodecServer } from './server';
 

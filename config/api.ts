@@ -8,7 +8,7 @@
  */
 import * as fs from 'node:fs';
 import { z } from 'zod';
-import { ConfigError } from './index';
+import { ConfigError } from './errors';
 
 const optionalString = z
   .string()

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { MIN_TOKEN_LENGTH, readTokenFile } from './api';
-import { ConfigError } from './index';
+import { ConfigError } from './errors';
 
 const optionalString = z
   .string()

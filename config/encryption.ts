@@ -7,7 +7,7 @@
  * and errors name a key by its position or id, never by its value.
  */
 import { inspect } from 'node:util';
-import { ConfigError } from './index';
+import { ConfigError } from './errors';
 
 export const KEY_ID_RE = /^[A-Za-z0-9._-]{1,64}$/;
 export const KEY_BYTES = 32;

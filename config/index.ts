@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import { parseEncryptionKeys, type EncryptionKeys } from './encryption';
+import { ConfigError } from './errors';
 import { DAY_ALLOWED, isDay } from '../mi/formats';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -90,8 +91,6 @@ const envSchema = z.object({
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 });
 
-export type Env = z.infer<typeof envSchema>;
-
 export interface TemporalConfig {
   /** host:port of the frontend; undefined = start the embedded dev server. */
   address: string | undefined;
@@ -150,9 +149,7 @@ export interface Config {
   metrics?: { host: string; port: number } | undefined;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError };
 
 /** Parses the environment; throws ConfigError naming every bad variable (values of secrets never shown). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

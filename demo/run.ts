@@ -12,19 +12,18 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
-import { dataConverter } from '../config/data-converter';
-import { temporalConnectionOptions } from '../config/temporal-connection';
+import { connectTemporalClient } from '../config/temporal';
 import { Gp2gpClient, type EventOutcome } from '../client';
+import { mapConcurrent } from '../client/concurrency';
 import type { HookEvent } from '../mi/events';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { METRICS } from '../observability/metric-names';
 import { DEMO_PRACTICES_FILE, EFFECTIVE_PRACTICES_FILE, EXAMPLE_PRACTICES_FILE } from '../stack/operators';
 import { reportingWorkflowId } from '../workflows/ids';
-import { submissionQuery, type SubmissionView } from '../workflows/submission';
-import { transferQuery, type TransferView } from '../workflows/transfer';
+import { submissionQuery, type SubmissionView } from '../messages/submission';
+import { transferQuery, type TransferView } from '../messages/transfer';
 import { generateTraffic, syntheticPractice } from './traffic';
 
 const DAY_MS = 86_400_000;
@@ -140,21 +139,6 @@ const positive = (max: number) => (v: string) => {
   return n;
 };
 
-async function pool<T, R>(items: readonly T[], concurrency: number, fn: (item: T, i: number) => Promise<R>, onDone?: (n: number) => void): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  let finished = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) {
-        out[i] = await fn(items[i]!, i);
-        onDone?.(++finished);
-      }
-    }),
-  );
-  return out;
-}
-
 interface PracticeSummary {
   registrations: number;
   transfers: number;
@@ -173,8 +157,7 @@ interface PracticeSummary {
 async function run(o: Options): Promise<number> {
   const config = loadConfig();
   const { ods: practices, file: practicesFile } = await ensurePractices(config, o.practices);
-  const connection = await Connection.connect(temporalConnectionOptions(config.temporal));
-  const temporal = new Client({ connection, namespace: config.temporal.namespace, dataConverter: dataConverter(config) });
+  const temporal = await connectTemporalClient(config);
   const client = new Gp2gpClient(temporal, { taskQueue: config.temporal.taskQueue, practices: loadPractices(practicesFile).map((p) => p.ods), config: { ...config, practicesFile } });
   try {
     // Registrations on `--days` days ending `--ending` days ago, so that most transfers have run their
@@ -199,8 +182,11 @@ async function run(o: Options): Promise<number> {
     // 1. Record every event, as the GP systems' hooks would.
     const progress = new Progress('events     ', events.length);
     const counts = { accepted: 0, duplicate: 0, refused: 0 };
-    const outcomes: EventOutcome[] = await pool(events, o.concurrency, (e) => client.recordEvent(e), (n) => {
-      if (n % 25 === 0) progress.update(n);
+    let recorded = 0;
+    const outcomes: EventOutcome[] = await mapConcurrent(events, o.concurrency, async (e) => {
+      const outcome = await client.recordEvent(e);
+      if (++recorded % 25 === 0) progress.update(recorded);
+      return outcome;
     });
     for (const r of outcomes) counts[r.status]++;
     progress.done(`${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.refused} refused`);
@@ -211,13 +197,16 @@ async function run(o: Options): Promise<number> {
     const workflowIds = [...new Set(outcomes.flatMap((r) => (r.status === 'refused' ? [] : [r.workflowId])))];
     const forwarding = new Progress('rows       ', workflowIds.length);
     const views = new Map<string, TransferView>();
-    await pool(workflowIds, o.concurrency, async (id) => {
+    await mapConcurrent(workflowIds, o.concurrency, async (id) => {
       for (;;) {
         const view = await temporal.workflow.getHandle(id).query(transferQuery);
-        if (!view.forwarding) return void views.set(id, view);
+        if (!view.forwarding) {
+          views.set(id, view);
+          return forwarding.update(views.size);
+        }
         await sleep(250);
       }
-    }, (n) => forwarding.update(n));
+    });
     forwarding.done('records forwarded to the reporting workflows');
 
     // 3. Submit every due day of every demo practice (days with rows, and every day since the practice
@@ -231,7 +220,7 @@ async function run(o: Options): Promise<number> {
     const ended = new Map<string, SubmissionView>();
     const deadline = Date.now() + o.timeout * 1000;
     while (ended.size < submissions.length) {
-      await pool(submissions.filter((s) => !ended.has(s.submissionId)), 8, async (s) => {
+      await mapConcurrent(submissions.filter((s) => !ended.has(s.submissionId)), 8, async (s) => {
         const v = await temporal.workflow.getHandle(s.submissionId).query(submissionQuery).catch(() => undefined);
         if (v && (v.status === 'delivered' || v.status === 'failed')) ended.set(s.submissionId, v);
       });
@@ -281,7 +270,7 @@ async function run(o: Options): Promise<number> {
     const allDelivered = submissions.every((s) => ended.get(s.submissionId)?.status === 'delivered');
     return allDelivered ? 0 : 1;
   } finally {
-    await connection.close();
+    await temporal.connection.close();
   }
 }
 

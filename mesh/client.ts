@@ -36,6 +36,17 @@ import {
   type MeshTracking,
 } from './types';
 
+/** A mailbox as configured: the values of the `MESH_*` variables, PEM files by path (see MeshClient.fromSettings). */
+export interface MeshSettings {
+  url?: string | undefined;
+  mailbox?: string | undefined;
+  password?: string | undefined;
+  sharedKey?: string | undefined;
+  clientCertFile?: string | undefined;
+  clientKeyFile?: string | undefined;
+  caCertFile?: string | undefined;
+}
+
 export interface MeshClientOptions {
   /** Base URL, e.g. `https://msg.intspineservices.nhs.uk` (a path prefix is kept). */
   url: string;
@@ -215,11 +226,30 @@ export class MeshClient {
    * anything else (e.g. `onWarning`).
    */
   static fromEnv(env: NodeJS.ProcessEnv = process.env, options: Partial<MeshClientOptions> = {}): MeshClient {
-    const required = ['MESH_URL', 'MESH_MAILBOX', 'MESH_PASSWORD', 'MESH_SHARED_KEY'] as const;
-    const missing = required.filter((k) => !env[k]);
+    return MeshClient.fromSettings(
+      {
+        url: env.MESH_URL,
+        mailbox: env.MESH_MAILBOX,
+        password: env.MESH_PASSWORD,
+        sharedKey: env.MESH_SHARED_KEY,
+        clientCertFile: env.MESH_CLIENT_CERT,
+        clientKeyFile: env.MESH_CLIENT_KEY,
+        caCertFile: env.MESH_CA_CERT,
+      },
+      options,
+    );
+  }
+
+  /**
+   * From settings as configured (the values of the `MESH_*` variables, PEM files by path): the one
+   * place a client is built from configuration. A missing setting or an unreadable PEM file throws
+   * MeshConfigError naming its variable.
+   */
+  static fromSettings(settings: MeshSettings, options: Partial<MeshClientOptions> = {}): MeshClient {
+    const required = { MESH_URL: settings.url, MESH_MAILBOX: settings.mailbox, MESH_PASSWORD: settings.password, MESH_SHARED_KEY: settings.sharedKey };
+    const missing = Object.entries(required).filter(([, value]) => !value).map(([name]) => name);
     if (missing.length) throw new MeshConfigError(`MESH settings missing from the environment: ${missing.join(', ')}`);
-    const pem = (name: 'MESH_CLIENT_CERT' | 'MESH_CLIENT_KEY' | 'MESH_CA_CERT'): Buffer | undefined => {
-      const file = env[name];
+    const pem = (name: string, file: string | undefined): Buffer | undefined => {
       if (!file) return undefined;
       try {
         return fs.readFileSync(file);
@@ -227,12 +257,16 @@ export class MeshClient {
         throw new MeshConfigError(`${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
       }
     };
-    const tls = { cert: pem('MESH_CLIENT_CERT'), key: pem('MESH_CLIENT_KEY'), ca: pem('MESH_CA_CERT') };
+    const tls = {
+      cert: pem('MESH_CLIENT_CERT', settings.clientCertFile),
+      key: pem('MESH_CLIENT_KEY', settings.clientKeyFile),
+      ca: pem('MESH_CA_CERT', settings.caCertFile),
+    };
     return new MeshClient({
-      url: env.MESH_URL!,
-      mailbox: env.MESH_MAILBOX!,
-      password: env.MESH_PASSWORD!,
-      sharedKey: env.MESH_SHARED_KEY!,
+      url: settings.url!,
+      mailbox: settings.mailbox!,
+      password: settings.password!,
+      sharedKey: settings.sharedKey!,
       ...(tls.cert || tls.key || tls.ca ? { tls: Object.fromEntries(Object.entries(tls).filter(([, v]) => v)) } : {}),
       ...options,
     });

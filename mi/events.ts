@@ -1,5 +1,5 @@
 /**
- * The hook event contract (docs/gp2gp-mi.md): the 13 event types, and the one validation that the
+ * The hook event contract: the 13 event types, and the one validation that the
  * client, the HTTP API, the CLI and the workflows all use. It runs inside the Temporal workflow sandbox
  * (as an update validator), so it is hand-written: no node modules, no crypto, and only a small rule
  * table at module level — lighter than a compiled schema, and its refusals can say exactly which field,

@@ -1,6 +1,6 @@
 /**
- * Per-practice settings: what fills the header record (HR3–HR11), the MESH mailbox the practice's MI
- * goes out from, and whether its SR rows carry the placeholder columns SR29–SR33. Read from a JSON file
+ * Per-practice settings: what fills the header record (HR3–HR11), whether its SR rows carry the
+ * placeholder columns SR29–SR33, and its reporting cadence when not the service's. Read from a JSON file
  * `{"practices": [...]}` and refused as a whole, with every bad field named, if anything is wrong.
  */
 import * as fs from 'node:fs';
@@ -34,8 +34,6 @@ export interface PracticeSettings {
   largeMessageFactorA: number;
   /** HR11. */
   largeMessageFactorB: number;
-  /** The MESH mailbox this practice's MI is sent from, when not the supplier's default. */
-  mailbox?: string;
   /** Render SR29–SR33 (placeholder counts) for Authority tooling that reads them; default false. */
   placeholderColumns?: boolean;
   /** When this practice's MI is sent: `daily` or `weekly` (MI09); default GP2GP_CADENCE. */
@@ -45,7 +43,6 @@ export interface PracticeSettings {
 /** HR4's content: quotes are added on rendering, and the whole field may have 100 characters. */
 export const SOFTWARE_MAX_LENGTH = 98;
 const SOFTWARE_RE = /^[^_"\x00-\x1F\x7F]+_[^"\x00-\x1F\x7F]+_[^_"\x00-\x1F\x7F]+$/;
-const MAILBOX_RE = /^[A-Za-z0-9]{3,20}$/;
 
 type Check = (value: unknown) => string | undefined;
 
@@ -78,7 +75,6 @@ const FIELD_CHECKS: Record<keyof PracticeSettings, { optional?: true; check: Che
   maxAttachmentSizeMb: { check: decimal(5) },
   largeMessageFactorA: { check: decimal(4) },
   largeMessageFactorB: { check: decimal(4) },
-  mailbox: { optional: true, check: matches(MAILBOX_RE, 'a MESH mailbox id: 3 to 20 letters or digits') },
   placeholderColumns: { optional: true, check: (v) => (typeof v === 'boolean' ? undefined : 'true or false') },
   cadence: { optional: true, check: (v) => (v === 'daily' || v === 'weekly' ? undefined : 'daily or weekly') },
 };

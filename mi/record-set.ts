@@ -10,14 +10,25 @@ import { dayRefusal } from './formats';
 import type { PracticeSettings } from './practices';
 import { buildRow, firstEventAt } from './records';
 
-export interface RecordSetRow {
+/**
+ * The row of one record as of the end of one day, as its transfer computed it: the one row shape of
+ * the pipeline. Transfers hand these to reporting; a record set holds them without `day` and `seq`.
+ */
+export interface DayRow {
+  /** YYYY-MM-DD (UTC): the day whose record set the row belongs to. */
+  day: string;
   side: Side;
   key: string;
   /** The record's first event (canonical UTC instant): the row's place in the set. */
   firstEventAt: string;
   /** Full, as buildRow returns them (SR rows with SR29–SR33). */
   fields: string[];
+  /** Number of events the row was built from: only a higher seq replaces a row. */
+  seq: number;
 }
+
+/** A row inside a record set: the set gives the day, and its seq no longer matters. */
+export type RecordSetRow = Omit<DayRow, 'day' | 'seq'>;
 
 export interface RecordSet {
   practice: PracticeSettings;
@@ -25,6 +36,9 @@ export interface RecordSet {
   day: string;
   rows: RecordSetRow[];
 }
+
+/** The rows of one day's record set as sent to a submission: a record set without its practice. */
+export type DayRecordSet = Omit<RecordSet, 'practice'>;
 
 export interface RecordEvents {
   side: Side;

@@ -104,8 +104,11 @@ export function firstEventAt(events: readonly HookEvent[], upTo?: string): strin
 
 // ---- field groups -------------------------------------------------------------------------------
 
-/** What the fold keeps: the latest event of each type, and the two rule-bound blocks. */
-interface Fold {
+/**
+ * What the fold keeps: the latest event of each type, and the two rule-bound blocks. Rows are read
+ * from it, and so are a transfer's stage and outcome (mi/transfer.ts): one merge, one tie-break.
+ */
+export interface RecordFold {
   latest: { [T in EventType]?: EventOfType<T> };
   /** Each kept event's canonical instant, so timestamps are not parsed twice. */
   at: Map<HookEvent, string>;
@@ -117,8 +120,9 @@ interface Fold {
   conversationId?: string;
 }
 
-function fold(merged: MergedRecord): Fold {
-  const f: Fold = { latest: {}, at: new Map() };
+/** Folds merged events, in their total order, into what rows and outcomes are read from. */
+export function foldRecord(merged: MergedRecord): RecordFold {
+  const f: RecordFold = { latest: {}, at: new Map() };
   for (const { event, at } of merged.events) {
     f.at.set(event, at);
     (f.latest as Record<string, HookEvent>)[event.type] = event;
@@ -157,16 +161,16 @@ export function buildRow(side: Side, events: readonly HookEvent[], upTo?: string
     throw new Error(`no events${upTo === undefined ? '' : ` up to ${upTo}`}: a row needs at least one`);
   }
   if (merged.side !== side) throw new Error(`buildRow(${side}) was given ${merged.side} events`);
-  const f = fold(merged);
+  const f = foldRecord(merged);
   return side === 'RR' ? requesterRow(merged, f) : senderRow(merged, f);
 }
 
 /** The file's timestamp (UTC, no zone, no fraction) of an event, '' without one. */
-function timeOf(f: Fold): (event: HookEvent | undefined) => string {
+function timeOf(f: RecordFold): (event: HookEvent | undefined) => string {
   return (event) => (event ? f.at.get(event)!.slice(0, 19) : '');
 }
 
-function requesterRow(merged: MergedRecord, f: Fold): string[] {
+function requesterRow(merged: MergedRecord, f: RecordFold): string[] {
   const time = timeOf(f);
   const { registration, 'ehr-requested': requested, 'ehr-received': received } = f.latest;
   const { 'fragments-received': fragments, 'extract-acknowledged': ack, 'extract-ack-failure': ackFailure } = f.latest;
@@ -208,7 +212,7 @@ function requesterRow(merged: MergedRecord, f: Fold): string[] {
   return checkedLength(row, RR_FIELDS.length);
 }
 
-function senderRow(merged: MergedRecord, f: Fold): string[] {
+function senderRow(merged: MergedRecord, f: RecordFold): string[] {
   const time = timeOf(f);
   const { 'request-received': request, 'request-acknowledged': ack, 'ehr-sent': sent } = f.latest;
   const { 'fragments-sent': fragments, 'conversation-closed': closed } = f.latest;

@@ -5,11 +5,9 @@
  */
 import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
+import type { ForwardRowsInput } from '../messages/reporting';
+import type { SendSubmissionFilesInput, SentFile, TrackedMessage } from '../messages/submission';
 import { METRICS } from './metric-names';
-
-interface RowsInput { rows?: unknown[] }
-interface SubmissionFilesInput { recordSets?: { rows?: unknown[] }[] }
-interface SentFileLike { bytes?: number; rows?: number }
 
 export function activityInterceptors(): ActivityInterceptorsFactory {
   return (ctx: Context) => ({ inbound: new MetricsInbound(ctx) });
@@ -38,15 +36,15 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
     }
     switch (activityType) {
       case 'forwardRows': {
-        const rows = (arg as RowsInput | undefined)?.rows?.length ?? 0;
+        const rows = (arg as Partial<ForwardRowsInput> | undefined)?.rows?.length ?? 0;
         meter.createCounter(METRICS.rowsForwarded, 'rows', 'rows handed to reporting workflows').add(rows);
         break;
       }
       case 'sendSubmissionFiles': {
-        const sets = (arg as SubmissionFilesInput | undefined)?.recordSets ?? [];
+        const sets = (arg as Partial<SendSubmissionFilesInput> | undefined)?.recordSets ?? [];
         const perSet = meter.createHistogram(METRICS.recordSetRows, 'int', 'rows', 'rows per record set sent');
         for (const s of sets) perSet.record(s.rows?.length ?? 0);
-        const files = (Array.isArray(result) ? result : []) as SentFileLike[];
+        const files = (Array.isArray(result) ? result : []) as Partial<SentFile>[];
         meter.createCounter(METRICS.filesSent, 'files', 'MI files sent over MESH').add(files.length);
         meter.createCounter(METRICS.bytesSent, 'bytes', 'bytes of MI files sent').add(files.reduce((n, f) => n + (f.bytes ?? 0), 0));
         meter.createCounter(METRICS.rowsSent, 'rows', 'rows sent in MI files').add(files.reduce((n, f) => n + (f.rows ?? 0), 0));
@@ -54,7 +52,7 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
       }
       case 'trackMessages': {
         const tracking = meter.createCounter(METRICS.tracking, 'answers', 'MESH tracking answers by status');
-        for (const t of (Array.isArray(result) ? result : []) as { status?: string }[]) {
+        for (const t of (Array.isArray(result) ? result : []) as Partial<TrackedMessage>[]) {
           tracking.add(1, { status: String(t.status ?? 'unknown').toLowerCase().slice(0, 30) });
         }
         break;

@@ -1,5 +1,5 @@
 /**
- * The Temporal Runtime's logger, routed into the worker's pino logger (worker/log.ts): the SDK's own
+ * The Temporal Runtime's logger, routed into the worker's pino logger (observability/log.ts): the SDK's own
  * lines, workflow and activity context logs (`log` from @temporalio/workflow / activity, which carry
  * workflowId, runId, workflowType, activityType…) and, forwarded, the Rust core's lines — all as one
  * stream of JSON lines.

@@ -17,7 +17,7 @@ import { ConfigError, loadConfig, PROJECT_ROOT } from '../config';
 import { syntheticPractice } from '../demo/traffic';
 import type { MeshClient } from '../mesh';
 import { dayRefusal, isDay } from '../mi/formats';
-import { PracticeReporting } from '../workflows/reporting';
+import { PracticeReporting } from '../workflows/practice-reporting';
 import { freePort } from '../stack/servers';
 
 const BIN = path.join(PROJECT_ROOT, 'bin', 'gp2gp-mi.js');
@@ -125,7 +125,7 @@ describe('activities: faults no retry can fix are non-retryable', () => {
   it('pollInbox refused by MESH (wrong password) fails non-retryable, so the inbox says so', async () => {
     const wrong = loadConfig({ MESH_URL: inject('meshUrl'), MESH_MAILBOX: 'X26SUP031', MESH_PASSWORD: 'not-the-password', MESH_SHARED_KEY: inject('meshSharedKey') });
     const activities = createActivities(wrong, { practices: [practice] });
-    const err = await activities.pollInbox({ mailbox: 'X26SUP031', maxResults: 10 }).catch((e: unknown) => e);
+    const err = await activities.pollInbox({ maxResults: 10 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).nonRetryable).toBe(true);
     expect((err as ApplicationFailure).type).toBe('MeshAuthError');
@@ -137,7 +137,7 @@ describe('a reporting workflow already holding an impossible day', () => {
     const reporting = new PracticeReporting({ practiceOds: 'P16001', firstDay: '2026-02-20' });
     reporting.requestDays(['2026-02-25', '2026-02-30']);
     expect(reporting.impossibleDays()).toEqual(['2026-02-30']);
-    reporting.dropImpossibleDays();
+    reporting.dropImpossibleDays(Date.parse('2026-03-03T12:00:00Z'));
     expect(reporting.impossibleDays()).toEqual([]);
     expect(Object.keys(reporting.state.days)).toEqual(['2026-02-25']);
     expect(reporting.state.recentWarnings[0]).toMatch(/2026-02-30/);
@@ -145,7 +145,7 @@ describe('a reporting workflow already holding an impossible day', () => {
 
   it('moves an impossible first uncovered day (a GP2GP_FIRST_DAY accepted by its shape) to the next real day', () => {
     const reporting = new PracticeReporting({ practiceOds: 'P16001', firstDay: '2026-02-30' });
-    reporting.dropImpossibleDays();
+    reporting.dropImpossibleDays(Date.parse('2026-03-03T12:00:00Z'));
     expect(reporting.state.nextUncoveredDay).toBe('2026-03-01');
     expect(reporting.dueDays(Date.parse('2026-03-03T12:00:00Z'))).toEqual(['2026-03-01', '2026-03-02']);
   });

@@ -16,7 +16,7 @@ import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { withEventId } from '../mi/event-id';
 import { transferWorkflowId } from '../workflows/ids';
-import { transferQuery, type StoredEvent } from '../workflows/transfer';
+import { transferQuery, type StoredEvent } from '../messages/transfer';
 import { startPipeline, type TestPipeline } from './support/pipeline';
 
 const PRACTICES = ['F91001', 'F91002'].map((ods, i) => syntheticPractice(ods, `20000000090${i + 1}`));

@@ -11,11 +11,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { inboxWorkflowId, reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { transferQuery } from '../workflows/transfer';
+import { transferQuery } from '../messages/transfer';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 import { recordSetsOf } from './support/record-sets';
-import type { SubmissionView } from '../workflows/submission';
-import { submissionQuery } from '../workflows/submission';
+import type { SubmissionView } from '../messages/submission';
+import { submissionQuery } from '../messages/submission';
 
 const PRACTICES = ['A81001', 'B82002', 'C83003'].map((ods, i) => syntheticPractice(ods, `20000000000${i + 1}`));
 
@@ -94,8 +94,15 @@ describe('the durable pipeline, end to end', () => {
     const outcomes = await pipeline.client.recordEvents([...shuffled, ...duplicates], { concurrency: 16 });
     const refused = outcomes.filter((o) => o.status === 'refused');
     expect(refused).toEqual([]);
-    // A re-sent event gets the answer of the first (the server deduplicates updates by event id).
     expect(new Set(outcomes.map((o) => o.eventId)).size).toBe(events.length);
+    // The transfer workflows, not the client, tell a re-sent event from a new one: of the sends of each
+    // eventId, exactly one was accepted and every other was answered "duplicate".
+    const answers = new Map<string, string[]>();
+    for (const o of outcomes) answers.set(o.eventId!, [...(answers.get(o.eventId!) ?? []), o.status].sort());
+    for (const [eventId, statuses] of answers) {
+      expect(statuses, eventId).toEqual(['accepted', ...Array<string>(statuses.length - 1).fill('duplicate')]);
+    }
+    expect(outcomes.filter((o) => o.status === 'duplicate')).toHaveLength(duplicates.length);
 
     // Rows reach the reporting workflows asynchronously: wait until every transfer has forwarded.
     await waitForForwarding(pipeline, events);

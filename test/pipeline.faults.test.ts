@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordSetsOf } from './support/record-sets';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
-import { submissionQuery, type SubmissionView } from '../workflows/submission';
+import { submissionQuery, type SubmissionView } from '../messages/submission';
 
 const PRACTICE = syntheticPractice('D84004', '200000000004');
 

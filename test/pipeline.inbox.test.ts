@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
-import { inboxQuery } from '../workflows/inbox';
+import { inboxQuery } from '../messages/inbox';
 import { inboxWorkflowId } from '../workflows/ids';
-import { submissionQuery, type SubmissionView } from '../workflows/submission';
+import { submissionQuery, type SubmissionView } from '../messages/submission';
 import { collect, injectReport, sandboxClient } from './support/mesh';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 

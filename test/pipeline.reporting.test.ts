@@ -13,8 +13,9 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticPractice } from '../demo/traffic';
 import { reportingWorkflowId } from '../workflows/ids';
-import { reportingQuery, submitUpdate, type ReportingInput } from '../workflows/reporting';
-import { submissionQuery, submissionWorkflow, type SubmissionView } from '../workflows/submission';
+import { reportingQuery, submitUpdate, type ReportingInput } from '../messages/reporting';
+import { submissionQuery, type SubmissionView } from '../messages/submission';
+import { submissionWorkflow } from '../workflows/submission';
 import { replaySubmission } from '../client/operations';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
 import { transferWorkflowId } from '../workflows/ids';
-import { transferQuery, type TransferResult } from '../workflows/transfer';
+import { transferQuery, type TransferResult } from '../messages/transfer';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
-import { submissionQuery, type SubmissionView } from '../workflows/submission';
+import { submissionQuery, type SubmissionView } from '../messages/submission';
 
 const PRACTICE = syntheticPractice('H88008', '200000000008');
 

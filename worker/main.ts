@@ -4,11 +4,10 @@
  * and exits, so a restart never loses work (Temporal holds all state).
  */
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
-import { dataConverter } from '../config/data-converter';
-import { temporalConnectionOptions } from '../config/temporal-connection';
+import { connectTemporalClient, dataConverter, temporalConnectionOptions } from '../config/temporal';
 import { activityInterceptors } from '../observability/activity-interceptor';
 import { installMeshMetrics } from '../observability/mesh-metrics';
 import { HISTOGRAM_BUCKETS, METRICS } from '../observability/metric-names';
@@ -17,7 +16,7 @@ import { loadPractices } from '../mi/practices';
 import { createActivities, type ActivityDeps } from '../activities';
 import { checkRetention, registerSearchAttributes } from './namespace';
 import { ensureLongLivedWorkflows } from './long-lived';
-import { log } from './log';
+import { log } from '../observability/log';
 
 /** The workflows entry: .ts under tsx/vitest, .js once compiled. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
@@ -75,17 +74,12 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     );
     // The activities' own Temporal client shares the worker's data converter, so the rows they
     // signal to reporting workflows are encrypted like everything else (GP2GP_ENCRYPTION_KEYS).
-    let activityConnection: Connection | undefined;
-    if (!options.activityDeps?.client) {
-      activityConnection = await Connection.connect(temporalConnectionOptions(config.temporal));
-      closers.push(() => activityConnection!.close());
+    let activityClient: Client | undefined = options.activityDeps?.client;
+    if (!activityClient) {
+      const own = (activityClient = await connectTemporalClient(config));
+      closers.push(() => own.connection.close());
     }
-    const activities = createActivities(config, {
-      ...options.activityDeps,
-      client:
-        options.activityDeps?.client ??
-        new Client({ connection: activityConnection!, namespace: config.temporal.namespace, dataConverter: dataConverter(config) }),
-    });
+    const activities = createActivities(config, { ...options.activityDeps, client: activityClient });
     closers.push(installMeshMetrics(Runtime.instance().metricMeter));
     const worker = await Worker.create({
       connection,

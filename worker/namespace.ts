@@ -7,7 +7,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
-import { log } from './log';
+import { log } from '../observability/log';
 
 const TYPES: Record<string, temporal.api.enums.v1.IndexedValueType> = {
   Keyword: temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,

@@ -4,160 +4,92 @@
  * submission that sent the message, and acknowledges a MESH message only after its routing was
  * recorded in history. Anything it cannot route is kept visible here (query, details) rather than
  * dropped.
+ *
+ * This file only wires messages, activities and signals to InboxRouter (workflows/inbox-router.ts),
+ * which owns the state and every decision.
  */
 import {
   allHandlersFinished,
   condition,
   continueAsNew,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   workflowInfo,
 } from '@temporalio/workflow';
-import type * as activities from '../activities';
+import { inboxQuery, pollNowSignal, type InboxActivities, type InboxInput, type InboxPage } from '../messages/inbox';
+import { submissionRejectedSignal } from '../messages/reporting';
+import { deliveryNoticeSignal } from '../messages/submission';
 import { practiceOfSubmission, reportingWorkflowId } from './ids';
-import type { DeliveryNotice } from './submission';
+import { InboxRouter } from './inbox-router';
 
-// ---- public API -------------------------------------------------------------------------------
-
-/** A message in our inbox, classified by the poll activity (metadata only: no bodies in history). */
-export interface InboxItem {
-  messageId: string;
-  kind: 'error-report' | 'ack' | 'nack' | 'other';
-  /** The submission workflow the message is about, when known. */
-  submissionId?: string;
-  /** Our message the notice is about. */
-  aboutMessageId?: string;
-  code?: string;
-  description?: string;
-  workflowId?: string;
-  sender?: string;
-}
-
-export interface UnroutedMessage extends InboxItem {
-  reason: string;
-  receivedAt: string;
-}
-
-export interface InboxInput {
-  mailbox: string;
-  options?: { pollIntervalMs?: number; pageSize?: number };
-  unrouted?: UnroutedMessage[];
-  unroutedDropped?: number;
-}
-
-export interface InboxView {
-  mailbox: string;
-  lastPollAt?: string;
-  routed: number;
-  unrouted: UnroutedMessage[];
-  unroutedDropped: number;
-}
-export const inboxQuery = defineQuery<InboxView>('inbox');
-/** Poll now instead of waiting (used after a send, and by operators). */
-export const pollNowSignal = defineSignal('pollNow');
-
-// ---- the workflow -------------------------------------------------------------------------------
-
-const { pollInbox, acknowledgeMessages } = proxyActivities<ReturnType<typeof activities.createActivities>>({
+const { pollInbox, acknowledgeMessages } = proxyActivities<InboxActivities>({
   startToCloseTimeout: '10 minutes',
   heartbeatTimeout: '30 seconds',
   retry: { initialInterval: '5 seconds', maximumInterval: '5 minutes' },
 });
 
-const MAX_UNROUTED_KEPT = 200;
+/** Polls per run before continue-as-new, so the history stays small. */
 const POLLS_PER_RUN = 500;
 
 export async function inboxWorkflow(input: InboxInput): Promise<void> {
-  const pollIntervalMs = input.options?.pollIntervalMs ?? 5 * 60_000;
-  const pageSize = input.options?.pageSize ?? 500;
-  const unrouted: UnroutedMessage[] = input.unrouted ?? [];
-  let unroutedDropped = input.unroutedDropped ?? 0;
-  let routed = 0;
-  let lastPollAt: string | undefined;
-  let pollRequested = false;
-  let lastError: string | undefined;
+  const inbox = new InboxRouter(input);
 
-  setHandler(inboxQuery, () => ({ mailbox: input.mailbox, ...(lastPollAt ? { lastPollAt } : {}), routed, unrouted, unroutedDropped }));
-  setHandler(pollNowSignal, () => {
-    pollRequested = true;
-  });
-
-  const keepUnrouted = (item: InboxItem, reason: string) => {
-    unrouted.unshift({ ...item, reason, receivedAt: new Date().toISOString() });
-    while (unrouted.length > MAX_UNROUTED_KEPT) {
-      unrouted.pop();
-      unroutedDropped++;
-    }
-  };
+  setHandler(inboxQuery, () => inbox.view());
+  setHandler(pollNowSignal, () => inbox.requestPoll());
 
   for (let poll = 0; poll < POLLS_PER_RUN; poll++) {
-    pollRequested = false;
-    let page: Awaited<ReturnType<typeof pollInbox>>;
+    inbox.pollStarting();
+    let page: InboxPage;
     try {
-      page = await pollInbox({ mailbox: input.mailbox, maxResults: pageSize });
+      page = await pollInbox({ maxResults: inbox.pageSize });
     } catch (err) {
       // A permanent fault (e.g. authentication) must not end the inbox: say so and poll again later.
-      lastError = `polling failed: ${(err as Error).message}`;
-      setCurrentDetails(`Inbox ${input.mailbox}: ${lastError}`);
-      await condition(() => pollRequested, pollIntervalMs);
+      setCurrentDetails(inbox.pollFailed((err as Error).message));
+      await condition(() => inbox.pollIsRequested, inbox.pollIntervalMs);
       continue;
     }
-    lastPollAt = new Date().toISOString();
+    inbox.polled(new Date());
     for (const item of page.items) {
-      if (item.kind === 'other' || !item.submissionId || !item.aboutMessageId) {
-        keepUnrouted(item, item.kind === 'other' ? 'not a report or acknowledgement' : 'not about a message of ours');
+      const route = inbox.route(item);
+      if (route.to === 'unrouted') {
+        inbox.keepUnrouted(item, route.reason, new Date());
         continue;
       }
-      const notice: DeliveryNotice = {
-        kind: item.kind,
-        messageId: item.aboutMessageId,
-        ...(item.code ? { code: item.code } : {}),
-        ...(item.description ? { description: item.description } : {}),
-      };
       try {
-        await getExternalWorkflowHandle(item.submissionId).signal('deliveryNotice', notice);
-        routed++;
+        await getExternalWorkflowHandle(route.submissionId).signal(deliveryNoticeSignal, route.notice);
+        inbox.routed();
       } catch (err) {
-        // The submission has ended. A late ACK changes nothing; a late NACK or error report about a
-        // file that ended delivered makes its days due again, through the practice's reporting.
-        const practice = practiceOfSubmission(item.submissionId);
-        if (item.kind === 'ack') {
-          routed++;
-        } else if (practice) {
-          const reason = `${item.kind === 'nack' ? 'negative acknowledgement' : 'MESH error report'} after delivery` +
-            `${item.code ? ` (code ${item.code})` : ''}${item.description ? `: ${item.description}` : ''}`;
+        // The submission has ended: signalling fails, and the router decides where the message goes instead.
+        const late = inbox.routeAfterSubmissionEnded(item, practiceOfSubmission(route.submissionId), (err as Error).message);
+        if (late.to === 'nowhere') {
+          inbox.routed();
+        } else if (late.to === 'reporting') {
           try {
-            await getExternalWorkflowHandle(reportingWorkflowId(practice)).signal('submissionRejected', { submissionId: item.submissionId, reason });
-            routed++;
+            await getExternalWorkflowHandle(reportingWorkflowId(late.practiceOds)).signal(submissionRejectedSignal, late.rejection);
+            inbox.routed();
           } catch (err2) {
-            keepUnrouted(item, `submission ${item.submissionId} has ended and its practice's reporting is not reachable: ${(err2 as Error).message}`);
+            inbox.reportingUnreachable(item, (err2 as Error).message, new Date());
           }
         } else {
-          keepUnrouted(item, `submission ${item.submissionId} not reachable: ${(err as Error).message}`);
+          inbox.keepUnrouted(item, late.reason, new Date());
         }
       }
     }
     if (page.items.length) {
       try {
-        await acknowledgeMessages({ mailbox: input.mailbox, messageIds: page.items.map((i) => i.messageId) });
+        // Only now: the routing of every message of the page is in history.
+        await acknowledgeMessages({ messageIds: page.items.map((i) => i.messageId) });
       } catch (err) {
-        // Not acknowledged means polled again: routing twice is harmless (notices are idempotent).
-        lastError = `acknowledging failed: ${(err as Error).message}`;
+        inbox.acknowledgeFailed((err as Error).message);
       }
     }
-    setCurrentDetails(
-      `Inbox ${input.mailbox}: last poll ${lastPollAt}, ${routed} routed this run, ${unrouted.length} unrouted kept` +
-        (unrouted.length ? ` (latest: ${unrouted[0]!.messageId}, ${unrouted[0]!.reason})` : ''),
-    );
+    setCurrentDetails(inbox.details());
     if (workflowInfo().continueAsNewSuggested) break;
-    if (page.full && !lastError) continue;
-    lastError = undefined;
-    await condition(() => pollRequested, pollIntervalMs);
+    if (inbox.pollAgainAtOnce(page)) continue;
+    await condition(() => inbox.pollIsRequested, inbox.pollIntervalMs);
   }
   await condition(allHandlersFinished);
-  await continueAsNew<typeof inboxWorkflow>({ ...input, unrouted, unroutedDropped });
+  await continueAsNew<typeof inboxWorkflow>(inbox.continueAsNewInput());
 }

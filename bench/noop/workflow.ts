@@ -4,14 +4,13 @@
  * with them. What it costs is what Temporal itself costs on this machine: the engine's own limit.
  * Bundled for the bench's no-op worker only, never part of the product's workflows.
  */
-import { condition, defineUpdate, setHandler } from '@temporalio/workflow';
-
-export const noopRecordEvent = defineUpdate<{ outcome: 'accepted' | 'duplicate'; eventId: string }, [{ eventId: string }]>('recordEvent');
+import { condition, setHandler } from '@temporalio/workflow';
+import { recordEventUpdate } from '../../messages/transfer';
 
 export async function noopWorkflow(): Promise<void> {
   const seen = new Set<string>();
   setHandler(
-    noopRecordEvent,
+    recordEventUpdate,
     (event) => {
       if (seen.has(event.eventId)) return { outcome: 'duplicate', eventId: event.eventId };
       seen.add(event.eventId);

@@ -21,7 +21,7 @@ import { EVENT_TYPES } from '../../mi/events';
 import { ensureDevToken } from '../../stack/api';
 import { freePort } from '../../stack/servers';
 import { transferWorkflowId } from '../../workflows/ids';
-import { transferQuery } from '../../workflows/transfer';
+import { transferQuery } from '../../messages/transfer';
 import { startPipeline, type TestPipeline } from '../support/pipeline';
 
 const PRACTICE = syntheticPractice('P05001', '200000000501');

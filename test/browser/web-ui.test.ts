@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../../demo/traffic';
-import { submissionQuery, type SubmissionView } from '../../workflows/submission';
+import { submissionQuery, type SubmissionView } from '../../messages/submission';
 import { launchChromium, searchWorkflows, waitForUi, type Browser } from '../support/browser';
 import { eventually, startPipeline, type TestPipeline } from '../support/pipeline';
 

@@ -25,6 +25,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Gp2gpClient } from '../../client';
+import { mapConcurrent } from '../../client/concurrency';
 import { loadConfig, PROJECT_ROOT, type Config } from '../../config';
 import { generateTraffic, prng, syntheticPractice } from '../../demo/traffic';
 import { MeshClient } from '../../mesh';
@@ -34,7 +35,7 @@ import { AuthorityMailbox, type ReceivedFile } from '../../stack/authority';
 import { provision, type Tools } from '../../stack/provision';
 import { freePort, startMeshSandbox, startTemporalDevServer, stopProcess, type ServerHandle } from '../../stack/servers';
 import { transferWorkflowId } from '../../workflows/ids';
-import { transferQuery } from '../../workflows/transfer';
+import { transferQuery } from '../../messages/transfer';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { recordSetsOf } from '../support/record-sets';
 
@@ -406,7 +407,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
 
   // -- every transfer has handed its rows to its practice's reporting workflow
   const transferIds = [...new Set(events.map((e) => { const k = recordKeyOf(e); return transferWorkflowId(k.side, k.practiceOds, k.key); }))];
-  await forEachBounded(transferIds, 8, async (id) => {
+  await mapConcurrent(transferIds, 8, async (id) => {
     for (;;) {
       if (Date.now() > hardDeadline) throw new Error('deadline');
       try {
@@ -433,7 +434,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     }
   };
   const submitted = new Set<string>();
-  const submitAll = forEachBounded(practices, 4, async (p) => {
+  const submitAll = mapConcurrent(practices, 4, async (p) => {
     for (;;) {
       if (Date.now() > hardDeadline) throw new Error('deadline');
       try {
@@ -581,15 +582,6 @@ function multiset(rows: string[]): Map<string, number> {
   const m = new Map<string, number>();
   for (const r of rows) m.set(r, (m.get(r) ?? 0) + 1);
   return m;
-}
-
-async function forEachBounded<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) await fn(items[i]!);
-    }),
-  );
 }
 
 main().then(

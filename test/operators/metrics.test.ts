@@ -10,8 +10,8 @@ import { generateTraffic } from '../../demo/traffic';
 import { freePort } from '../../stack/servers';
 import { METRICS } from '../../observability/metric-names';
 import { workerRuntimeOptions } from '../../worker/main';
-import { recordEventUpdate } from '../../workflows/transfer';
-import { submissionQuery, type SubmissionView } from '../../workflows/submission';
+import { recordEventUpdate } from '../../messages/transfer';
+import { submissionQuery, type SubmissionView } from '../../messages/submission';
 import { eventually } from '../support/pipeline';
 import { PRACTICE, sample, startOperatorsPipeline, type OperatorsPipeline } from '../support/operators';
 

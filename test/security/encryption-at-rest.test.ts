@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
 import { provision } from '../../stack/provision';
 import { freePort, startTemporalDevServer, type ServerHandle } from '../../stack/servers';
-import { dataConverter } from '../../config/data-converter';
-import { transferQuery } from '../../workflows/transfer';
+import { dataConverter } from '../../config/temporal';
+import { transferQuery } from '../../messages/transfer';
 import { eventually } from '../support/pipeline';
 import { PRACTICE, startOperatorsPipeline, type OperatorsPipeline } from '../support/operators';
 

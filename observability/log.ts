@@ -1,5 +1,5 @@
 /**
- * Structured JSON logs (pino) for the worker and the HTTP API. Never log event contents beyond ids:
+ * Structured JSON logs (pino) for the worker, the HTTP API and the codec server. Never log event contents beyond ids:
  * free text could carry patient data, and secrets never reach a log line.
  */
 import pino from 'pino';

@@ -1,0 +1,59 @@
+/**
+ * Starting a practice's reporting workflow: the one place it happens, for the worker's start-up (every
+ * configured practice), a transfer's row forward (activities) and a client's `submit`. Its start input
+ * comes from configuration and must be the same wherever it is started, so it is built here too.
+ */
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Config } from '../config';
+import { rowsSignal, type ReportingInput } from '../messages/reporting';
+import type { PracticeSettings } from '../mi/practices';
+import type { DayRow } from '../mi/record-set';
+import { reportingWorkflowId } from '../workflows/ids';
+
+/** The workflow type registered by the worker (workflows/index.ts). */
+const REPORTING_WORKFLOW_TYPE = 'reportingWorkflow';
+
+/** The start input of a practice's reporting workflow; the practice's own cadence when it has one. */
+export function reportingInput(config: Config, practice: PracticeSettings | undefined, practiceOds: string): ReportingInput {
+  const cadence = practice?.cadence ?? config.pipeline.cadence;
+  return {
+    practiceOds,
+    ...(config.pipeline.firstDay ? { firstDay: config.pipeline.firstDay } : {}),
+    options: {
+      cadence,
+      correctionWindowDays: config.pipeline.correctionWindowDays,
+      submission: {
+        trackingIntervalMs: config.pipeline.trackingIntervalMs,
+        trackingMaxIntervalMs: config.pipeline.trackingMaxIntervalMs,
+        deliveryDeadlineMs: config.pipeline.deliveryDeadlineMs,
+      },
+    },
+  };
+}
+
+/**
+ * Makes sure the practice's reporting workflow runs (starting one that already runs is a no-op) and,
+ * with `rows`, hands them to it in the same call (signal-with-start), so no row waits for a start.
+ */
+export async function startReporting(
+  client: Client,
+  config: Config,
+  practiceOds: string,
+  options: { practice?: PracticeSettings | undefined; rows?: DayRow[] } = {},
+): Promise<void> {
+  const start = {
+    workflowId: reportingWorkflowId(practiceOds),
+    taskQueue: config.temporal.taskQueue,
+    args: [reportingInput(config, options.practice, practiceOds)],
+    staticSummary: `GP2GP MI reporting for practice ${practiceOds}`,
+  };
+  if (options.rows) {
+    await client.workflow.signalWithStart(REPORTING_WORKFLOW_TYPE, { ...start, signal: rowsSignal, signalArgs: [options.rows] });
+    return;
+  }
+  try {
+    await client.workflow.start(REPORTING_WORKFLOW_TYPE, { ...start, workflowIdConflictPolicy: 'USE_EXISTING' });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}

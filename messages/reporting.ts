@@ -1,0 +1,134 @@
+/**
+ * The reporting concern's public API: what starts a practice's reporting workflow (and carries its
+ * state across continue-as-new), the rows transfers hand it, the submit update, its view, what its
+ * submissions report back, and the activities of the concern. Imported alike by workflows, activities
+ * and clients; the wire names ('rows', 'submissionFinished', 'submissionRejected', 'submit',
+ * 'reporting') are fixed by saved histories and running workflows.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DayRow } from '../mi/record-set';
+import type { SubmissionOptions, SubmissionResult } from './submission';
+
+// ---- the workflow -------------------------------------------------------------------------------
+
+export type Cadence = 'daily' | 'weekly';
+
+export interface ReportingOptions {
+  cadence?: Cadence;
+  /** How long after 00:00 UTC the cadence fires. */
+  submitAfterMidnightMs?: number;
+  /** Delivered days are held this many days for corrections. */
+  correctionWindowDays?: number;
+  /** After a failed submission, its days are tried again after this long (doubling up to 12 h). */
+  retryAfterFailureMs?: number;
+  submission?: SubmissionOptions;
+}
+
+export interface ReportingInput {
+  practiceOds: string;
+  options?: ReportingOptions;
+  /** First day to report (default: the day the workflow started). */
+  firstDay?: string;
+  /** Carried across continue-as-new. */
+  state?: ReportingState;
+}
+
+/** The rows held for one day, and which version of them was last delivered. */
+export interface DayState {
+  /** By `${side}:${key}`. */
+  rows: Record<string, DayRow>;
+  version: number;
+  deliveredVersion?: number;
+}
+
+/** All of a practice's reporting state: owned by PracticeReporting, carried across continue-as-new. */
+export interface ReportingState {
+  days: Record<string, DayState>;
+  /** The first day this practice is reported for: earlier days without rows were never ours. */
+  firstDay: string;
+  /** Every day before this one has an entry in `days` or was delivered and aged out. */
+  nextUncoveredDay: string;
+  /** The latest day that left `days` after delivery: it can no longer be rebuilt completely. */
+  prunedThrough?: string;
+  lastDeliveredDay?: string;
+  /** Submissions started and not yet finished, with the version of each of their days. */
+  inFlight: Record<string, { days: Record<string, number> }>;
+  /** Recently delivered submissions, so a late NACK can make their days due again. */
+  recentDelivered: Record<string, { days: string[] }>;
+  recentFailures: SubmissionFailure[];
+  recentWarnings: string[];
+  consecutiveFailures: number;
+  retryAt?: number;
+  /** Makes submission ids unique even if this workflow is ever started afresh. */
+  runTag: string;
+  sequence: number;
+}
+
+export interface SubmissionFailure {
+  submissionId: string;
+  days: string[];
+  reason: string;
+}
+
+// ---- messages -----------------------------------------------------------------------------------
+
+/** Changed rows from a transfer: only a row with a higher seq replaces the one held. */
+export const rowsSignal = defineSignal<[DayRow[]]>('rows');
+
+/** A submission this workflow started has ended (sent by the submission workflow, or by an operator). */
+export const submissionFinishedSignal = defineSignal<[SubmissionResult]>('submissionFinished');
+
+export interface SubmissionRejection {
+  submissionId: string;
+  reason: string;
+}
+/** The Authority refused (NACK) or MESH reported on a submission that had already ended delivered. */
+export const submissionRejectedSignal = defineSignal<[SubmissionRejection]>('submissionRejected');
+
+export interface SubmitRequest {
+  /** Specific closed days to (re)send; default: every due day. */
+  days?: string[];
+}
+export interface SubmitResult {
+  submissions: { submissionId: string; days: string[] }[];
+}
+/** Submit now, instead of waiting for the cadence. */
+export const submitUpdate = defineUpdate<SubmitResult, [SubmitRequest]>('submit');
+
+export interface ReportingView {
+  practiceOds: string;
+  cadence: Cadence;
+  lastDeliveredDay?: string;
+  pendingDays: string[];
+  inFlight: { submissionId: string; days: string[] }[];
+  recentFailures: SubmissionFailure[];
+  /** Rows that could not be taken (their day has left the correction window), most recent first. */
+  recentWarnings: string[];
+  nextSubmissionAt: string;
+  retryAt?: string;
+}
+export const reportingQuery = defineQuery<ReportingView>('reporting');
+
+// ---- activities ---------------------------------------------------------------------------------
+
+export interface ForwardRowsInput {
+  practiceOds: string;
+  rows: DayRow[];
+}
+
+export interface FindEndedSubmissionsInput {
+  submissionIds: string[];
+}
+
+/** A submission workflow that is no longer running; status e.g. 'terminated', 'timed_out', 'not found'. */
+export interface EndedSubmission {
+  submissionId: string;
+  status: string;
+}
+
+export interface ReportingActivities {
+  /** Hands changed rows to the practice's reporting workflow (`rowsSignal`), starting it if needed. */
+  forwardRows(input: ForwardRowsInput): Promise<void>;
+  /** Which of these submission workflows ended without a word (terminated, timed out, cancelled)? */
+  findEndedSubmissions(input: FindEndedSubmissionsInput): Promise<EndedSubmission[]>;
+}

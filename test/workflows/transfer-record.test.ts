@@ -1,0 +1,185 @@
+/**
+ * The plain class behind the transfer workflow, without a server: protocol timers and outcomes (0068),
+ * which events it takes and how it answers them, forwarding, restoring a reopened record, what it
+ * shows, and when a run ends or continues as new.
+ */
+import { describe, expect, it } from 'vitest';
+import type { StoredEvent, TransferInput } from '../../messages/transfer';
+import { TransferRecord } from '../../workflows/transfer-record';
+
+const H = 3_600_000;
+const D = 24 * H;
+const ods = 'A81001';
+const conversationId = '2F1C3B4A-5D6E-4F70-8192-A3B4C5D6E7F8';
+const rr = (type: string, occurredAt: string, extra: Record<string, unknown> = {}) =>
+  ({ type, practiceOds: ods, registrationId: 'REG-1', occurredAt, eventId: `${type}-${occurredAt}`, ...extra }) as unknown as StoredEvent;
+const sr = (type: string, occurredAt: string, extra: Record<string, unknown> = {}) =>
+  ({ type, practiceOds: ods, conversationId, occurredAt, eventId: `${type}-${occurredAt}`, ...extra }) as unknown as StoredEvent;
+const record = (side: 'RR' | 'SR', events: StoredEvent[], extra: Partial<TransferInput> = {}, now = 0) =>
+  new TransferRecord({ side, practiceOds: ods, key: side === 'RR' ? 'REG-1' : conversationId, events, ...extra }, { now });
+
+const t0 = Date.parse('2026-11-01T09:00:00Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const registration = rr('registration', iso(t0), { registrationType: 'new', registeringUser: 'L1' });
+
+describe('TransferRecord: outcomes and protocol timers (0068)', () => {
+  it('a registration without a request is "registered", and never overdue', () => {
+    const r = record('RR', [registration]);
+    expect(r.outcome(t0 + 30 * D)).toBe('registered');
+    expect(r.nextDeadline(t0 + H)).toBeUndefined();
+    expect(r.isFinal(t0 + 30 * D)).toBe(false);
+  });
+
+  it('watches the 24 h extract and the 8-day integration windows', () => {
+    const events = [registration, rr('ehr-requested', iso(t0 + 5 * 60_000), { conversationId, requestMessageId: conversationId })];
+    const requested = record('RR', events);
+    expect(requested.outcome(t0 + H)).toBe('in-progress');
+    expect(requested.nextDeadline(t0 + H)).toBe(t0 + 5 * 60_000 + D);
+    expect(requested.outcome(t0 + 2 * D)).toBe('extract-overdue');
+
+    const received = record('RR', [...events, rr('ehr-received', iso(t0 + H), { conversationId, extractMessageId: conversationId })]);
+    expect(received.outcome(t0 + 7 * D)).toBe('in-progress');
+    expect(received.nextDeadline(t0 + 2 * D)).toBe(t0 + H + 8 * D);
+    expect(received.outcome(t0 + 9 * D)).toBe('integration-overdue');
+
+    const late = record('RR', [
+      ...received.events,
+      rr('extract-acknowledged', iso(t0 + 10 * D), { conversationId, ackStatus: 1, ackCode: '0', actingUser: 'SYSTEM' }),
+    ]);
+    expect(late.outcome(t0 + 10 * D)).toBe('integrated-late');
+    expect(late.isFinal(t0 + 10 * D)).toBe(true);
+  });
+
+  it('a NACK is "rejected" and a fatal failure "failed"; both are final', () => {
+    const nack = record('RR', [rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 7, ackCode: '30', actingUser: 'SYSTEM' })]);
+    expect(nack.outcome(t0)).toBe('rejected');
+    const fatal = record('SR', [sr('extract-failure', iso(t0), { failurePoint: 30, failureType: 2, fatal: true })]);
+    expect(fatal.outcome(t0)).toBe('failed');
+    expect(fatal.isFinal(t0)).toBe(true);
+  });
+
+  it('lists NACK codes outside 0083.08 among its warnings, each with its event; a known code is no warning', () => {
+    const unknown = rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 2, ackCode: '50', actingUser: 'SYSTEM' });
+    const r = record('RR', [unknown]);
+    expect(r.outcome(t0)).toBe('rejected');
+    expect(r.warnings()).toEqual([{ eventId: unknown.eventId, field: 'ackCode', value: '50', message: expect.stringMatching(/^ackCode: "50" is not a NACK code of 0083.08/) }]);
+    expect(record('SR', [sr('request-acknowledged', iso(t0), { ackCode: '06' })]).warnings()).toEqual([]);
+  });
+
+  it('the sender side: sent, overdue integration, closed', () => {
+    const sent = record('SR', [
+      sr('request-received', iso(t0), { requestMessageId: conversationId, requestingOds: 'B82002' }),
+      sr('ehr-sent', iso(t0 + H), { extractMessageId: conversationId, largeMessaging: false }),
+    ]);
+    expect(sent.outcome(t0 + 2 * H)).toBe('sent');
+    expect(sent.outcome(t0 + 9 * D)).toBe('integration-overdue');
+    expect(sent.record(sr('conversation-closed', iso(t0 + 2 * D)))).toEqual({ outcome: 'accepted', eventId: `conversation-closed-${iso(t0 + 2 * D)}` });
+    expect(sent.outcome(t0 + 9 * D)).toBe('closed');
+  });
+
+  it('two acknowledgements at one instant: the outcome and the stage follow the rows\' order, not arrival', () => {
+    const ack = rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 1, ackCode: '0', actingUser: 'SYSTEM', eventId: 'b' });
+    const nack = rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 7, ackCode: '30', actingUser: 'SYSTEM', eventId: 'a' });
+    const oneWay = record('RR', [ack, nack]);
+    const otherWay = record('RR', [nack, ack]);
+    // Ties go to the larger eventId, as in the row (RR23 = '0').
+    expect(oneWay.outcome(t0)).toBe('integrated');
+    expect(otherWay.outcome(t0)).toBe('integrated');
+    expect(otherWay.view(t0).rows[0]!.fields[22]).toBe('0');
+    const received = rr('ehr-received', iso(t0), { conversationId, extractMessageId: conversationId, eventId: 'z' });
+    expect(record('RR', [received, ack]).stage()).toBe('ehr-received');
+    expect(record('RR', [ack, received]).stage()).toBe('ehr-received');
+  });
+});
+
+describe('TransferRecord: what it takes and how it answers', () => {
+  const now = t0 + H;
+
+  it('a second delivery of an eventId is a duplicate with the same content, a conflict with other content', () => {
+    const r = record('RR', [registration]);
+    expect(r.record(registration)).toEqual({ outcome: 'duplicate', eventId: registration.eventId });
+    expect(r.events).toHaveLength(1);
+    const other = { ...registration, registeringUser: 'L2' } as StoredEvent;
+    expect(r.refusal(other, now)).toMatch(/was already used for a different event/);
+    expect(r.record(other)).toEqual({ outcome: 'conflict', message: expect.stringMatching(/was already used for a different event/) });
+    expect(r.hasUnforwarded).toBe(false);
+  });
+
+  it('refuses what the hook contract refuses, events of another record, without an eventId, or older than the correction window', () => {
+    const r = record('RR', [], { options: { maxEventAgeDays: 3 } });
+    expect(r.refusal(registration, now)).toBeUndefined();
+    expect(r.refusal({ ...registration, registrationType: 'odd' }, now)).toMatch(/registrationType/);
+    expect(r.refusal({ ...registration, registrationId: 'REG-2' }, now)).toMatch(/belongs to RR A81001\/REG-2, not to this transfer/);
+    const { eventId: _, ...withoutId } = registration;
+    expect(r.refusal(withoutId, now)).toMatch(/^eventId: missing/);
+    expect(r.refusal(registration, t0 + 5 * D)).toMatch(/older than the 3-day correction window/);
+  });
+
+  it('forwards the rows of the earliest changed day and later; shows "forwarding" until done', () => {
+    const r = record('RR', [registration]);
+    expect(r.startForwarding()).toBeUndefined();
+    r.record(rr('ehr-requested', iso(t0 + 2 * D), { conversationId, requestMessageId: conversationId }));
+    r.record(rr('ehr-received', iso(t0 + 3 * D), { conversationId, extractMessageId: conversationId }));
+    expect(r.view(now).forwarding).toBe(true);
+    const batch = r.startForwarding()!;
+    expect(batch.practiceOds).toBe(ods);
+    expect(batch.rows.map((row) => [row.day, row.seq])).toEqual([
+      ['2026-11-03', 3],
+      ['2026-11-04', 3],
+    ]);
+    expect(r.hasUnforwarded).toBe(false);
+    expect(r.view(now).forwarding).toBe(true);
+    r.forwarded();
+    expect(r.view(now).forwarding).toBe(false);
+  });
+
+  it('a fresh run waits for the earlier events of a reopened record; a continued one has them', () => {
+    const fresh = new TransferRecord({ side: 'RR', practiceOds: ods, key: 'REG-1' }, { now });
+    expect(fresh.restored).toBe(false);
+    expect(fresh.view(now).forwarding).toBe(true);
+    fresh.restore([registration]);
+    expect(fresh.restored).toBe(true);
+    expect(fresh.hasUnforwarded).toBe(false);
+    expect(fresh.record(registration).outcome).toBe('duplicate');
+    expect(new TransferRecord({ side: 'RR', practiceOds: ods, key: 'REG-1' }, { now, continued: true }).restored).toBe(true);
+  });
+});
+
+describe('TransferRecord: what it shows, and the end of a run', () => {
+  it('search attributes only on a real change; details whenever they change', () => {
+    const r = record('RR', [registration]);
+    const first = r.shown(t0);
+    expect(first.attributes).toEqual({ practiceOds: ods, side: 'RR', stage: 'registration', outcome: 'registered', days: ['2026-11-01'], registrationId: 'REG-1' });
+    expect(first.details).toBe('RR record of A81001: 1 events, stage registration, outcome registered; all rows forwarded');
+    expect(r.shown(t0)).toEqual({});
+    r.record(rr('ehr-requested', iso(t0 + H), { conversationId, requestMessageId: conversationId }));
+    const second = r.shown(t0 + H);
+    expect(second.attributes).toMatchObject({ stage: 'ehr-requested', outcome: 'in-progress', conversationId });
+    r.startForwarding();
+    expect(r.shown(t0 + H)).toEqual({ details: expect.stringContaining('all rows forwarded') });
+  });
+
+  it('a run goes quiet after its last event: soon when empty, later when final, latest otherwise', () => {
+    const options = { finalQuietMs: 2 * D, idleMs: 5 * D };
+    expect(record('RR', [], { options }, t0).quietUntil(t0)).toBe(t0 + 60_000);
+    const open = record('RR', [registration], { options }, t0);
+    expect(open.quietUntil(t0)).toBe(t0 + 5 * D);
+    open.arrived(t0 + H);
+    expect(open.quietUntil(t0 + H)).toBe(t0 + H + 5 * D);
+    const done = record('SR', [sr('conversation-closed', iso(t0))], { options }, t0);
+    expect(done.quietUntil(t0)).toBe(t0 + 2 * D);
+    const requested = record('RR', [registration, rr('ehr-requested', iso(t0), { conversationId, requestMessageId: conversationId })], { options }, t0);
+    expect(requested.wakeAt(t0)).toBe(t0 + D);
+  });
+
+  it('continues as new only once every row is forwarded, carrying its events', () => {
+    const r = record('RR', [registration], { unforwardedFrom: '2026-11-01' });
+    expect(r.shouldContinueAsNew(false)).toBe(false);
+    expect(r.shouldContinueAsNew(true)).toBe(true);
+    expect(r.continueAsNewInput()).toBeUndefined();
+    r.startForwarding();
+    r.forwarded();
+    expect(r.continueAsNewInput()).toMatchObject({ side: 'RR', practiceOds: ods, key: 'REG-1', events: [registration], unforwardedFrom: undefined });
+    expect(r.result(t0)).toEqual({ events: [registration], outcome: 'registered' });
+  });
+});

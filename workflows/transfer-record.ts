@@ -1,0 +1,278 @@
+/**
+ * The state of one transfer workflow run and every decision it takes: which events it takes and how
+ * it answers them, which rows still have to reach the reporting workflow, what it shows (query,
+ * search attributes, details), when it goes quiet and completes, and what it carries across
+ * continue-as-new. The rules of a transfer come from the domain core (mi/transfer.ts); Temporal is
+ * left to workflows/transfer.ts, so this class is tested without a server (test/workflows/).
+ */
+import { utcDayOf, type Side } from '../mi/events';
+import type { DayRow } from '../mi/record-set';
+import { recordDays } from '../mi/records';
+import {
+  deliveryOf,
+  eventRefusal,
+  isFinalOutcome,
+  nextTransferDeadline,
+  rowsByDay,
+  rowsFrom,
+  transferOutcome,
+  transferProgress,
+  transferWarnings,
+  type TransferOutcome,
+  type TransferProgress,
+  type TransferStage,
+} from '../mi/transfer';
+import type { ForwardRowsInput } from '../messages/reporting';
+import type { RecordEventResult, StoredEvent, TransferInput, TransferResult, TransferView, TransferWarning } from '../messages/transfer';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const DEFAULT_FINAL_QUIET_MS = 14 * DAY;
+const DEFAULT_IDLE_MS = 60 * DAY;
+/** Event-history guard well inside Temporal's suggested 4k events. */
+const MAX_EVENTS_PER_RUN = 2_000;
+/** A run whose only update was refused holds nothing: it ends soon instead of idling for weeks. */
+const EMPTY_RUN_MS = 60_000;
+
+/** What a recorded event answers: the update's result, or the conflict it must fail with. */
+export type Recorded = RecordEventResult | { outcome: 'conflict'; message: string };
+
+/** The record's search attribute values (workflows/search-attributes.ts names them). */
+export interface TransferAttributes {
+  practiceOds: string;
+  side: Side;
+  stage: TransferStage;
+  outcome: TransferOutcome;
+  days: string[];
+  registrationId?: string;
+  conversationId?: string;
+}
+
+/** What changed in what the record shows since it was last asked; each part only when it changed. */
+export interface TransferShown {
+  details?: string;
+  attributes?: TransferAttributes;
+}
+
+export interface RunStart {
+  /** Epoch ms of the run's start: until a first event, the quiet period counts from here. */
+  now: number;
+  /** The run was continued from an earlier one (its events, if any, came in the input). */
+  continued?: boolean;
+}
+
+/** One transfer record (RR or SR) and the state of the run that holds it. */
+export class TransferRecord {
+  readonly side: Side;
+  readonly practiceOds: string;
+  readonly key: string;
+  readonly events: StoredEvent[] = [];
+  private readonly byId = new Map<string, StoredEvent>();
+  private progressOfEvents: TransferProgress | undefined;
+  /** The first day whose rows still have to be forwarded; undefined when all have been. */
+  private unforwardedFrom: string | undefined;
+  private forwardInFlight = false;
+  /**
+   * False while a fresh run (not continued) may be a reopened record whose earlier events are still
+   * to be restored: rows forwarded before would lose them, and answers would misjudge duplicates.
+   */
+  private restoredFlag: boolean;
+  private lastEventArrival: number;
+  private eventsThisRun = 0;
+  private shownDetails = '';
+  private shownAttributes = '';
+
+  constructor(
+    private readonly input: TransferInput,
+    start: RunStart = { now: 0, continued: false },
+  ) {
+    this.side = input.side;
+    this.practiceOds = input.practiceOds;
+    this.key = input.key;
+    for (const e of input.events ?? []) this.hold(e);
+    this.unforwardedFrom = input.unforwardedFrom;
+    this.restoredFlag = input.events !== undefined || start.continued === true;
+    this.lastEventArrival = start.now;
+  }
+
+  // ---- events -----------------------------------------------------------------------------------
+
+  /** The validator's answer: why this update cannot be an event of this record, or undefined. */
+  refusal(input: unknown, now: number): string | undefined {
+    return eventRefusal(this, input, { now, maxEventAgeDays: this.input.options?.maxEventAgeDays }, (id) => this.byId.get(id));
+  }
+
+  /** An update arrived (counted even before it is answered: it is in this run's history). */
+  arrived(now: number): void {
+    this.lastEventArrival = now;
+    this.eventsThisRun++;
+  }
+
+  /** True once the earlier events of a reopened record are back: only then can an event be judged. */
+  get restored(): boolean {
+    return this.restoredFlag;
+  }
+
+  /** The earlier run's events: its rows were forwarded then, so they are not forwarded again. */
+  restore(events: readonly StoredEvent[]): void {
+    for (const e of events) this.hold(e);
+    this.restoredFlag = true;
+  }
+
+  /** Records an event that passed the validator: new, a duplicate, or a conflict with the one held. */
+  record(event: StoredEvent): Recorded {
+    const delivery = deliveryOf(this.byId.get(event.eventId), event);
+    if (delivery.is === 'conflict') return { outcome: 'conflict', message: delivery.message };
+    if (delivery.is === 'duplicate') return { outcome: 'duplicate', eventId: event.eventId };
+    this.hold(event);
+    const day = utcDayOf(event.occurredAt);
+    if (this.unforwardedFrom === undefined || day < this.unforwardedFrom) this.unforwardedFrom = day;
+    return { outcome: 'accepted', eventId: event.eventId };
+  }
+
+  private hold(event: StoredEvent): void {
+    if (this.byId.has(event.eventId)) return;
+    this.byId.set(event.eventId, event);
+    this.events.push(event);
+    this.progressOfEvents = undefined;
+  }
+
+  // ---- forwarding rows --------------------------------------------------------------------------
+
+  get hasUnforwarded(): boolean {
+    return this.unforwardedFrom !== undefined;
+  }
+
+  /** The rows to forward now (those of every day an accepted event changed), or undefined if none. */
+  startForwarding(): ForwardRowsInput | undefined {
+    const from = this.unforwardedFrom;
+    if (from === undefined) return undefined;
+    this.unforwardedFrom = undefined;
+    this.forwardInFlight = true;
+    return { practiceOds: this.practiceOds, rows: this.rowsFrom(from) };
+  }
+
+  forwarded(): void {
+    this.forwardInFlight = false;
+  }
+
+  rowsFrom(fromDay: string): DayRow[] {
+    return rowsFrom(this.side, this.key, this.events, fromDay);
+  }
+
+  // ---- what the record says ---------------------------------------------------------------------
+
+  private progress(): TransferProgress {
+    return (this.progressOfEvents ??= transferProgress(this.side, this.events));
+  }
+
+  stage(): TransferStage {
+    return this.progress().stage;
+  }
+
+  outcome(now: number): TransferOutcome {
+    return transferOutcome(this.progress(), now);
+  }
+
+  isFinal(now: number): boolean {
+    return isFinalOutcome(this.outcome(now));
+  }
+
+  /** The next protocol deadline at which the outcome may change by itself, if any. */
+  nextDeadline(now: number): number | undefined {
+    return nextTransferDeadline(this.progress(), now);
+  }
+
+  days(): string[] {
+    return recordDays(this.events);
+  }
+
+  /** Derived, never stored: nothing new reaches history. */
+  warnings(): TransferWarning[] {
+    return transferWarnings(this.events);
+  }
+
+  view(now: number): TransferView {
+    return {
+      side: this.side,
+      practiceOds: this.practiceOds,
+      key: this.key,
+      stage: this.stage(),
+      outcome: this.outcome(now),
+      events: this.events,
+      rows: rowsByDay(this.side, this.events),
+      forwarding: this.forwardInFlight || this.unforwardedFrom !== undefined || !this.restoredFlag,
+      warnings: this.warnings(),
+    };
+  }
+
+  /**
+   * What to show since the last call: the details (for people) whenever they change, the search
+   * attributes only on a real change — the forwarding state is in the details only, so forwarding
+   * adds nothing to history.
+   */
+  shown(now: number): TransferShown {
+    const out: TransferShown = {};
+    const conversationId = this.side === 'SR' ? this.key : this.events.find((e) => 'conversationId' in e && e.conversationId)?.conversationId;
+    const warnings = this.warnings();
+    const details =
+      `${this.side} record of ${this.practiceOds}: ${this.events.length} events, stage ${this.stage()}, ` +
+      `outcome ${this.outcome(now)}` +
+      (this.unforwardedFrom ? `; forwarding rows from ${this.unforwardedFrom}` : '; all rows forwarded') +
+      (warnings.length ? `; warning: ${warnings.map((w) => w.message).join('; ')}` : '');
+    if (details !== this.shownDetails) {
+      this.shownDetails = details;
+      out.details = details;
+    }
+    const attributes = JSON.stringify([this.stage(), this.outcome(now), this.days(), conversationId ?? null]);
+    if (attributes !== this.shownAttributes) {
+      this.shownAttributes = attributes;
+      out.attributes = {
+        practiceOds: this.practiceOds,
+        side: this.side,
+        stage: this.stage(),
+        outcome: this.outcome(now),
+        days: this.days(),
+        ...(this.side === 'RR' ? { registrationId: this.key } : {}),
+        ...(conversationId ? { conversationId } : {}),
+      };
+    }
+    return out;
+  }
+
+  // ---- the run's end ----------------------------------------------------------------------------
+
+  /** Time for a new run: this one has taken many updates, or Temporal suggests it. */
+  shouldContinueAsNew(suggested: boolean): boolean {
+    return this.eventsThisRun >= MAX_EVENTS_PER_RUN || suggested;
+  }
+
+  /** The next run's input: the events travel with it; only once every row has been forwarded. */
+  continueAsNewInput(): TransferInput | undefined {
+    if (this.unforwardedFrom !== undefined) return undefined;
+    return { ...this.input, events: this.events, unforwardedFrom: this.unforwardedFrom };
+  }
+
+  /**
+   * When the run may complete: a quiet period after the last event — short for an empty run (its
+   * only update was refused), long for a final record (a late event reopens it), longest otherwise.
+   */
+  quietUntil(now: number): number {
+    const quietFor =
+      this.events.length === 0
+        ? EMPTY_RUN_MS
+        : this.isFinal(now)
+          ? (this.input.options?.finalQuietMs ?? DEFAULT_FINAL_QUIET_MS)
+          : (this.input.options?.idleMs ?? DEFAULT_IDLE_MS);
+    return this.lastEventArrival + quietFor;
+  }
+
+  /** The next instant the run must wake by itself: the end of its quiet period or a protocol deadline. */
+  wakeAt(now: number): number {
+    return Math.min(this.quietUntil(now), this.nextDeadline(now) ?? Infinity);
+  }
+
+  result(now: number): TransferResult {
+    return { events: this.events, outcome: this.outcome(now) };
+  }
+}
