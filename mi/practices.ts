@@ -79,6 +79,12 @@ const FIELD_CHECKS: Record<keyof PracticeSettings, { optional?: true; check: Che
   cadence: { optional: true, check: (v) => (v === 'daily' || v === 'weekly' ? undefined : 'daily or weekly') },
 };
 
+/** Settings earlier versions accepted but never used: refused with what to do, not as unknown. */
+const RETIRED_FIELDS: Record<string, string> = {
+  mailbox:
+    'is no longer a practice setting (it was never used: every practice\'s MI is sent from the mailbox MESH_MAILBOX); remove it',
+};
+
 function shown(value: unknown): string {
   const text = value === undefined ? 'undefined' : (JSON.stringify(value) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
@@ -103,7 +109,8 @@ export function parsePractices(json: unknown): PracticeSettings[] {
     }
     const record = entry as Record<string, unknown>;
     for (const key of Object.keys(record)) {
-      if (!(key in FIELD_CHECKS)) problems.push(`${at}.${key}: is an unknown field; allowed: ${Object.keys(FIELD_CHECKS).join(', ')}`);
+      if (key in RETIRED_FIELDS) problems.push(`${at}.${key}: ${RETIRED_FIELDS[key]}`);
+      else if (!(key in FIELD_CHECKS)) problems.push(`${at}.${key}: is an unknown field; allowed: ${Object.keys(FIELD_CHECKS).join(', ')}`);
     }
     for (const [field, { optional, check }] of Object.entries(FIELD_CHECKS)) {
       const value = record[field];

@@ -51,6 +51,10 @@ describe('practice settings', () => {
     expect(() => parsePractices({ practices: [withoutAsid] })).toThrow(/practices\[0\]\.asid: missing; allowed: an ASID/);
     expect(() => parsePractices([PRACTICE])).toThrow('practices: missing; allowed: a JSON object {"practices": [ … ]}');
     expect(() => parsePractices({ practices: [PRACTICE], extra: 1 })).toThrow(/extra: is an unknown field/);
+    // A setting earlier versions accepted but never used is refused with what to do about it.
+    expect(() => parsePractices({ practices: [{ ...PRACTICE, mailbox: 'X26DEMO002' }] })).toThrow(
+      /practices\[0\]\.mailbox: is no longer a practice setting \(it was never used: every practice's MI is sent from the mailbox MESH_MAILBOX\); remove it/,
+    );
   });
 
   it('a supplier and version that leave the product no room are refused (the product is what gets cut)', () => {
