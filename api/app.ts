@@ -73,7 +73,7 @@ export interface BatchResult {
   unavailable: number;
 }
 
-/** The body of every error answer: a stable code, a message naming the field, the field itself. */
+/** An error answer: its status, a stable code, a message naming the field, and the field itself ({"error": {code, message, field}}). */
 class ApiError extends Error {
   constructor(
     readonly statusCode: number,

@@ -77,7 +77,7 @@ function eventSchema(type: EventType): Schema {
   return {
     type: 'object',
     title: type,
-    description: `${sideOf(type)} event \`${type}\` . Unknown fields are refused by name.`,
+    description: `${sideOf(type)} event \`${type}\` (the hook contract). Unknown fields are refused by name.`,
     required: ['type', ...fields.filter((f) => f.required).map((f) => f.name)],
     properties: {
       type: { type: 'string', const: type },

@@ -23,7 +23,7 @@ import { dayRefusal, isDay } from '../mi/formats';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { reportingQuery, submissionFinishedSignal, submitUpdate, type ReportingView } from '../messages/reporting';
 import { miDaysKey, practiceOdsKey, submissionStatusKey } from '../workflows/search-attributes';
-import { submissionQuery, type SentFile, type SubmissionResult, type SubmissionView } from '../messages/submission';
+import { submissionQuery, submissionWorkflowType, type SentFile, type SubmissionResult, type SubmissionView } from '../messages/submission';
 import { transferQuery, type StoredEvent, type TransferResult, type TransferView, type TransferWarning } from '../messages/transfer';
 import type { Gp2gpClient } from './index';
 
@@ -217,7 +217,7 @@ export async function showSubmission(client: Client, submissionId: string): Prom
     if (err instanceof WorkflowNotFoundError) throw new OperationError(`submission ${submissionId} not found`, 1);
     throw err;
   }
-  if (description.type !== 'submissionWorkflow') throw new OperationError(`${submissionId} is a ${description.type}, not a submission`, 2);
+  if (description.type !== submissionWorkflowType) throw new OperationError(`${submissionId} is a ${description.type}, not a submission`, 2);
   return await submissionDetails(client, description);
 }
 

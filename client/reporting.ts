@@ -5,13 +5,10 @@
  */
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
-import { rowsSignal, type ReportingInput } from '../messages/reporting';
+import { reportingWorkflowType, rowsSignal, type ReportingInput, type ReportingWorkflow } from '../messages/reporting';
 import type { PracticeSettings } from '../mi/practices';
 import type { DayRow } from '../mi/record-set';
 import { reportingWorkflowId } from '../workflows/ids';
-
-/** The workflow type registered by the worker (workflows/index.ts). */
-const REPORTING_WORKFLOW_TYPE = 'reportingWorkflow';
 
 /** The start input of a practice's reporting workflow; the practice's own cadence when it has one. */
 export function reportingInput(config: Config, practice: PracticeSettings | undefined, practiceOds: string): ReportingInput {
@@ -44,15 +41,15 @@ export async function startReporting(
   const start = {
     workflowId: reportingWorkflowId(practiceOds),
     taskQueue: config.temporal.taskQueue,
-    args: [reportingInput(config, options.practice, practiceOds)],
+    args: [reportingInput(config, options.practice, practiceOds)] as [ReportingInput],
     staticSummary: `GP2GP MI reporting for practice ${practiceOds}`,
   };
   if (options.rows) {
-    await client.workflow.signalWithStart(REPORTING_WORKFLOW_TYPE, { ...start, signal: rowsSignal, signalArgs: [options.rows] });
+    await client.workflow.signalWithStart<ReportingWorkflow, [DayRow[]]>(reportingWorkflowType, { ...start, signal: rowsSignal, signalArgs: [options.rows] });
     return;
   }
   try {
-    await client.workflow.start(REPORTING_WORKFLOW_TYPE, { ...start, workflowIdConflictPolicy: 'USE_EXISTING' });
+    await client.workflow.start<ReportingWorkflow>(reportingWorkflowType, { ...start, workflowIdConflictPolicy: 'USE_EXISTING' });
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }

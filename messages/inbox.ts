@@ -35,6 +35,11 @@ export interface InboxOptions {
   pageSize?: number;
 }
 
+/** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */
+export const inboxWorkflowType = 'inboxWorkflow';
+/** The inbox workflow's signature, so its start is type-checked without importing the workflow. */
+export type InboxWorkflow = (input: InboxInput) => Promise<void>;
+
 export interface InboxInput {
   mailbox: string;
   options?: InboxOptions;

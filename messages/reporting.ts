@@ -24,6 +24,11 @@ export interface ReportingOptions {
   submission?: SubmissionOptions;
 }
 
+/** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */
+export const reportingWorkflowType = 'reportingWorkflow';
+/** The reporting workflow's signature, so starts are type-checked without importing the workflow. */
+export type ReportingWorkflow = (input: ReportingInput) => Promise<void>;
+
 export interface ReportingInput {
   practiceOds: string;
   options?: ReportingOptions;

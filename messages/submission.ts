@@ -16,6 +16,9 @@ export interface SubmissionOptions {
   deliveryDeadlineMs?: number;
 }
 
+/** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */
+export const submissionWorkflowType = 'submissionWorkflow';
+
 export interface SubmissionInput {
   submissionId: string;
   practiceOds: string;

@@ -8,7 +8,7 @@
  */
 import { eventWarnings, recordKeyOf, utcDayOf, validateEvent, type EventType, type FieldProblem, type FieldWarning, type HookEvent, type RecordKey, type Side } from './events';
 import { endOfDay, type DayRow } from './record-set';
-import { buildRow, firstEventAt, foldRecord, mergeEvents, recordDays, sameEventContent } from './records';
+import { buildRow, firstEventAt, foldRecord, mergeEvents, recordDays, sameEventContent, type OrderedEvent } from './records';
 
 /** An event as a transfer holds it: with its eventId (the client assigns one from the content if absent). */
 export type IdentifiedEvent = HookEvent & { eventId: string };
@@ -108,6 +108,28 @@ export interface TransferProgress {
   fatalFailure: boolean;
 }
 
+/**
+ * Stage ties: two events of different types at one instant (a registration and its request in the same
+ * second) are ordered by where they stand in the protocol, not by their eventIds (content hashes,
+ * arbitrary); the same type at one instant falls back to the merge order, as the rows do.
+ */
+const STAGE_ORDER: readonly string[] = [
+  // requester (RR)
+  'registration', 'ehr-requested', 'request-failure', 'ehr-received', 'fragments-received', 'extract-ack-failure', 'extract-acknowledged',
+  // sender (SR)
+  'request-received', 'request-acknowledged', 'ehr-sent', 'fragments-sent', 'extract-failure', 'conversation-closed',
+];
+
+function stageEvent(ordered: readonly OrderedEvent[]): OrderedEvent | undefined {
+  const last = ordered.at(-1);
+  if (!last) return undefined;
+  let chosen = last;
+  for (let i = ordered.length - 2; i >= 0 && ordered[i]!.at === last.at; i--) {
+    if (STAGE_ORDER.indexOf(ordered[i]!.event.type) > STAGE_ORDER.indexOf(chosen.event.type)) chosen = ordered[i]!;
+  }
+  return chosen;
+}
+
 export function transferProgress(side: Side, events: readonly HookEvent[]): TransferProgress {
   const merged = mergeEvents(events);
   if (merged.events.length > 0 && merged.side !== side) throw new Error(`transferProgress(${side}) was given ${merged.side} events`);
@@ -117,7 +139,7 @@ export function transferProgress(side: Side, events: readonly HookEvent[]): Tran
   const ack = side === 'RR' ? f.latest['extract-acknowledged'] : f.latest['request-acknowledged'];
   return {
     side,
-    stage: merged.events.at(-1)?.event.type ?? 'none',
+    stage: stageEvent(merged.events)?.event.type ?? 'none',
     latestAt,
     ...(ack ? { ackCode: String(ack.ackCode) } : {}),
     fatalFailure: Boolean(f.failure?.fatal),

@@ -15,6 +15,8 @@ import {
   type WorkflowInterceptorsFactory,
 } from '@temporalio/workflow';
 import { unknownNackCode } from '../mi/events';
+import { recordEventUpdate } from '../messages/transfer';
+import { submissionWorkflowType } from '../messages/submission';
 import { METRICS, refusalReason } from './metric-names';
 
 const eventType = (input: UpdateInput): string => {
@@ -27,7 +29,7 @@ class Gp2gpInbound implements WorkflowInboundCallsInterceptor {
     try {
       next(input);
     } catch (err) {
-      if (input.name === 'recordEvent') {
+      if (input.name === recordEventUpdate.name) {
         metricMeter.createCounter(METRICS.events, 'events', 'hook events reaching a transfer workflow').add(1, {
           outcome: 'refused',
           reason: refusalReason(err instanceof Error ? err.message : String(err)),
@@ -40,7 +42,7 @@ class Gp2gpInbound implements WorkflowInboundCallsInterceptor {
 
   async handleUpdate(input: UpdateInput, next: Next<WorkflowInboundCallsInterceptor, 'handleUpdate'>): Promise<unknown> {
     const result = await next(input);
-    if (input.name === 'recordEvent') {
+    if (input.name === recordEventUpdate.name) {
       const outcome = (result as { outcome?: string } | undefined)?.outcome === 'duplicate' ? 'duplicate' : 'accepted';
       metricMeter.createCounter(METRICS.events, 'events', 'hook events reaching a transfer workflow').add(1, {
         outcome,
@@ -59,7 +61,7 @@ class Gp2gpInbound implements WorkflowInboundCallsInterceptor {
   }
 
   async execute(input: WorkflowExecuteInput, next: Next<WorkflowInboundCallsInterceptor, 'execute'>): Promise<unknown> {
-    if (workflowInfo().workflowType !== 'submissionWorkflow') return await next(input);
+    if (workflowInfo().workflowType !== submissionWorkflowType) return await next(input);
     const submissions = metricMeter.createCounter(METRICS.submissions, 'submissions', 'MI submissions ended, by status');
     try {
       const result = await next(input);

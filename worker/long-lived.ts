@@ -8,6 +8,7 @@ import type { Config } from '../config';
 import { connectTemporalClient } from '../config/temporal';
 import { startReporting } from '../client/reporting';
 import { loadPractices } from '../mi/practices';
+import { inboxWorkflowType, type InboxWorkflow } from '../messages/inbox';
 import { inboxWorkflowId } from '../workflows/ids';
 import { log } from '../observability/log';
 
@@ -17,7 +18,7 @@ export async function ensureLongLivedWorkflows(config: Config): Promise<void> {
     const practices = loadPractices(config.practicesFile);
     for (const practice of practices) await startReporting(client, config, practice.ods, { practice });
     try {
-      await client.workflow.start('inboxWorkflow', {
+      await client.workflow.start<InboxWorkflow>(inboxWorkflowType, {
         workflowId: inboxWorkflowId(config.mesh.mailbox),
         taskQueue: config.temporal.taskQueue,
         args: [{ mailbox: config.mesh.mailbox, options: { pollIntervalMs: config.pipeline.inboxPollMs } }],

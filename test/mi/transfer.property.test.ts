@@ -85,3 +85,25 @@ describe('a transfer\'s stage, outcome and deadlines do not depend on arrival', 
     );
   });
 });
+
+describe('a transfer\'s stage when events share an instant', () => {
+  const at = '2026-03-27T09:00:00Z';
+  const registration = { type: 'registration', practiceOds: 'A12345', registrationId: 'REG-1', occurredAt: at, registrationType: 'new', registeringUser: 'L12345' };
+  const requested = {
+    type: 'ehr-requested',
+    practiceOds: 'A12345',
+    registrationId: 'REG-1',
+    conversationId: '3F2504E0-4F89-11D3-9A0C-0305E82C3301',
+    occurredAt: at,
+    requestMessageId: '5A2504E0-4F89-11D3-9A0C-0305E82C3301',
+    senderOds: 'B23456',
+  };
+
+  it('is the later stage of the protocol, whatever the eventIds', () => {
+    for (const [reg, req] of [['z-reg', 'a-req'], ['a-reg', 'z-req']]) {
+      const events = [{ ...registration, eventId: reg }, { ...requested, eventId: req }] as unknown as HookEvent[];
+      expect(transferProgress('RR', events).stage).toBe('ehr-requested');
+      expect(transferProgress('RR', [...events].reverse()).stage).toBe('ehr-requested');
+    }
+  });
+});
