@@ -48,19 +48,34 @@ interface Stack {
 
 const stacks: Stack[] = [];
 
+type StartOptions = { pipe?: boolean; env?: Record<string, string>; before?: (dir: string) => void; /** Stop waiting at the Temporal dev server's start. */ startingUp?: boolean };
+
+/**
+ * A port found free can be taken before the stack binds it: the test run starts other Temporal dev
+ * servers at the same time, which bind ports of their own choosing for their internal services. Such a
+ * start stops cleanly with "address already in use" (what a user gets too); here it is tried again on
+ * other ports, twice at most, as a user would after choosing another port.
+ */
+async function startStack(name: string, o: StartOptions = {}): Promise<Stack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startStackOnce(attempt === 1 ? name : `${name}-${attempt}`, o);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use|is already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
 /**
  * `npm start` as a terminal runs it: in its own process group (the terminal's foreground group),
  * with `| tee` in that group when `pipe` is set.
  */
-async function startStack(
-  name: string,
-  o: { pipe?: boolean; env?: Record<string, string>; before?: (dir: string) => void; /** Stop waiting at the Temporal dev server's start. */ startingUp?: boolean } = {},
-): Promise<Stack> {
+async function startStackOnce(name: string, o: StartOptions): Promise<Stack> {
   const workDir = inject('workDir');
   const dir = path.join(workDir, `stop-${name}`);
   o.before?.(dir);
   const ports: Record<string, number> = {};
-  for (const v of ['TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MESH_PORT', 'GP2GP_METRICS_PORT', 'GP2GP_API_PORT', 'GP2GP_CODEC_PORT']) ports[v] = await freePort();
+  for (const v of ['TEMPORAL_PORT', 'TEMPORAL_UI_PORT', 'MESH_PORT', 'GP2GP_METRICS_PORT', 'GP2GP_API_PORT', 'GP2GP_CODEC_PORT', 'GP2GP_REGISTRATIONS_API_PORT']) ports[v] = await freePort();
   const log = path.join(workDir, `stop-${name}.log`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -68,6 +83,7 @@ async function startStack(
     GP2GP_DATA_DIR: dir,
     TEMPORAL_ADDRESS: '',
     MESH_URL: '',
+    GP2GP_REGISTRATIONS_API_URL: '',
     GP2GP_ENCRYPTION_KEYS: '',
     ...o.env,
   };
