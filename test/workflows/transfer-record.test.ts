@@ -77,7 +77,7 @@ describe('TransferRecord: outcomes and protocol timers (0068)', () => {
     expect(sent.outcome(t0 + 9 * D)).toBe('closed');
   });
 
-  it('two acknowledgements at one instant: the outcome and the stage follow the rows\' order, not arrival', () => {
+  it('two acknowledgements at one instant: the outcome follows the rows\' order, the stage the protocol\'s, not arrival', () => {
     const ack = rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 1, ackCode: '0', actingUser: 'SYSTEM', eventId: 'b' });
     const nack = rr('extract-acknowledged', iso(t0), { conversationId, ackStatus: 7, ackCode: '30', actingUser: 'SYSTEM', eventId: 'a' });
     const oneWay = record('RR', [ack, nack]);
@@ -86,9 +86,10 @@ describe('TransferRecord: outcomes and protocol timers (0068)', () => {
     expect(oneWay.outcome(t0)).toBe('integrated');
     expect(otherWay.outcome(t0)).toBe('integrated');
     expect(otherWay.view(t0).rows[0]!.fields[22]).toBe('0');
+    // Two types at one instant: the later protocol stage, whatever the eventIds or the arrival.
     const received = rr('ehr-received', iso(t0), { conversationId, extractMessageId: conversationId, eventId: 'z' });
-    expect(record('RR', [received, ack]).stage()).toBe('ehr-received');
-    expect(record('RR', [ack, received]).stage()).toBe('ehr-received');
+    expect(record('RR', [received, ack]).stage()).toBe('extract-acknowledged');
+    expect(record('RR', [ack, received]).stage()).toBe('extract-acknowledged');
   });
 });
 
