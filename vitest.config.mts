@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // One Temporal dev server and one MESH sandbox for the whole run (test/global-setup.ts).
+    // One Temporal dev server, one MESH sandbox and one Registrations API stand-in for the whole run (test/global-setup.ts).
     globalSetup: ['test/global-setup.ts'],
     // Temporal workers use native threads: separate processes are the robust choice.
     pool: 'forks',

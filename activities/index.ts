@@ -22,13 +22,27 @@ import { meshLocalId, submissionOfLocalId } from '../workflows/ids';
 import type { AcknowledgeMessagesInput, InboxActivities, InboxItem, InboxPage, PollInboxInput } from '../messages/inbox';
 import { inboxItem, readInboxMessage } from './inbox-messages';
 import { startReporting } from '../client/reporting';
-import type { RestorePreviousRecordInput, StoredEvent, TransferActivities, TransferResult } from '../messages/transfer';
+import {
+  API_ANSWER_LOST,
+  API_POST_REFUSED,
+  type PostApiEventInput,
+  type PostApiEventResult,
+  type PreviousRun,
+  type RestorePreviousRecordInput,
+  type StoredEvent,
+  type TransferActivities,
+  type TransferResult,
+} from '../messages/transfer';
+import { RegistrationsApiClient, RegistrationsApiError } from '../registrations-api/client';
+import { registrationsApiTarget } from '../stack/registrations-api-stand-in';
 
 export interface ActivityDeps {
   client?: Client;
   mesh?: MeshClient;
   practices?: PracticeSettings[];
+  registrationsApi?: RegistrationsApiClient;
 }
+
 
 /** MESH faults no retry can fix end the activity at once, with the reason. */
 function permanent(err: unknown): never {
@@ -78,6 +92,31 @@ export function createActivities(
       throw ApplicationFailure.nonRetryable(`MESH client: ${(err as Error).message}`, 'MeshConfigError');
     }
   };
+  let registrationsApi: RegistrationsApiClient | undefined = deps.registrationsApi;
+  const registrationsApiClient = () => {
+    if (registrationsApi) return registrationsApi;
+    // GP2GP_REGISTRATIONS_API_URL + _KEY, else the embedded stand-in with its generated key.
+    const target = registrationsApiTarget(config);
+    if (!target.apiKey) {
+      throw ApplicationFailure.nonRetryable('GP2GP_REGISTRATIONS_API_KEY is not set: the worker has no API key for the GP Registrations MI API', API_POST_REFUSED);
+    }
+    return (registrationsApi = new RegistrationsApiClient({ baseUrl: target.url, apiKey: target.apiKey }));
+  };
+  /** The previous completed run's result, if any (undefined: a record seen for the first time). */
+  const previousResult = async (input: RestorePreviousRecordInput): Promise<TransferResult | undefined> => {
+    const c = await temporal();
+    const query = `WorkflowId = '${input.workflowId.replaceAll("'", "\\'")}' AND ExecutionStatus = 'Completed'`;
+    for await (const execution of c.workflow.list({ query, pageSize: 1 })) {
+      if (execution.runId === input.runId) continue;
+      try {
+        return (await c.workflow.getHandle(input.workflowId, execution.runId).result()) as TransferResult;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      }
+    }
+    return undefined;
+  };
   let byOds: Map<string, PracticeSettings> | undefined;
   const practicesById = () => (byOds ??= new Map((practices ?? loadPractices(config.practicesFile)).map((p) => [p.ods, p])));
   const practice = (ods: string): PracticeSettings => {
@@ -97,19 +136,32 @@ export function createActivities(
      * event keeps its history. Empty for a record seen for the first time.
      */
     async restorePreviousRecord(input: RestorePreviousRecordInput): Promise<StoredEvent[]> {
-      const c = await temporal();
-      const query = `WorkflowId = '${input.workflowId.replaceAll("'", "\\'")}' AND ExecutionStatus = 'Completed'`;
-      for await (const execution of c.workflow.list({ query, pageSize: 1 })) {
-        if (execution.runId === input.runId) continue;
-        try {
-          const result = (await c.workflow.getHandle(input.workflowId, execution.runId).result()) as TransferResult;
-          return result.events;
-        } catch (err) {
-          if (err instanceof WorkflowNotFoundError) return [];
-          throw err;
-        }
+      return (await previousResult(input))?.events ?? [];
+    },
+
+    /** restorePreviousRecord for a record reporting to the API: also what the previous run posted. */
+    async restorePreviousRun(input: RestorePreviousRecordInput): Promise<PreviousRun> {
+      const result = await previousResult(input);
+      return { events: result?.events ?? [], ...(result?.apiDelivery ? { apiDelivery: result.apiDelivery } : {}) };
+    },
+
+    /**
+     * Posts one API event. A refusal (4xx other than 429, no API key) fails for good with the API's
+     * message; 429, 5xx, resets and timeouts are retried by Temporal (capped backoff). An attempt whose
+     * answer was lost after sending fails as API_ANSWER_LOST: the next attempt may repeat the event at
+     * the API (counted by the activity interceptor). The key and the body never reach a message.
+     */
+    async postApiEvent(input: PostApiEventInput): Promise<PostApiEventResult> {
+      const api = registrationsApiClient();
+      try {
+        const { status } = await api.post(input.event);
+        return { status };
+      } catch (err) {
+        if (!(err instanceof RegistrationsApiError)) throw err;
+        const details = [{ endpoint: input.event.endpoint, code: err.details.code }];
+        if (!err.retryable) throw ApplicationFailure.nonRetryable(err.message, API_POST_REFUSED, ...details);
+        throw ApplicationFailure.retryable(err.message, err.answerLost ? API_ANSWER_LOST : 'ApiUnavailable', ...details);
       }
-      return [];
     },
 
     /** Renders the record sets into files (≤ 50 MB, split after an FR) and sends each over MESH once. */

@@ -8,7 +8,17 @@
  * Only the JSON type of each field is stated here (the validator speaks in words, not types); a test
  * checks that every field of every event type has one.
  */
-import { EVENT_TYPES, sideOf, validateEvent, type EventType } from '../mi/events';
+import { EVENT_TYPES, isApiOnlyEventType, sideOf, validateEvent, type EventType } from '../mi/events';
+import {
+  API_FAILURE_POINTS,
+  API_REGISTRATION_TYPES,
+  CLINICAL_TYPES,
+  DEGRADE_REASONS,
+  DEGRADE_TYPES,
+  INTEGRATION_OUTCOMES,
+  PLACEHOLDER_GENERATED_BY,
+  PLACEHOLDER_REASONS,
+} from '../mi/formats';
 
 type Schema = Record<string, unknown>;
 
@@ -50,7 +60,63 @@ export const FIELD_TYPES: Record<string, Schema> = {
   },
   fragmentsAcceptedByTms: { type: 'integer', minimum: 0 },
   fragmentsAcknowledged: { type: 'integer', minimum: 0 },
+  // For the GP Registrations MI API (MESH rows ignore them).
+  apiRegistrationType: { type: 'string', enum: [...API_REGISTRATION_TYPES] },
+  returningPatient: { type: 'boolean' },
+  multifactorAuthenticationPresent: { type: 'boolean' },
+  demographicTraceStatus: {
+    type: 'object',
+    required: ['matched', 'multifactorAuthenticationPresent'],
+    properties: { matched: { type: 'boolean' }, reason: { type: 'string' }, multifactorAuthenticationPresent: { type: 'boolean' } },
+    additionalProperties: false,
+  },
+  gpLinksComplete: { type: 'boolean' },
+  apiFailurePoint: { type: 'string', enum: [...API_FAILURE_POINTS] },
+  otherFailurePoint: { type: 'string' },
+  ehrStructuredSizeBytes: { type: 'integer', minimum: 0 },
+  placeholderDetails: {
+    type: 'array',
+    minItems: 1,
+    items: {
+      type: 'object',
+      required: ['clinicalType', 'generatedBy', 'reason', 'originalMimeType'],
+      properties: {
+        clinicalType: { type: 'string', enum: [...CLINICAL_TYPES] },
+        generatedBy: { type: 'string', enum: [...PLACEHOLDER_GENERATED_BY] },
+        reason: { type: 'string', enum: [...PLACEHOLDER_REASONS] },
+        originalMimeType: { type: 'string' },
+      },
+      additionalProperties: false,
+    },
+  },
+  internalTransfer: { type: 'boolean' },
+  transferCompatible: { type: 'boolean' },
+  reason: { type: 'string' },
+  clinicalType: { type: 'string', enum: [...CLINICAL_TYPES] },
+  mimeType: { type: 'string' },
+  sizeBytes: { type: 'integer', minimum: 0 },
+  successful: { type: 'boolean' },
+  outcome: { type: 'string', enum: [...INTEGRATION_OUTCOMES] },
+  degrades: {
+    type: 'array',
+    minItems: 1,
+    items: {
+      type: 'object',
+      required: ['type', 'reason', 'coding'],
+      properties: {
+        type: { type: 'string', enum: [...DEGRADE_TYPES] },
+        reason: { type: 'string', enum: [...DEGRADE_REASONS] },
+        coding: {
+          type: 'array',
+          minItems: 1,
+          items: { type: 'object', required: ['code', 'system'], properties: { code: { type: 'string' }, system: { type: 'string' } }, additionalProperties: false },
+        },
+      },
+      additionalProperties: false,
+    },
+  },
 };
+
 
 export interface ContractField {
   name: string;
@@ -77,7 +143,7 @@ function eventSchema(type: EventType): Schema {
   return {
     type: 'object',
     title: type,
-    description: `${sideOf(type)} event \`${type}\` (the hook contract). Unknown fields are refused by name.`,
+    description: `${sideOf(type)} event \`${type}\` (the hook contract${isApiOnlyEventType(type) ? '; reported to the GP Registrations MI API only, MESH MI has no field for it' : ''}). Unknown fields are refused by name.`,
     required: ['type', ...fields.filter((f) => f.required).map((f) => f.name)],
     properties: {
       type: { type: 'string', const: type },

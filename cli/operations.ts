@@ -5,7 +5,7 @@
  *   gp2gp-mi submissions show <id> [--json]
  *   gp2gp-mi submissions replay <id> [--force] [--wait] [--json]
  *   gp2gp-mi submissions replay --all-failed [--practice ODS] [--since 7d] [--wait] [--json]
- *   gp2gp-mi transfer show <ODS> <key> [--side RR|SR] [--json]
+ *   gp2gp-mi transfer show <ODS> <key> [--side RR|SR] [--json]   (with its API posts when it reports to the API)
  *   gp2gp-mi transfer find (--conversation-id ID | --registration-id ID | --practice ODS) [--json]
  *   gp2gp-mi practices status [--practice ODS] [--json]
  *
@@ -192,6 +192,12 @@ export function registerOperationsCommands(program: Command): void {
       console.log(`stage        ${t.stage}`);
       console.log(`outcome      ${t.outcome}`);
       for (const w of t.warnings) console.log(`warning      ${w.message} (event ${w.eventId})`);
+      if (t.outputs) console.log(`outputs      ${t.outputs}`);
+      if (t.apiDelivery) {
+        const a = t.apiDelivery;
+        console.log(`api          ${a.status}: ${a.posted} posted, ${a.pending} to post${a.inFlight ? ` (posting ${a.inFlight.endpoint})` : ''}`);
+        if (a.failed) console.log(`api failed   ${a.failed.endpoint} at ${a.failed.at}: ${a.failed.reason} (gp2gp-mi api replay ${t.workflowId})`);
+      }
       console.log(`events       ${t.events.length}`);
       console.log(
         table(

@@ -14,12 +14,13 @@ import { connectTemporalClient } from '../config/temporal';
 import { recordKeyOf, validateEvent, type FieldProblem, type FieldWarning } from '../mi/events';
 import { withEventId } from '../mi/event-id';
 import { dayRefusal } from '../mi/formats';
-import { loadPractices, type PracticeSettings } from '../mi/practices';
+import { loadPractices, outputsOf, type PracticeSettings } from '../mi/practices';
+import { reportsToApi } from '../mi/outputs';
 import { mapConcurrent } from './concurrency';
 import { startReporting } from './reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventAgeRefusal } from '../mi/transfer';
-import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferWorkflow } from '../messages/transfer';
+import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferOptions, type TransferWorkflow } from '../messages/transfer';
 import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../messages/reporting';
 
 export type EventOutcome =
@@ -112,6 +113,7 @@ export class Gp2gpClient {
                 finalQuietMs: this.options.config.pipeline.transferFinalQuietMs,
                 idleMs: this.options.config.pipeline.transferIdleMs,
                 maxEventAgeDays: this.options.config.pipeline.correctionWindowDays,
+                ...this.outputsOf(practiceOds),
               },
             },
           ],
@@ -127,6 +129,16 @@ export class Gp2gpClient {
       }
       throw err;
     }
+  }
+
+  /**
+   * Where a new transfer of this practice reports (its `outputs`, else GP2GP_OUTPUTS), and the API's
+   * reportingSystemSupplier when that includes the API. Fixed for the transfer's run.
+   */
+  private outputsOf(practiceOds: string): Pick<TransferOptions, 'outputs' | 'reportingSystemSupplier'> {
+    const { registrationsApi } = this.options.config;
+    const outputs = outputsOf(this.options.practiceSettings?.find((p) => p.ods === practiceOds), registrationsApi.outputs);
+    return { outputs, ...(reportsToApi(outputs) ? { reportingSystemSupplier: registrationsApi.reportingSystemSupplier } : {}) };
   }
 
   /** Records many events with bounded concurrency; outcomes in input order. */

@@ -12,6 +12,7 @@
 import {
   WorkflowFailedError,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
   type Client,
   type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
@@ -24,7 +25,19 @@ import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { reportingQuery, submissionFinishedSignal, submitUpdate, type ReportingView } from '../messages/reporting';
 import { miDaysKey, practiceOdsKey, submissionStatusKey } from '../workflows/search-attributes';
 import { submissionQuery, submissionWorkflowType, type SentFile, type SubmissionResult, type SubmissionView } from '../messages/submission';
-import { transferQuery, type StoredEvent, type TransferResult, type TransferView, type TransferWarning } from '../messages/transfer';
+import {
+  replayApiPostsUpdate,
+  transferQuery,
+  transferWorkflowType,
+  type ApiDeliveryView,
+  type ApiPostFailure,
+  type ReplayApiPostsResult,
+  type StoredEvent,
+  type TransferResult,
+  type TransferView,
+  type TransferWarning,
+} from '../messages/transfer';
+import type { Outputs } from '../mi/outputs';
 import type { Gp2gpClient } from './index';
 
 // ---- errors --------------------------------------------------------------------------------------
@@ -64,6 +77,9 @@ export const visibility = {
   /** Every failed submission: by the pipeline's own status, or ended by hand / timeout. */
   failedSubmissions: () =>
     'WorkflowType = "submissionWorkflow" AND (GP2GP_SubmissionStatus = "failed" OR ExecutionStatus = "Failed" OR ExecutionStatus = "Terminated" OR ExecutionStatus = "TimedOut" OR ExecutionStatus = "Canceled")',
+  /** Transfers whose post to the GP Registrations MI API failed (waiting for `gp2gp-mi api replay`). */
+  failedApiPosts: (ods?: string) =>
+    `WorkflowType = "transferWorkflow" AND GP2GP_ApiDelivery = "failed"${ods ? ` AND GP2GP_PracticeOds = ${quoted('practice', ods)}` : ''}`,
   /** The submissions that carried one MI day. */
   submissionsOfDay: (day: string) => `WorkflowType = "submissionWorkflow" AND GP2GP_MiDays = ${quoted('day', assertDay('day', day))}`,
 };
@@ -346,6 +362,10 @@ export interface TransferDetails {
   rows: { day: string; fields: string[] }[];
   /** Accepted but worth a look (e.g. a NACK code 0083.08 does not list), by event. */
   warnings: TransferWarning[];
+  /** Where its MI goes (absent: mesh, a record from before issue 12). */
+  outputs?: Outputs;
+  /** With outputs api or both: its posts to the GP Registrations MI API. */
+  apiDelivery?: ApiDeliveryView;
 }
 
 /**
@@ -384,13 +404,108 @@ export async function showTransfer(client: Client, practiceOds: string, key: str
       events: result.events,
       rows: rowsByDay(recordKey.side, result.events),
       warnings: transferWarnings(result.events),
+      // A run completes only with nothing left to post.
+      ...(result.apiDelivery
+        ? { apiDelivery: { status: result.apiDelivery.failed ? 'failed' : 'ok', posted: result.apiDelivery.posted.length, pending: 0, ...(result.apiDelivery.failed ? { failed: result.apiDelivery.failed } : {}) } }
+        : {}),
     };
   }
   // Running (or ended some other way): the query replays the workflow's own answer.
   const view: TransferView = await handle.query(transferQuery);
   // A run from before warnings were in the query answers without them: derived from its events.
   const warnings = view.warnings ?? transferWarnings(view.events);
-  return { ...base, side: view.side, practiceOds: view.practiceOds, key: view.key, stage: view.stage, outcome: view.outcome, events: view.events, rows: view.rows, warnings };
+  return {
+    ...base,
+    side: view.side,
+    practiceOds: view.practiceOds,
+    key: view.key,
+    stage: view.stage,
+    outcome: view.outcome,
+    events: view.events,
+    rows: view.rows,
+    warnings,
+    ...(view.outputs ? { outputs: view.outputs } : {}),
+    ...(view.apiDelivery ? { apiDelivery: view.apiDelivery } : {}),
+  };
+}
+
+// ---- posts to the GP Registrations MI API ----------------------------------------------------------
+
+export interface FailedApiPost {
+  workflowId: string;
+  practiceOds: string;
+  side: Side;
+  key: string;
+  /** The failed post (from the transfer's query); undefined if the transfer could not be asked. */
+  failed?: ApiPostFailure;
+  /** API events waiting (the failed one and those behind it). */
+  pending?: number;
+  /** Why the transfer could not be asked, if it could not. */
+  error?: string;
+}
+
+/** Transfers with a failed API post (GP2GP_ApiDelivery = "failed"), each with its failure. */
+export async function listFailedApiPosts(client: Client, filter: { practiceOds?: string } = {}, options: { limit?: number } = {}): Promise<FailedApiPost[]> {
+  const query = visibility.failedApiPosts(filter.practiceOds ? assertOds(filter.practiceOds) : undefined);
+  const limit = options.limit ?? 1000;
+  const out: FailedApiPost[] = [];
+  for await (const e of client.workflow.list({ query, pageSize: Math.min(limit, 1000) })) {
+    if (e.status.name !== 'RUNNING') continue;
+    try {
+      const view = await client.workflow.getHandle(e.workflowId).query(transferQuery);
+      // Visibility lags: a transfer replayed a moment ago is no longer failed.
+      if (view.apiDelivery?.status !== 'failed') continue;
+      out.push({
+        workflowId: e.workflowId,
+        practiceOds: view.practiceOds,
+        side: view.side,
+        key: view.key,
+        ...(view.apiDelivery.failed ? { failed: view.apiDelivery.failed } : {}),
+        pending: view.apiDelivery.pending,
+      });
+    } catch (err) {
+      const practiceOds = String(e.searchAttributes?.GP2GP_PracticeOds?.[0] ?? '');
+      const side = String(e.searchAttributes?.GP2GP_Side?.[0] ?? '') as Side;
+      out.push({ workflowId: e.workflowId, practiceOds, side, key: '', error: (err as Error).message });
+    }
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+export interface ApiReplayOutcome {
+  workflowId: string;
+  result?: ReplayApiPostsResult;
+  error?: string;
+}
+
+/** Clears a transfer's failed API post so it (and the posts behind it) are tried again. */
+export async function replayApiPosts(client: Client, workflowId: string): Promise<ApiReplayOutcome> {
+  if (!/^gp2gp-(rr|sr)-\S+$/.test(workflowId)) throw new OperationError(`workflow id: ${JSON.stringify(workflowId)} is not allowed; allowed: a transfer workflow id (gp2gp-rr-… or gp2gp-sr-…)`, 2);
+  try {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    if (description.type !== transferWorkflowType) throw new OperationError(`${workflowId} is a ${description.type}, not a transfer workflow`, 2);
+    if (description.status.name !== 'RUNNING') throw new OperationError(`${workflowId} is ${description.status.name.toLowerCase()}: only a running transfer has posts to replay`, 1);
+    return { workflowId, result: await client.workflow.getHandle(workflowId).executeUpdate(replayApiPostsUpdate) };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new OperationError(`no workflow ${workflowId}`, 1);
+    if (err instanceof WorkflowUpdateFailedError) throw new OperationError(`${workflowId}: ${err.cause?.message ?? err.message}`, 2);
+    throw err;
+  }
+}
+
+/** Replays every failed API post of a practice (or of every practice). */
+export async function replayFailedApiPosts(client: Client, filter: { practiceOds?: string } = {}): Promise<ApiReplayOutcome[]> {
+  const failed = await listFailedApiPosts(client, filter);
+  const out: ApiReplayOutcome[] = [];
+  for (const f of failed) {
+    try {
+      out.push(await replayApiPosts(client, f.workflowId));
+    } catch (err) {
+      out.push({ workflowId: f.workflowId, error: (err as Error).message });
+    }
+  }
+  return out;
 }
 
 /** Transfer workflows found by a visibility query (e.g. visibility.transferByConversationId). */

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseEncryptionKeys, type EncryptionKeys } from './encryption';
 import { ConfigError } from './errors';
 import { DAY_ALLOWED, isDay } from '../mi/formats';
+import { OUTPUTS, OUTPUTS_ALLOWED, type Outputs } from '../mi/outputs';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -38,6 +39,9 @@ export function resolvePracticesFile(env: NodeJS.ProcessEnv, dataDir: string): {
 export const EMBEDDED_SUPPLIER_MAILBOX = 'X26GPMI001';
 export const EMBEDDED_AUTHORITY_MAILBOX = 'X26NHSE001';
 export const EMBEDDED_MESH_PASSWORD = 'password';
+
+/** reportingSystemSupplier until GP2GP_REPORTING_SYSTEM_SUPPLIER is set: fine for the stand-in, not for NHS England. */
+export const DEV_REPORTING_SYSTEM_SUPPLIER = 'DEVSUPPLIER';
 
 const optionalString = z
   .string()
@@ -89,6 +93,20 @@ const envSchema = z.object({
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
+
+  // The GP Registrations MI API (issue 12): its base URL (unset = the embedded stand-in on
+  // GP2GP_REGISTRATIONS_API_PORT) and the application's API key (secret, never logged).
+  GP2GP_REGISTRATIONS_API_URL: optionalString.refine((s) => s === undefined || /^https?:\/\/[^\s/]+/i.test(s), 'an http(s) URL, e.g. https://int.api.service.nhs.uk/gp-registrations-mi'),
+  GP2GP_REGISTRATIONS_API_KEY: optionalString,
+  GP2GP_REGISTRATIONS_API_PORT: port(8400),
+  // Where MI goes by default (a practice's `outputs` setting overrides), and the supplier's ODS code
+  // the API's events carry as reportingSystemSupplier (issue 12).
+  GP2GP_OUTPUTS: z.enum(OUTPUTS, { error: (issue) => `${JSON.stringify(issue.input)} is not allowed; allowed: ${OUTPUTS_ALLOWED}` }).default('mesh'),
+  GP2GP_REPORTING_SYSTEM_SUPPLIER: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9]{1,20}$/, 'the ODS code NHS England assigned to you as a supplier: 1 to 20 letters or digits')
+    .default(DEV_REPORTING_SYSTEM_SUPPLIER),
 });
 
 export interface TemporalConfig {
@@ -147,6 +165,21 @@ export interface Config {
   encryption?: EncryptionKeys | undefined;
   /** Where the worker serves Prometheus metrics; undefined = off (GP2GP_METRICS_PORT=0). */
   metrics?: { host: string; port: number } | undefined;
+  registrationsApi: RegistrationsApiConfig;
+}
+
+/** The GP Registrations MI API (issue 12). */
+export interface RegistrationsApiConfig {
+  /** Base URL (endpoints are appended, e.g. …/gp-registrations-mi/registrations); undefined = the embedded stand-in. */
+  url: string | undefined;
+  /** The `apikey` header's value. Secret: never logged. Unset on the embedded default (npm start generates one). */
+  apiKey: string | undefined;
+  /** The embedded stand-in's port. */
+  port: number;
+  /** Where MI goes unless a practice says otherwise (GP2GP_OUTPUTS): mesh (default), api or both. */
+  outputs: Outputs;
+  /** The supplier's ODS code, sent as every API event's reportingSystemSupplier. */
+  reportingSystemSupplier: string;
 }
 
 export { ConfigError };
@@ -209,5 +242,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     practicesFile: resolvePracticesFile({ GP2GP_PRACTICES: e.GP2GP_PRACTICES }, dataDir).file,
     encryption,
     metrics: e.GP2GP_METRICS_PORT ? { host: e.GP2GP_METRICS_HOST, port: e.GP2GP_METRICS_PORT } : undefined,
+    registrationsApi: {
+      url: e.GP2GP_REGISTRATIONS_API_URL?.replace(/\/+$/, ''),
+      apiKey: e.GP2GP_REGISTRATIONS_API_KEY,
+      port: e.GP2GP_REGISTRATIONS_API_PORT,
+      outputs: e.GP2GP_OUTPUTS,
+      reportingSystemSupplier: e.GP2GP_REPORTING_SYSTEM_SUPPLIER,
+    },
   };
 }

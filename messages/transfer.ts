@@ -8,6 +8,9 @@
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { FieldWarning, Side } from '../mi/events';
+import type { Outputs } from '../mi/outputs';
+import type { ApiEndpoint } from '../mi/registrations-api';
+import type { ApiEvent } from '../mi/registrations-api-mapping';
 import type { IdentifiedEvent, TransferOutcome, TransferStage } from '../mi/transfer';
 import type { ReportingActivities } from './reporting';
 
@@ -31,6 +34,14 @@ export interface TransferOptions {
    * (the correction window), and a correction built without them would be incomplete.
    */
   maxEventAgeDays?: number;
+  /**
+   * Where this transfer's MI goes (the practice's `outputs`, else GP2GP_OUTPUTS), fixed for the run:
+   * `mesh` (rows to the reporting workflow), `api` (events posted to the GP Registrations MI API) or
+   * `both`. Undefined (runs started before issue 12) = mesh.
+   */
+  outputs?: Outputs;
+  /** reportingSystemSupplier of the API's events (GP2GP_REPORTING_SYSTEM_SUPPLIER); with outputs api or both. */
+  reportingSystemSupplier?: string;
 }
 
 export interface TransferInput {
@@ -41,12 +52,49 @@ export interface TransferInput {
   events?: StoredEvent[];
   /** Carried across continue-as-new: the first day whose rows still have to be forwarded. */
   unforwardedFrom?: string | undefined;
+  /** Carried across continue-as-new: which API events were posted, and a failed post. */
+  apiDelivery?: ApiDeliveryState;
   options?: TransferOptions;
 }
 
 export interface TransferResult {
   events: StoredEvent[];
   outcome: TransferOutcome;
+  /** With outputs api or both: what was posted (a reopened record does not post it again). */
+  apiDelivery?: ApiDeliveryState;
+}
+
+// ---- delivery to the GP Registrations MI API ---------------------------------------------------------
+
+/** A post the API refused (a 4xx other than 429): kept, and later posts of the transfer wait behind it. */
+export interface ApiPostFailure {
+  /** The API event's id (mi/registrations-api-mapping.ts). */
+  id: string;
+  endpoint: ApiEndpoint;
+  /** The API's answer (status and message), or why the post could not be made. */
+  reason: string;
+  /** When it failed (ISO). */
+  at: string;
+}
+
+export interface ApiDeliveryState {
+  /** Ids of the API events the API accepted (2xx), in posting order. */
+  posted: string[];
+  failed?: ApiPostFailure;
+}
+
+/** GP2GP_ApiDelivery: ok (all posted), pending (posts to make), failed (a post refused; see `failed`). */
+export type ApiDeliveryStatus = 'ok' | 'pending' | 'failed';
+
+export interface ApiDeliveryView {
+  status: ApiDeliveryStatus;
+  /** API events posted (accepted by the API). */
+  posted: number;
+  /** API events still to post (including the failed one and those waiting behind it). */
+  pending: number;
+  /** The post in flight (retrying 429 / 5xx / network faults), if any. */
+  inFlight?: { id: string; endpoint: ApiEndpoint };
+  failed?: ApiPostFailure;
 }
 
 /** The workflow's signature, for typed starts without importing the workflow file. */
@@ -78,8 +126,24 @@ export interface TransferView {
   forwarding: boolean;
   /** What was accepted but is worth a look, by event. */
   warnings: TransferWarning[];
+  /** Where the record's MI goes (undefined: mesh, a run started before issue 12). */
+  outputs?: Outputs;
+  /** With outputs api or both: its posts to the GP Registrations MI API. */
+  apiDelivery?: ApiDeliveryView;
 }
 export const transferQuery = defineQuery<TransferView>('transfer');
+
+export interface ReplayApiPostsResult {
+  /** The failed post cleared (it is posted again now, then those waiting behind it), if there was one. */
+  replayed?: ApiPostFailure;
+  /** API events still to post. */
+  pending: number;
+}
+/**
+ * Clears a failed API post so it and the posts waiting behind it are tried again (after the cause —
+ * e.g. the API key — is fixed). Refused when the transfer does not report to the API.
+ */
+export const replayApiPostsUpdate = defineUpdate<ReplayApiPostsResult, []>('replayApiPosts');
 
 // ---- activities ---------------------------------------------------------------------------------
 
@@ -89,11 +153,39 @@ export interface RestorePreviousRecordInput {
   runId: string;
 }
 
-/** Local activities of the transfer workflow. */
+/** The last completed run of a transfer: its events and, with outputs api or both, what it posted. */
+export interface PreviousRun {
+  events: StoredEvent[];
+  apiDelivery?: ApiDeliveryState;
+}
+
+export interface PostApiEventInput {
+  practiceOds: string;
+  event: ApiEvent;
+}
+
+export interface PostApiEventResult {
+  /** The API's HTTP status (2xx). */
+  status: number;
+}
+
+/** The activity type a refused post (4xx other than 429, missing settings) fails with: never retried. */
+export const API_POST_REFUSED = 'ApiPostRefused';
+/** The activity type of an attempt whose answer was lost after sending (retried: the API may repeat it). */
+export const API_ANSWER_LOST = 'ApiAnswerLost';
+
+/** Activities of the transfer workflow (local ones, except postApiEvent). */
 export interface TransferActivities extends Pick<ReportingActivities, 'forwardRows'> {
   /**
    * The events of the last completed run of this transfer workflow, so a record reopened by a late
    * event keeps its history; empty for a record seen for the first time.
    */
   restorePreviousRecord(input: RestorePreviousRecordInput): Promise<StoredEvent[]>;
+  /** restorePreviousRecord for a record that reports to the API: its events and what it posted. */
+  restorePreviousRun(input: RestorePreviousRecordInput): Promise<PreviousRun>;
+  /**
+   * Posts one API event to the GP Registrations MI API (a regular activity, retried with capped
+   * backoff on 429, 5xx, resets and timeouts; a refusal fails with type API_POST_REFUSED and the API's message).
+   */
+  postApiEvent(input: PostApiEventInput): Promise<PostApiEventResult>;
 }

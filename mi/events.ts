@@ -1,5 +1,6 @@
 /**
- * The hook event contract: the 13 event types, and the one validation that the
+ * The hook event contract: the 18 event types (13 that fill MESH MI's rows, 5 added for the GP
+ * Registrations MI API, which MESH rows ignore), and the one validation that the
  * client, the HTTP API, the CLI and the workflows all use. It runs inside the Temporal workflow sandbox
  * (as an update validator), so it is hand-written: no node modules, no crypto, and only a small rule
  * table at module level — lighter than a compiled schema, and its refusals can say exactly which field,
@@ -7,6 +8,16 @@
  */
 import {
   ACK_CODE_ALLOWED,
+  API_FAILURE_POINTS,
+  API_REGISTRATION_TYPES,
+  CLINICAL_TYPES,
+  DEGRADE_REASONS,
+  DEGRADE_TYPES,
+  INTEGRATION_OUTCOMES,
+  MIME_TYPE_ALLOWED,
+  MIME_TYPE_RE,
+  PLACEHOLDER_GENERATED_BY,
+  PLACEHOLDER_REASONS,
   containsNhsNumber,
   ERROR_CODE_RE,
   errorCodeAllowed,
@@ -34,6 +45,37 @@ export type FailurePoint = 10 | 20 | 30 | 40 | 50 | 60 | 70;
 /** RR19: 0 = not a large message, 1–5 = the reasons. */
 export type LargeMessageReason = 0 | 1 | 2 | 3 | 4 | 5;
 
+// The GP Registrations MI API's values (see mi/formats.ts), used by the fields added for it.
+export type ApiRegistrationType = (typeof API_REGISTRATION_TYPES)[number];
+export type ApiFailurePoint = (typeof API_FAILURE_POINTS)[number];
+export type ClinicalType = (typeof CLINICAL_TYPES)[number];
+export type IntegrationOutcome = (typeof INTEGRATION_OUTCOMES)[number];
+export type DegradeType = (typeof DEGRADE_TYPES)[number];
+export type DegradeReason = (typeof DEGRADE_REASONS)[number];
+
+/** The PDS trace at registration (the API's demographicTraceStatus). */
+export interface DemographicTraceStatus {
+  /** true: the user selected a match; false: no match selected, or no PDS trace (a new record was made). */
+  matched: boolean;
+  /** Required when matched is false, e.g. "No PDS trace results returned", "No PDS trace". */
+  reason?: string;
+  /** A smartcard or other multi-factor authentication was present during the trace. */
+  multifactorAuthenticationPresent: boolean;
+}
+/** One attachment the EHR had but the transfer did not carry (the API's placeholder). */
+export interface PlaceholderDetail {
+  clinicalType: ClinicalType;
+  generatedBy: (typeof PLACEHOLDER_GENERATED_BY)[number];
+  reason: (typeof PLACEHOLDER_REASONS)[number];
+  originalMimeType: string;
+}
+/** One degraded entry of a received EHR, with the original code(s). */
+export interface Degrade {
+  type: DegradeType;
+  reason: DegradeReason;
+  coding: { code: string; system: string }[];
+}
+
 interface EventBase {
   /** The reporting practice (HR2, RR3 or SR5). */
   practiceOds: string;
@@ -58,8 +100,28 @@ export interface RegistrationEvent extends RequesterEventBase {
   targetOds?: string;
   registrationType: RegistrationType;
   registeringUser: string;
+  // For the GP Registrations MI API (MESH rows ignore them). `conversationId` (optional on every
+  // requester event) should be set here: the API wants it from the moment of registration.
+  // The API's /registrations needs multifactorAuthenticationPresent, demographicTraceStatus and
+  // gpLinksComplete: the three come together or not at all.
+  /** The API's registration type; default NEW_GP_REGISTRATION. */
+  apiRegistrationType?: ApiRegistrationType;
+  /** The patient is on the practice's list of previously Regular patients; default: registrationType is `returning`. */
+  returningPatient?: boolean;
+  /** A smartcard or other multi-factor authentication was present during registration. */
+  multifactorAuthenticationPresent?: boolean;
+  demographicTraceStatus?: DemographicTraceStatus;
+  /** The GP Links information required for this registration is complete. */
+  gpLinksComplete?: boolean;
 }
-export interface RequestFailureEvent extends RequesterEventBase {
+/** For the API's /errors (MESH rows ignore them): where the error was, when the default is not right. */
+interface ApiFailurePointFields {
+  /** The API's failure point; default from the event (see mi/registrations-api-mapping.ts). */
+  apiFailurePoint?: ApiFailurePoint;
+  /** Where the failure was, with apiFailurePoint OTHER only. */
+  otherFailurePoint?: string;
+}
+export interface RequestFailureEvent extends RequesterEventBase, ApiFailurePointFields {
   type: 'request-failure';
   failurePoint: FailurePoint;
   failureType: 0 | 1 | 2 | 3 | 4 | 5 | 6;
@@ -86,7 +148,7 @@ export interface FragmentsReceivedEvent extends RequesterEventBase {
   /** Running total (RR21). */
   fragmentsReceived: number;
 }
-export interface ExtractAcknowledgedEvent extends RequesterEventBase {
+export interface ExtractAcknowledgedEvent extends RequesterEventBase, ApiFailurePointFields {
   type: 'extract-acknowledged';
   ackStatus: 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7;
   ackCode: string;
@@ -97,8 +159,10 @@ export interface ExtractAcknowledgedEvent extends RequesterEventBase {
    * onto TMS, which §3.4.3.5 shows as 0 on a success without any acknowledgement failure.
    */
   retries?: number;
+  /** A NACK's description, for the API's /errors (MESH rows ignore it). */
+  errorDescription?: string;
 }
-export interface ExtractAckFailureEvent extends RequesterEventBase {
+export interface ExtractAckFailureEvent extends RequesterEventBase, ApiFailurePointFields {
   type: 'extract-ack-failure';
   failureType: 1 | 2;
   errorCode: string;
@@ -112,7 +176,7 @@ export interface RequestReceivedEvent extends SenderEventBase {
   /** SR6, default 0000000000. */
   requesterConfig?: string;
 }
-export interface RequestAcknowledgedEvent extends SenderEventBase {
+export interface RequestAcknowledgedEvent extends SenderEventBase, ApiFailurePointFields {
   type: 'request-acknowledged';
   ackCode: string;
   ackMessageId?: string;
@@ -121,7 +185,7 @@ export interface RequestAcknowledgedEvent extends SenderEventBase {
   errorDescription?: string;
   retries?: number;
 }
-export interface ExtractFailureEvent extends SenderEventBase {
+export interface ExtractFailureEvent extends SenderEventBase, ApiFailurePointFields {
   type: 'extract-failure';
   failurePoint: FailurePoint;
   failureType: 1 | 2 | 3 | 4;
@@ -144,6 +208,10 @@ export interface EhrSentEvent extends SenderEventBase {
   extractMessageId: string;
   largeMessaging: boolean;
   placeholders?: PlaceholderCounts;
+  /** For the API's /ehr-responses (MESH rows ignore them): the structured part's size, attachments excluded. */
+  ehrStructuredSizeBytes?: number;
+  /** For the API's /ehr-responses: each placeholder of the transfer. */
+  placeholderDetails?: PlaceholderDetail[];
 }
 export interface FragmentsSentEvent extends SenderEventBase {
   type: 'fragments-sent';
@@ -155,6 +223,47 @@ export interface ConversationClosedEvent extends SenderEventBase {
   type: 'conversation-closed';
 }
 
+// Stages MESH MI has no field for: reported to the GP Registrations MI API only (MESH rows ignore them).
+// All are the requesting practice's (RR): the API says the requesting practice submits them.
+
+/** Whether the registration will start an electronic transfer of the record (internal, GP2GP or GP Connect). */
+export interface TransferCompatibilityEvent extends RequesterEventBase {
+  type: 'transfer-compatibility';
+  /** The transfer stays within one system (no GP2GP or GP Connect). */
+  internalTransfer: boolean;
+  /** The registration will start an electronic transfer. */
+  transferCompatible: boolean;
+  /** Required when transferCompatible is false, e.g. "Previous practice is not eligible for electronic transfer". */
+  reason?: string;
+  /** The sending (previous) practice, as on registration. */
+  targetOds?: string;
+}
+/** One attachment of the received EHR processed and saved (or not) into the clinical system. */
+export interface DocumentReceivedEvent extends RequesterEventBase {
+  type: 'document-received';
+  clinicalType: ClinicalType;
+  mimeType: string;
+  sizeBytes: number;
+  /** The document was added to the patient's record. */
+  successful: boolean;
+  /** Required when successful is false: an error code and/or description. */
+  reason?: string;
+}
+/** The EHR is received and available for the user to integrate or reject. */
+export interface ReadyToIntegrateEvent extends RequesterEventBase {
+  type: 'ready-to-integrate';
+}
+/** The user's integration of the EHR, with the API's outcome. */
+export interface IntegrationOutcomeEvent extends RequesterEventBase {
+  type: 'integration-outcome';
+  outcome: IntegrationOutcome;
+}
+/** The degrades identified in the received EHR (the API gets them with nothing that names the transfer). */
+export interface DegradesIdentifiedEvent extends RequesterEventBase {
+  type: 'degrades-identified';
+  degrades: Degrade[];
+}
+
 export type RequesterEvent =
   | RegistrationEvent
   | RequestFailureEvent
@@ -162,7 +271,12 @@ export type RequesterEvent =
   | EhrReceivedEvent
   | FragmentsReceivedEvent
   | ExtractAcknowledgedEvent
-  | ExtractAckFailureEvent;
+  | ExtractAckFailureEvent
+  | TransferCompatibilityEvent
+  | DocumentReceivedEvent
+  | ReadyToIntegrateEvent
+  | IntegrationOutcomeEvent
+  | DegradesIdentifiedEvent;
 export type SenderEvent =
   | RequestReceivedEvent
   | RequestAcknowledgedEvent
@@ -182,6 +296,12 @@ export const REQUESTER_EVENT_TYPES = [
   'fragments-received',
   'extract-acknowledged',
   'extract-ack-failure',
+  // for the GP Registrations MI API only
+  'transfer-compatibility',
+  'document-received',
+  'ready-to-integrate',
+  'integration-outcome',
+  'degrades-identified',
 ] as const satisfies readonly RequesterEvent['type'][];
 export const SENDER_EVENT_TYPES = [
   'request-received',
@@ -192,6 +312,17 @@ export const SENDER_EVENT_TYPES = [
   'conversation-closed',
 ] as const satisfies readonly SenderEvent['type'][];
 export const EVENT_TYPES: readonly EventType[] = [...REQUESTER_EVENT_TYPES, ...SENDER_EVENT_TYPES];
+/** The types no MESH MI field is filled from: they feed the GP Registrations MI API only. */
+export const API_ONLY_EVENT_TYPES = [
+  'transfer-compatibility',
+  'document-received',
+  'ready-to-integrate',
+  'integration-outcome',
+  'degrades-identified',
+] as const satisfies readonly EventType[];
+export function isApiOnlyEventType(type: string): boolean {
+  return (API_ONLY_EVENT_TYPES as readonly string[]).includes(type);
+}
 
 export function sideOf(type: EventType): Side {
   return (REQUESTER_EVENT_TYPES as readonly string[]).includes(type) ? 'RR' : 'SR';
@@ -426,6 +557,107 @@ const eventIdRule: RuleSpec = {
   check: (v) => ok(typeof v === 'string' && /^[\x21-\x7E]{1,128}$/.test(v)),
 };
 
+// ---- rules of the fields added for the GP Registrations MI API ---------------------------------------
+
+/** Plain words, no control characters, no NHS number: reasons and descriptions sent to the API. */
+const apiTextRule = (max: number): RuleSpec => ({
+  allowed: `text of 1 to ${max} characters, without control characters and without patient identifiers`,
+  check: (v, e) => (typeof v === 'string' && v.length > max ? NOT_ALLOWED : textRule.check(v, e)),
+});
+const reasonRule = apiTextRule(1000);
+const bytesRule = integerRule(0, 2_147_483_647);
+const mimeRule: RuleSpec = { allowed: MIME_TYPE_ALLOWED, check: (v) => ok(typeof v === 'string' && MIME_TYPE_RE.test(v)) };
+const apiFailurePointRule = oneOf(API_FAILURE_POINTS);
+const otherFailurePointRule: RuleSpec = {
+  allowed: `${reasonRule.allowed}; only with apiFailurePoint OTHER`,
+  check: (v, e) => (e.apiFailurePoint !== 'OTHER' ? `is only allowed with apiFailurePoint OTHER (here ${show(e.apiFailurePoint)})` : reasonRule.check(v, e)),
+};
+const apiFailureFields = { apiFailurePoint: opt(apiFailurePointRule), otherFailurePoint: opt(otherFailurePointRule) };
+
+/** An object of exactly the given fields, each checked by its rule: the reason names the inner field. */
+function objectCheck(v: unknown, fields: Record<string, Rule>, where = ''): string | undefined {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return `${where ? `${where} ` : ''}is not an object`;
+  const obj = v as Record<string, unknown>;
+  for (const key of Object.keys(obj)) if (!(key in fields)) return `has an unknown field ${where}${key}`;
+  for (const [key, rule] of Object.entries(fields)) {
+    if (obj[key] === undefined) {
+      if (!rule.optional) return `lacks ${where}${key}`;
+      continue;
+    }
+    const why = rule.check(obj[key], obj);
+    if (why) return `has ${where}${key} ${show(obj[key])}, which ${why}; ${key}: ${rule.allowed}`;
+  }
+  return undefined;
+}
+function listCheck(v: unknown, item: Record<string, Rule>, what: string, max: number): string | undefined {
+  if (!Array.isArray(v) || v.length === 0 || v.length > max) return `is not a list of 1 to ${max} ${what}`;
+  for (let i = 0; i < v.length; i++) {
+    const why = objectCheck(v[i], item, `[${i}].`);
+    if (why) return why;
+  }
+  return undefined;
+}
+
+const demographicTraceFields: Record<string, Rule> = {
+  matched: req(booleanRule),
+  reason: opt({ ...reasonRule, check: (v, e) => reasonRule.check(v, e) }),
+  multifactorAuthenticationPresent: req(booleanRule),
+};
+const demographicTraceRule: RuleSpec = {
+  allowed: '{ matched: true or false, multifactorAuthenticationPresent: true or false, reason: text (required when matched is false) }',
+  check: (v) => {
+    const why = objectCheck(v, demographicTraceFields);
+    if (why) return why;
+    const t = v as Record<string, unknown>;
+    return t.matched === false && t.reason === undefined ? 'lacks reason, which is required when matched is false' : undefined;
+  },
+};
+/** The three registration fields the API's /registrations needs come together. */
+const REGISTRATION_API_FIELDS = ['multifactorAuthenticationPresent', 'demographicTraceStatus', 'gpLinksComplete'] as const;
+const togetherRule = (field: (typeof REGISTRATION_API_FIELDS)[number], base: RuleSpec): RuleSpec => ({
+  allowed: `${base.allowed}; given together with ${REGISTRATION_API_FIELDS.filter((f) => f !== field).join(' and ')} (the API's /registrations needs all three)`,
+  check: (v, e) => {
+    const why = base.check(v, e);
+    if (why) return why;
+    const absent = REGISTRATION_API_FIELDS.filter((f) => e[f] === undefined);
+    return absent.length ? `is given without ${absent.join(' and ')}` : undefined;
+  },
+});
+
+const placeholderDetailFields: Record<string, Rule> = {
+  clinicalType: req(oneOf(CLINICAL_TYPES)),
+  generatedBy: req(oneOf(PLACEHOLDER_GENERATED_BY)),
+  reason: req(oneOf(PLACEHOLDER_REASONS)),
+  originalMimeType: req(mimeRule),
+};
+const placeholderDetailsRule: RuleSpec = {
+  allowed: `a list of 1 to 999 placeholders, each { clinicalType: ${oneOf(CLINICAL_TYPES).allowed}; generatedBy: SENDER or PRE_EXISTING; reason: ${oneOf(PLACEHOLDER_REASONS).allowed}; originalMimeType: ${MIME_TYPE_ALLOWED} }`,
+  check: (v) => listCheck(v, placeholderDetailFields, 'placeholders', 999),
+};
+
+const codingFields: Record<string, Rule> = {
+  code: req({ allowed: 'a code of 1 to 64 letters, digits or ". _ : -"', check: (v) => ok(typeof v === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(v)) }),
+  system: req({ allowed: 'the coding system, 1 to 200 printable characters, e.g. http://snomed.info/sct', check: (v) => ok(typeof v === 'string' && /^[\x21-\x7E]{1,200}$/.test(v)) }),
+};
+const degradeFields: Record<string, Rule> = {
+  type: req(oneOf(DEGRADE_TYPES)),
+  reason: req(oneOf(DEGRADE_REASONS)),
+  coding: req({ allowed: 'a list of 1 to 20 codings { code, system }', check: (v) => listCheck(v, codingFields, 'codings', 20) }),
+};
+const degradesRule: RuleSpec = {
+  allowed: `a list of 1 to 999 degrades, each { type: ${oneOf(DEGRADE_TYPES).allowed}; reason: ${oneOf(DEGRADE_REASONS).allowed}; coding: a list of { code, system }, e.g. { "code": "1676331000000110", "system": "http://snomed.info/sct" } }`,
+  check: (v) => listCheck(v, degradeFields, 'degrades', 999),
+};
+
+/**
+ * Optional fields that become required by another field's value: checked after the field rules, and
+ * reported as missing. `when` sees the event as given.
+ */
+const REQUIRED_WHEN: { type: EventType; field: string; when: (e: Record<string, unknown>) => boolean; allowed: string }[] = [
+  { type: 'transfer-compatibility', field: 'reason', when: (e) => e.transferCompatible === false, allowed: `${reasonRule.allowed}; required when transferCompatible is false` },
+  { type: 'document-received', field: 'reason', when: (e) => e.successful === false, allowed: `${reasonRule.allowed}; required when successful is false (an error code and/or description)` },
+];
+
 type FieldsOf<E> = Exclude<keyof E, 'type'>;
 type RulesOf<E> = { [F in FieldsOf<E>]-?: undefined extends E[F] ? Rule<true> : Rule<false> };
 type RuleTable = { [T in EventType]: RulesOf<EventOfType<T>> };
@@ -442,6 +674,11 @@ const RULES: RuleTable = {
     targetOds: opt(odsRule),
     registrationType: req(oneOf(REGISTRATION_TYPES)),
     registeringUser: req(userRule(false)),
+    apiRegistrationType: opt(oneOf(API_REGISTRATION_TYPES)),
+    returningPatient: opt(booleanRule),
+    multifactorAuthenticationPresent: opt(togetherRule('multifactorAuthenticationPresent', booleanRule)),
+    demographicTraceStatus: opt(togetherRule('demographicTraceStatus', demographicTraceRule)),
+    gpLinksComplete: opt(togetherRule('gpLinksComplete', booleanRule)),
   },
   'request-failure': {
     ...requester,
@@ -452,6 +689,7 @@ const RULES: RuleTable = {
     errorCode: opt(errorCodeRule(8)),
     errorDescription: opt(textRule),
     retries: opt(retriesRule),
+    ...apiFailureFields,
   },
   'ehr-requested': { ...requester, conversationId: req(uuidRule), requestMessageId: req(uuidRule), targetOds: opt(odsRule) },
   'ehr-received': { ...requester, extractMessageId: req(uuidRule), largeMessageReasons: opt(reasonsRule), fragmentsTotal: opt(fragmentsRule) },
@@ -473,8 +711,35 @@ const RULES: RuleTable = {
     ackMessageId: opt(uuidRule),
     actingUser: req(userRule(true)),
     retries: opt(retriesRule),
+    errorDescription: opt(textRule),
+    ...apiFailureFields,
   },
-  'extract-ack-failure': { ...requester, failureType: req(oneOf([1, 2])), errorCode: req(errorCodeRule(8)), errorDescription: opt(textRule), retries: opt(retriesRule) },
+  'extract-ack-failure': {
+    ...requester,
+    failureType: req(oneOf([1, 2])),
+    errorCode: req(errorCodeRule(8)),
+    errorDescription: opt(textRule),
+    retries: opt(retriesRule),
+    ...apiFailureFields,
+  },
+  'transfer-compatibility': {
+    ...requester,
+    internalTransfer: req(booleanRule),
+    transferCompatible: req(booleanRule),
+    reason: opt(reasonRule),
+    targetOds: opt(odsRule),
+  },
+  'document-received': {
+    ...requester,
+    clinicalType: req(oneOf(CLINICAL_TYPES)),
+    mimeType: req(mimeRule),
+    sizeBytes: req(bytesRule),
+    successful: req(booleanRule),
+    reason: opt(reasonRule),
+  },
+  'ready-to-integrate': { ...requester },
+  'integration-outcome': { ...requester, outcome: req(oneOf(INTEGRATION_OUTCOMES)) },
+  'degrades-identified': { ...requester, degrades: req(degradesRule) },
   'request-received': {
     ...sender,
     requestMessageId: req(uuidRule),
@@ -489,6 +754,7 @@ const RULES: RuleTable = {
     errorCode: opt(errorCodeRule(10)),
     errorDescription: opt(textRule),
     retries: opt(retriesRule),
+    ...apiFailureFields,
   },
   'extract-failure': {
     ...sender,
@@ -499,8 +765,16 @@ const RULES: RuleTable = {
     errorCode: opt(errorCodeRule(10)),
     errorDescription: opt(textRule),
     retries: opt(retriesRule),
+    ...apiFailureFields,
   },
-  'ehr-sent': { ...sender, extractMessageId: req(uuidRule), largeMessaging: req(booleanRule), placeholders: opt(placeholdersRule) },
+  'ehr-sent': {
+    ...sender,
+    extractMessageId: req(uuidRule),
+    largeMessaging: req(booleanRule),
+    placeholders: opt(placeholdersRule),
+    ehrStructuredSizeBytes: opt(bytesRule),
+    placeholderDetails: opt(placeholderDetailsRule),
+  },
   'fragments-sent': {
     ...sender,
     fragmentsTotal: req(fragmentsRule),
@@ -556,6 +830,9 @@ export function validateEvent(input: unknown, options: ValidateOptions = {}): Va
     }
     const why = rule.check(value, event);
     if (why) problems.push(problem(field, value, rule.allowed, why));
+  }
+  for (const r of REQUIRED_WHEN) {
+    if (r.type === type && event[r.field] === undefined && r.when(event)) problems.push(problem(r.field, undefined, r.allowed, 'missing'));
   }
 
   const occurredAt = event.occurredAt;

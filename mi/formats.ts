@@ -139,3 +139,64 @@ export const FORBIDDEN_CONTROL_RE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u00
 export function oneLine(text: string): string {
   return text.replace(/\r\n|[\r\n\t]/g, ' ');
 }
+
+// ---- the GP Registrations MI API's values (the successor to MESH MI) ---------------------------------
+// Plain constants, so that the hook contract (workflow-safe) and the API's schemas (mi/registrations-api.ts,
+// zod) share one list of each.
+
+/** The API's registration.type: a new (or returning) GP registration, or a change to the Regular patient type. */
+export const API_REGISTRATION_TYPES = ['NEW_GP_REGISTRATION', 'CHANGE_PATIENT_TYPE'] as const;
+/** Attachment and placeholder clinical types (EhrAttachmentCode of the MIM). */
+export const CLINICAL_TYPES = [
+  'SCANNED_DOCUMENT',
+  'ORIGINAL_TEXT_DOCUMENT',
+  'OCR_TEXT_DOCUMENT',
+  'IMAGE',
+  'AUDIO_DICTATION',
+  'OTHER_AUDIO',
+  'OTHER_DIGITAL_SIGNAL',
+  'EDI_MESSAGE',
+  'NOT_AVAILABLE',
+  'OTHER',
+] as const;
+/** Who made a placeholder: the sending practice, or it was already in the EHR. */
+export const PLACEHOLDER_GENERATED_BY = ['SENDER', 'PRE_EXISTING'] as const;
+/** NPFIT-PC-BLD-0099.04's reasons for a missing attachment. */
+export const PLACEHOLDER_REASONS = ['FILE_TYPE_UNSUPPORTED', 'FILE_DELETED', 'FILE_NOT_FOUND', 'FILE_LOCKED', 'UNABLE_TO_DETERMINE_PROBLEM'] as const;
+/** Degraded entry categories (NPFIT-PC-BLD-0132.03). */
+export const DEGRADE_TYPES = ['MEDICATION', 'NON_DRUG_ALLERGY', 'DRUG_ALLERGY', 'REFERRAL', 'PLAN', 'REQUEST', 'RECORD_ENTRY', 'OTHER'] as const;
+/** CODE: cannot be mapped; NUMERIC_VALUE: made text; DRUG_NAME: made text; OTHER: any other reason. */
+export const DEGRADE_REASONS = ['CODE', 'NUMERIC_VALUE', 'DRUG_NAME', 'OTHER'] as const;
+/**
+ * Integration outcomes. INTEGRATED_AND_SUPPRESSED and SUPPRESSED_AND_REACTIVATED are for returning
+ * patients only; FILED_AS_ATTACHMENT is for GP2GP 1.1a; FAILED_TO_INTEGRATE comes with an error event.
+ */
+export const INTEGRATION_OUTCOMES = [
+  'INTEGRATED',
+  'INTEGRATED_AND_SUPPRESSED',
+  'SUPPRESSED_AND_REACTIVATED',
+  'FILED_AS_ATTACHMENT',
+  'REJECTED',
+  'INTERNAL_TRANSFER',
+  'FAILED_TO_INTEGRATE',
+] as const;
+/**
+ * Where an error happened, as the API names it. PATIENT_TRACE and PATIENT_GENERAL_UPDATE: PDS;
+ * ENDPOINT_LOOKUP: SDS; EHR_REQUESTED: requesting the EHR; EHR_RESPONSE: generating and sending it;
+ * EHR_READY_TO_INTEGRATE: making it available to integrate; EHR_INTEGRATION: integrating; OTHER.
+ */
+export const API_FAILURE_POINTS = [
+  'PATIENT_TRACE',
+  'ENDPOINT_LOOKUP',
+  'PATIENT_GENERAL_UPDATE',
+  'EHR_REQUESTED',
+  'EHR_RESPONSE',
+  'EHR_READY_TO_INTEGRATE',
+  'EHR_INTEGRATION',
+  'OTHER',
+] as const;
+/** The API's errorCode: letters, digits and underscores, 1 to 50 of them. */
+export const API_ERROR_CODE_RE = /^[A-Za-z0-9_]{1,50}$/;
+/** A MIME type (type/subtype), e.g. application/pdf. */
+export const MIME_TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+export const MIME_TYPE_ALLOWED = 'a MIME type (type/subtype), e.g. application/pdf';

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { toAscii } from './ascii';
+import { isOutputs, OUTPUTS_ALLOWED, type Outputs } from './outputs';
 import {
   APPLICATION_STATUS_ALLOWED,
   APPLICATION_STATUS_RE,
@@ -38,6 +39,13 @@ export interface PracticeSettings {
   placeholderColumns?: boolean;
   /** When this practice's MI is sent: `daily` or `weekly` (MI09); default GP2GP_CADENCE. */
   cadence?: 'daily' | 'weekly';
+  /** Where this practice's MI goes: `mesh`, `api` (the GP Registrations MI API) or `both`; default GP2GP_OUTPUTS. */
+  outputs?: Outputs;
+}
+
+/** A practice's outputs: its own setting, else the service's (GP2GP_OUTPUTS). */
+export function outputsOf(practice: Pick<PracticeSettings, 'outputs'> | undefined, serviceDefault: Outputs): Outputs {
+  return practice?.outputs ?? serviceDefault;
 }
 
 /** HR4's content: quotes are added on rendering, and the whole field may have 100 characters. */
@@ -77,6 +85,7 @@ const FIELD_CHECKS: Record<keyof PracticeSettings, { optional?: true; check: Che
   largeMessageFactorB: { check: decimal(4) },
   placeholderColumns: { optional: true, check: (v) => (typeof v === 'boolean' ? undefined : 'true or false') },
   cadence: { optional: true, check: (v) => (v === 'daily' || v === 'weekly' ? undefined : 'daily or weekly') },
+  outputs: { optional: true, check: (v) => (isOutputs(v) ? undefined : OUTPUTS_ALLOWED) },
 };
 
 /** Settings earlier versions accepted but never used: refused with what to do, not as unknown. */

@@ -113,9 +113,10 @@ export interface TransferProgress {
  * second) are ordered by where they stand in the protocol, not by their eventIds (content hashes,
  * arbitrary); the same type at one instant falls back to the merge order, as the rows do.
  */
-const STAGE_ORDER: readonly string[] = [
+const STAGE_ORDER: readonly EventType[] = [
   // requester (RR)
-  'registration', 'ehr-requested', 'request-failure', 'ehr-received', 'fragments-received', 'extract-ack-failure', 'extract-acknowledged',
+  'registration', 'transfer-compatibility', 'ehr-requested', 'request-failure', 'ehr-received', 'fragments-received',
+  'document-received', 'degrades-identified', 'ready-to-integrate', 'integration-outcome', 'extract-ack-failure', 'extract-acknowledged',
   // sender (SR)
   'request-received', 'request-acknowledged', 'ehr-sent', 'fragments-sent', 'extract-failure', 'conversation-closed',
 ];

@@ -7,6 +7,9 @@ import type { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, Next } from '@temporalio/worker';
 import type { ForwardRowsInput } from '../messages/reporting';
 import type { SendSubmissionFilesInput, SentFile, TrackedMessage } from '../messages/submission';
+import { ApplicationFailure } from '@temporalio/common';
+import type { MetricMeter } from '@temporalio/common';
+import { API_ANSWER_LOST, API_POST_REFUSED, type PostApiEventInput, type PostApiEventResult } from '../messages/transfer';
 import { METRICS } from './metric-names';
 
 export function activityInterceptors(): ActivityInterceptorsFactory {
@@ -24,6 +27,7 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
     try {
       result = await next(input);
     } catch (err) {
+      if (activityType === 'postApiEvent') countApiPost(meter, arg, err);
       // The SDK logs failures too; this line carries our ids for searching the logs by workflow.
       this.ctx.log.warn('activity attempt failed', {
         activityType,
@@ -57,6 +61,9 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
         }
         break;
       }
+      case 'postApiEvent':
+        countApiPost(meter, arg, undefined, result);
+        break;
       case 'pollInbox': {
         const inbox = meter.createCounter(METRICS.inboxMessages, 'messages', 'inbox messages by kind');
         for (const item of ((result as { items?: { kind?: string }[] } | undefined)?.items ?? [])) inbox.add(1, { kind: item.kind ?? 'other' });
@@ -64,5 +71,22 @@ class MetricsInbound implements ActivityInboundCallsInterceptor {
       }
     }
     return result;
+  }
+}
+
+/** One attempt of postApiEvent: its outcome by endpoint and status, and a possible repeat to come. */
+function countApiPost(meter: MetricMeter, arg: unknown, err: unknown, result?: unknown): void {
+  const endpoint = String((arg as Partial<PostApiEventInput> | undefined)?.event?.endpoint ?? 'unknown').slice(0, 40);
+  const posts = meter.createCounter(METRICS.apiPosts, 'posts', 'posts to the GP Registrations MI API by endpoint, result and status');
+  if (err === undefined) {
+    posts.add(1, { endpoint, result: 'ok', status: String((result as Partial<PostApiEventResult> | undefined)?.status ?? 'unknown') });
+    return;
+  }
+  const failure = err instanceof ApplicationFailure ? err : undefined;
+  const code = (failure?.details?.[0] as { code?: unknown } | undefined)?.code;
+  const status = typeof code === 'string' ? code.slice(0, 10) : 'error';
+  posts.add(1, { endpoint, result: failure?.type === API_POST_REFUSED ? 'failed' : 'retried', status });
+  if (failure?.type === API_ANSWER_LOST) {
+    meter.createCounter(METRICS.apiPostRepeats, 'posts', 'API posts made again after an answer lost once sent (possible repeats at the API)').add(1, { endpoint });
   }
 }

@@ -1,6 +1,7 @@
 /**
  * MESH call metrics without touching the MESH client: undici publishes every request on Node's
- * diagnostics channels, and the MESH client is the worker's only undici user. Each HTTP attempt is
+ * diagnostics channels; only MESH API paths are counted (the GP Registrations MI API client, also
+ * undici, is counted by its activity: gp2gp_api_posts). Each HTTP attempt is
  * counted by operation and status, timed, and counted as retried when its answer is one the client
  * retries (429, 5xx, a network error). The client's own channel says when MESH stopped answering the
  * deprecated local-id lookup that guards first sends (the send then goes ahead without it).

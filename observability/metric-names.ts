@@ -38,6 +38,18 @@ export const METRICS = {
    * MESH answered it with neither a tracking record nor 404; label status (the HTTP status).
    */
   meshLocalIdLookupUnavailable: 'gp2gp_mesh_local_id_lookup_unavailable',
+  /**
+   * Posts to the GP Registrations MI API, one per attempt: endpoint, result ok | retried (429, 5xx,
+   * network, timeout) | failed (refused: a 4xx other than 429, or no API key), status (HTTP status,
+   * `timeout` or `network`).
+   */
+  apiPosts: 'gp2gp_api_posts',
+  /**
+   * API posts made again after an attempt whose answer was lost once sent (reset, closed or timed out
+   * after the request left): the API may have acted on the lost one, so each is a possible repeat
+   * there (it has no idempotency key). By endpoint.
+   */
+  apiPostRepeats: 'gp2gp_api_post_repeats',
   /** Practices the running worker reports for (its practices file). */
   practices: 'gp2gp_practices_configured',
   /** When the worker became ready (unix seconds). */

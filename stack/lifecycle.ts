@@ -132,6 +132,8 @@ interface StackRecord {
   dataDir: string;
   reaper?: { pid: number; start?: string | undefined } | undefined;
   processes: ProcessRecord[];
+  /** Servers running inside the supervisor itself (the Registrations API stand-in), with their ports. */
+  serves?: { name: string; ports: number[] }[] | undefined;
 }
 
 /** The supervisor's pid alone (`npm run demo` reads it to send SIGUSR2). */
@@ -172,8 +174,10 @@ export function earlierStack(dataDir: string): string | undefined {
   }
   const left = (record?.processes ?? []).filter((p) => groupRunning(p.pid, p.start));
   if (isRunning(pid, record?.start)) {
+    const inside = (record?.serves ?? []).map((s) => `${s.name} in pid ${pid} itself (port${s.ports.length > 1 ? 's' : ''} ${s.ports.join(', ')})`);
+    const running = [...(left.length ? [describe(left)] : []), ...inside].join(', ');
     return (
-      `already running (pid ${pid}) with data in ${dataDir}${left.length ? `: ${describe(left)}` : ''}. ` +
+      `already running (pid ${pid}) with data in ${dataDir}${running ? `: ${running}` : ''}. ` +
       `Stop it with Ctrl-C in its terminal or \`kill ${pid}\`; or set GP2GP_DATA_DIR and other ports to run a second one`
     );
   }
@@ -190,7 +194,7 @@ export function earlierStack(dataDir: string): string | undefined {
 // ---- the data folder -------------------------------------------------------------------------------
 
 /** What `npm start` keeps in a data folder: one holding any of these (or nothing) is ours to chmod. */
-const OURS = ['stack.pid', 'temporal', 'mesh', 'logs', 'api-token', 'practices.json', 'authority'];
+const OURS = ['stack.pid', 'temporal', 'mesh', 'logs', 'api-token', 'practices.json', 'authority', 'registrations-api', 'registrations-api-key'];
 
 /**
  * Creates the data folder owner-only (0700), or makes an existing one so, saying what it changed.
@@ -237,6 +241,7 @@ export function stackStopping(): boolean {
 export class StackGuard {
   stopping = false;
   private readonly tracked = new Map<number, Tracked>();
+  private readonly serves = new Map<string, number[]>();
   private reaper: ChildProcess | undefined;
   private watch: NodeJS.Timeout | undefined;
   private readonly start = startTimeOf(process.pid);
@@ -288,6 +293,13 @@ export class StackGuard {
       this.tell(`-${pid}`);
       this.save();
     });
+  }
+
+  /** A server running inside this process (it stops with it): listed, with its ports, for a second start's message. */
+  serving(name: string, ports: number[] | undefined): void {
+    if (ports) this.serves.set(name, ports);
+    else this.serves.delete(name);
+    this.save();
   }
 
   /** SIGKILL to every group still running: a second Ctrl-C, or a stop taking too long. */
@@ -357,6 +369,7 @@ export class StackGuard {
       dataDir: this.dataDir,
       reaper: this.reaper?.pid ? { pid: this.reaper.pid, start: startTimeOf(this.reaper.pid) } : undefined,
       processes: [...this.tracked.values()].map(({ name, pid, start, ports }) => ({ name, pid, start, ports })),
+      serves: this.serves.size ? [...this.serves].map(([name, ports]) => ({ name, ports })) : undefined,
     };
     try {
       writePrivate(RECORD_FILE(this.dataDir), `${JSON.stringify(record, null, 2)}\n`);

@@ -13,6 +13,7 @@ import { ConfigError, EMBEDDED_MESH_PASSWORD, loadConfig, type Config } from '..
 import { MeshClient } from '../mesh';
 import { AuthorityMailbox } from './authority';
 import { prepareApi, startApiProcess } from './api';
+import { prepareRegistrationsApiStandIn, STAND_IN_REQUESTS_PATH, type RegistrationsApiStandIn } from './registrations-api-stand-in';
 import { ProvisionError, provision } from './provision';
 import { earlierStack, secureDataDir, StackGuard } from './lifecycle';
 import { checkMetricsPort, composePractices, prepareCodecServer } from './operators';
@@ -164,6 +165,8 @@ async function main(): Promise<void> {
     workerEnv.GP2GP_PRACTICES = practices.file;
     await checkMetricsPort(config);
     const preparedApi = await prepareApi(config, process.env);
+    // The GP Registrations MI API's local stand-in (issue 12), unless GP2GP_REGISTRATIONS_API_URL names another.
+    const preparedStandIn = await prepareRegistrationsApiStandIn(config);
     const codec = await prepareCodecServer(config, workerEnv, logs);
     const needTools = !config.temporal.address || !config.mesh.url;
     const tools = needTools ? withUmask(userUmask, () => provision(say)) : undefined;
@@ -205,6 +208,18 @@ async function main(): Promise<void> {
       workerEnv.MESH_PASSWORD = config.mesh.password ?? EMBEDDED_MESH_PASSWORD;
     }
 
+    let standIn: RegistrationsApiStandIn | undefined;
+    if (preparedStandIn) {
+      // In this process: it stops with it, however it is stopped.
+      standIn = await preparedStandIn.start(logs);
+      const s = standIn;
+      started.push({ stop: () => s.stop().finally(() => guard?.serving('Registrations API stand-in', undefined)) });
+      guard.serving('Registrations API stand-in', [s.port]);
+      if (stopping) return;
+      workerEnv.GP2GP_REGISTRATIONS_API_URL = s.url;
+      workerEnv.GP2GP_REGISTRATIONS_API_KEY = preparedStandIn.apiKey;
+    }
+
     const superviseWorker = () =>
       superviseProcess({
         name: 'worker',
@@ -242,6 +257,12 @@ async function main(): Promise<void> {
     say(`  MESH              ${workerEnv.MESH_URL ?? config.mesh.url}${mesh ? ' (NHS England MESH sandbox, file store)' : ''}`);
     say(`  MESH mailboxes    ours ${config.mesh.mailbox} → Authority ${config.mesh.to}, workflow ${config.mesh.workflowId}`);
     if (mesh) say(`  Authority files   ${path.join(config.dataDir, 'authority')} (embedded stand-in: downloads and acknowledges)`);
+    if (standIn) {
+      say(`  Registrations API ${standIn.url} (local stand-in checking every request against the API's contract; ${preparedStandIn!.keyNote})`);
+      say(`  API stand-in      accepted requests at ${standIn.origin}${STAND_IN_REQUESTS_PATH} (apikey header), log ${path.join(logs, 'registrations-api.log')}`);
+    } else {
+      say(`  Registrations API ${config.registrationsApi.url} (GP2GP_REGISTRATIONS_API_URL; ${config.registrationsApi.apiKey ? 'key from GP2GP_REGISTRATIONS_API_KEY' : 'no GP2GP_REGISTRATIONS_API_KEY set'})`);
+    }
     say(`  HTTP API          ${api.url}/v1/events (${api.tokenNote}; OpenAPI at ${api.url}/v1/openapi.json)`);
     say(`  practices         ${practices.file} (${practices.count}${practices.demo ? `, ${practices.demo} added by npm run demo` : ''})`);
     say(`  metrics           ${config.metrics ? `http://${config.metrics.host}:${config.metrics.port}/metrics (Prometheus; dashboard observability/grafana-dashboard.json)` : 'off (GP2GP_METRICS_PORT=0)'}`);

@@ -1,6 +1,7 @@
 /**
- * One real Temporal dev server and one real MESH sandbox (full NHSMESH auth, file store) for the whole
- * test run, on free loopback ports; their addresses reach the tests through `inject()`.
+ * One real Temporal dev server, one real MESH sandbox (full NHSMESH auth, file store) and one GP
+ * Registrations MI API stand-in (in this process) for the whole test run, on free loopback ports;
+ * their addresses reach the tests through `inject()`.
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -8,6 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { provision } from '../stack/provision';
+import { startRegistrationsApiStandIn, type RegistrationsApiStandIn } from '../stack/registrations-api-stand-in';
 import { freePort, startMeshSandbox, startTemporalDevServer, type ServerHandle } from '../stack/servers';
 import { TEST_MAILBOXES } from './support/stack';
 
@@ -21,6 +23,13 @@ declare module 'vitest' {
     workDir: string;
     /** The dev server's Web UI (test/browser drives it in Chromium). */
     temporalUiUrl: string;
+    /**
+     * The GP Registrations MI API stand-in (stack/registrations-api-stand-in.ts): its base URL (as
+     * GP2GP_REGISTRATIONS_API_URL takes it, …/gp-registrations-mi), and the key it accepts in the
+     * `apikey` header. Accepted requests: GET <origin>/_stand-in/requests (same header).
+     */
+    registrationsApiUrl: string;
+    registrationsApiKey: string;
   }
 }
 
@@ -29,8 +38,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   console.log(`Temporal CLI: ${tools.temporalCliSource}`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp2gp-mi-test-'));
   const servers: ServerHandle[] = [];
+  let standIn: RegistrationsApiStandIn | undefined;
   const stopAll = async () => {
-    await Promise.all(servers.map((s) => s.stop()));
+    await Promise.all([...servers.map((s) => s.stop()), standIn?.stop()]);
   };
   try {
     const namespace = 'default';
@@ -56,9 +66,17 @@ export default async function setup(project: TestProject): Promise<() => Promise
         logFile: path.join(workDir, 'mesh-sandbox.log'),
       }),
     );
+    const registrationsApiKey = randomBytes(24).toString('hex');
+    standIn = await startRegistrationsApiStandIn({
+      port: 0,
+      apiKey: registrationsApiKey,
+      dir: path.join(workDir, 'registrations-api'),
+    });
     project.provide('temporalAddress', servers[0]!.address);
     project.provide('temporalNamespace', namespace);
     project.provide('meshUrl', servers[1]!.address);
+    project.provide('registrationsApiUrl', standIn.url);
+    project.provide('registrationsApiKey', registrationsApiKey);
     project.provide('meshSharedKey', sharedKey);
     project.provide('meshStoreDir', storeDir);
     project.provide('workDir', workDir);

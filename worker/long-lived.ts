@@ -7,7 +7,8 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
 import { connectTemporalClient } from '../config/temporal';
 import { startReporting } from '../client/reporting';
-import { loadPractices } from '../mi/practices';
+import { loadPractices, outputsOf } from '../mi/practices';
+import { reportsToMesh } from '../mi/outputs';
 import { inboxWorkflowType, type InboxWorkflow } from '../messages/inbox';
 import { inboxWorkflowId } from '../workflows/ids';
 import { log } from '../observability/log';
@@ -16,7 +17,10 @@ export async function ensureLongLivedWorkflows(config: Config): Promise<void> {
   const client = await connectTemporalClient(config);
   try {
     const practices = loadPractices(config.practicesFile);
-    for (const practice of practices) await startReporting(client, config, practice.ods, { practice });
+    // A practice reporting to the API only has no MESH reporting (its transfers forward no rows).
+    for (const practice of practices) {
+      if (reportsToMesh(outputsOf(practice, config.registrationsApi.outputs))) await startReporting(client, config, practice.ods, { practice });
+    }
     try {
       await client.workflow.start<InboxWorkflow>(inboxWorkflowType, {
         workflowId: inboxWorkflowId(config.mesh.mailbox),

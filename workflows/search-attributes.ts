@@ -15,6 +15,8 @@ export const SEARCH_ATTRIBUTES = {
   GP2GP_Outcome: 'Keyword',
   GP2GP_SubmissionStatus: 'Keyword',
   GP2GP_MiDays: 'KeywordList',
+  /** A transfer's posts to the GP Registrations MI API: ok | pending | failed (only when its outputs include api). */
+  GP2GP_ApiDelivery: 'Keyword',
 } as const;
 
 export const practiceOdsKey = defineSearchAttributeKey('GP2GP_PracticeOds', SearchAttributeType.KEYWORD);
@@ -25,3 +27,4 @@ export const stageKey = defineSearchAttributeKey('GP2GP_Stage', SearchAttributeT
 export const outcomeKey = defineSearchAttributeKey('GP2GP_Outcome', SearchAttributeType.KEYWORD);
 export const submissionStatusKey = defineSearchAttributeKey('GP2GP_SubmissionStatus', SearchAttributeType.KEYWORD);
 export const miDaysKey = defineSearchAttributeKey('GP2GP_MiDays', SearchAttributeType.KEYWORD_LIST);
+export const apiDeliveryKey = defineSearchAttributeKey('GP2GP_ApiDelivery', SearchAttributeType.KEYWORD);

@@ -22,8 +22,23 @@ import {
   type TransferProgress,
   type TransferStage,
 } from '../mi/transfer';
+import { reportsToMesh } from '../mi/outputs';
+import { apiEventsOf, type ApiEvent } from '../mi/registrations-api-mapping';
 import type { ForwardRowsInput } from '../messages/reporting';
-import type { RecordEventResult, StoredEvent, TransferInput, TransferResult, TransferView, TransferWarning } from '../messages/transfer';
+import type {
+  ApiDeliveryState,
+  ApiDeliveryStatus,
+  ApiDeliveryView,
+  ApiPostFailure,
+  PreviousRun,
+  RecordEventResult,
+  ReplayApiPostsResult,
+  StoredEvent,
+  TransferInput,
+  TransferResult,
+  TransferView,
+  TransferWarning,
+} from '../messages/transfer';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -46,6 +61,8 @@ export interface TransferAttributes {
   days: string[];
   registrationId?: string;
   conversationId?: string;
+  /** GP2GP_ApiDelivery: only for a record that reports to the API. */
+  apiDelivery?: ApiDeliveryStatus;
 }
 
 /** What changed in what the record shows since it was last asked; each part only when it changed. */
@@ -59,6 +76,11 @@ export interface RunStart {
   now: number;
   /** The run was continued from an earlier one (its events, if any, came in the input). */
   continued?: boolean;
+  /**
+   * The record posts its API events (outputs api or both, and the run is of a version that does:
+   * the workflow decides, behind its patch, so earlier histories replay unchanged).
+   */
+  api?: boolean;
 }
 
 /** One transfer record (RR or SR) and the state of the run that holds it. */
@@ -81,6 +103,15 @@ export class TransferRecord {
   private eventsThisRun = 0;
   private shownDetails = '';
   private shownAttributes = '';
+  /** Rows go to the reporting workflow (outputs mesh or both; runs before issue 12: always). */
+  readonly reportsToMesh: boolean;
+  /** API events are posted (outputs api or both, on a run of a version that does). */
+  readonly reportsToApi: boolean;
+  private readonly posted = new Set<string>();
+  private postedOrder: string[] = [];
+  private apiFailure: ApiPostFailure | undefined;
+  private apiInFlightEvent: ApiEvent | undefined;
+  private apiEventsOfEvents: ApiEvent[] | undefined;
 
   constructor(
     private readonly input: TransferInput,
@@ -90,6 +121,9 @@ export class TransferRecord {
     this.practiceOds = input.practiceOds;
     this.key = input.key;
     for (const e of input.events ?? []) this.hold(e);
+    this.reportsToMesh = reportsToMesh(input.options?.outputs);
+    this.reportsToApi = start.api === true;
+    if (this.reportsToApi && input.apiDelivery) this.restoreApiDelivery(input.apiDelivery);
     this.unforwardedFrom = input.unforwardedFrom;
     this.restoredFlag = input.events !== undefined || start.continued === true;
     this.lastEventArrival = start.now;
@@ -119,6 +153,12 @@ export class TransferRecord {
     this.restoredFlag = true;
   }
 
+  /** restore() for a record that reports to the API: the earlier run's events and what it posted. */
+  restoreRun(previous: PreviousRun): void {
+    if (previous.apiDelivery) this.restoreApiDelivery(previous.apiDelivery);
+    this.restore(previous.events);
+  }
+
   /** Records an event that passed the validator: new, a duplicate, or a conflict with the one held. */
   record(event: StoredEvent): Recorded {
     const delivery = deliveryOf(this.byId.get(event.eventId), event);
@@ -126,7 +166,7 @@ export class TransferRecord {
     if (delivery.is === 'duplicate') return { outcome: 'duplicate', eventId: event.eventId };
     this.hold(event);
     const day = utcDayOf(event.occurredAt);
-    if (this.unforwardedFrom === undefined || day < this.unforwardedFrom) this.unforwardedFrom = day;
+    if (this.reportsToMesh && (this.unforwardedFrom === undefined || day < this.unforwardedFrom)) this.unforwardedFrom = day;
     return { outcome: 'accepted', eventId: event.eventId };
   }
 
@@ -135,6 +175,7 @@ export class TransferRecord {
     this.byId.set(event.eventId, event);
     this.events.push(event);
     this.progressOfEvents = undefined;
+    this.apiEventsOfEvents = undefined;
   }
 
   // ---- forwarding rows --------------------------------------------------------------------------
@@ -158,6 +199,104 @@ export class TransferRecord {
 
   rowsFrom(fromDay: string): DayRow[] {
     return rowsFrom(this.side, this.key, this.events, fromDay);
+  }
+
+  // ---- posting API events (GP Registrations MI API) ----------------------------------------------
+
+  private restoreApiDelivery(state: ApiDeliveryState): void {
+    for (const id of state.posted) this.markPosted(id);
+    if (state.failed) this.apiFailure = state.failed;
+  }
+
+  private markPosted(id: string): void {
+    if (this.posted.has(id)) return;
+    this.posted.add(id);
+    this.postedOrder.push(id);
+  }
+
+  /** The API events the record's events imply, in posting order (mi/registrations-api-mapping.ts). */
+  apiEvents(): ApiEvent[] {
+    if (!this.reportsToApi) return [];
+    return (this.apiEventsOfEvents ??= apiEventsOf(this.side, this.events, {
+      reportingSystemSupplier: this.input.options?.reportingSystemSupplier ?? '',
+    }));
+  }
+
+  private unposted(): ApiEvent[] {
+    return this.apiEvents().filter((e) => !this.posted.has(e.id));
+  }
+
+  /**
+   * The next API event to post, if one may be posted now: once the earlier events are restored, one at
+   * a time, in order, and none while a failed post waits for a replay (order is kept per transfer).
+   */
+  nextApiPost(): ApiEvent | undefined {
+    if (!this.reportsToApi || !this.restoredFlag || this.apiFailure || this.apiInFlightEvent) return undefined;
+    return this.unposted()[0];
+  }
+
+  /** Takes the next API event to post (see nextApiPost) and marks it in flight. */
+  startApiPost(): ApiEvent | undefined {
+    const next = this.nextApiPost();
+    this.apiInFlightEvent = next;
+    return next;
+  }
+
+  apiPosted(id: string): void {
+    this.markPosted(id);
+    if (this.apiInFlightEvent?.id === id) this.apiInFlightEvent = undefined;
+  }
+
+  /** The API refused the post (or it could not be made): kept with the reason; later posts wait. */
+  apiPostFailed(event: Pick<ApiEvent, 'id' | 'endpoint'>, reason: string, at: string): void {
+    this.apiFailure = { id: event.id, endpoint: event.endpoint, reason, at };
+    if (this.apiInFlightEvent?.id === event.id) this.apiInFlightEvent = undefined;
+  }
+
+  get apiInFlight(): boolean {
+    return this.apiInFlightEvent !== undefined;
+  }
+
+  /** Posts still owed: in flight, failed, or not yet made. The run does not complete meanwhile. */
+  get apiOutstanding(): boolean {
+    if (!this.reportsToApi) return false;
+    return this.apiInFlightEvent !== undefined || this.apiFailure !== undefined || this.unposted().length > 0;
+  }
+
+  /** Why a replay cannot be asked of this record, or undefined. */
+  replayRefusal(): string | undefined {
+    if (!this.reportsToApi) return `this ${this.side} record of ${this.practiceOds} does not report to the GP Registrations MI API (outputs ${this.input.options?.outputs ?? 'mesh'})`;
+    return undefined;
+  }
+
+  /** Clears a failed post so it, and the posts waiting behind it, are tried again. */
+  replayApiPosts(): ReplayApiPostsResult {
+    const replayed = this.apiFailure;
+    this.apiFailure = undefined;
+    return { ...(replayed ? { replayed } : {}), pending: this.unposted().length };
+  }
+
+  apiStatus(): ApiDeliveryStatus | undefined {
+    if (!this.reportsToApi) return undefined;
+    if (this.apiFailure) return 'failed';
+    return this.apiOutstanding ? 'pending' : 'ok';
+  }
+
+  apiDeliveryState(): ApiDeliveryState {
+    return { posted: [...this.postedOrder], ...(this.apiFailure ? { failed: this.apiFailure } : {}) };
+  }
+
+  apiDeliveryView(): ApiDeliveryView | undefined {
+    const status = this.apiStatus();
+    if (status === undefined) return undefined;
+    const inFlight = this.apiInFlightEvent;
+    return {
+      status,
+      posted: this.posted.size,
+      pending: this.unposted().length,
+      ...(inFlight ? { inFlight: { id: inFlight.id, endpoint: inFlight.endpoint } } : {}),
+      ...(this.apiFailure ? { failed: this.apiFailure } : {}),
+    };
   }
 
   // ---- what the record says ---------------------------------------------------------------------
@@ -203,6 +342,8 @@ export class TransferRecord {
       rows: rowsByDay(this.side, this.events),
       forwarding: this.forwardInFlight || this.unforwardedFrom !== undefined || !this.restoredFlag,
       warnings: this.warnings(),
+      ...(this.input.options?.outputs ? { outputs: this.input.options.outputs } : {}),
+      ...(this.reportsToApi ? { apiDelivery: this.apiDeliveryView() } : {}),
     };
   }
 
@@ -219,12 +360,14 @@ export class TransferRecord {
       `${this.side} record of ${this.practiceOds}: ${this.events.length} events, stage ${this.stage()}, ` +
       `outcome ${this.outcome(now)}` +
       (this.unforwardedFrom ? `; forwarding rows from ${this.unforwardedFrom}` : '; all rows forwarded') +
-      (warnings.length ? `; warning: ${warnings.map((w) => w.message).join('; ')}` : '');
+      (warnings.length ? `; warning: ${warnings.map((w) => w.message).join('; ')}` : '') +
+      this.apiDetails();
     if (details !== this.shownDetails) {
       this.shownDetails = details;
       out.details = details;
     }
-    const attributes = JSON.stringify([this.stage(), this.outcome(now), this.days(), conversationId ?? null]);
+    const apiDelivery = this.apiStatus();
+    const attributes = JSON.stringify([this.stage(), this.outcome(now), this.days(), conversationId ?? null, ...(apiDelivery ? [apiDelivery] : [])]);
     if (attributes !== this.shownAttributes) {
       this.shownAttributes = attributes;
       out.attributes = {
@@ -235,12 +378,21 @@ export class TransferRecord {
         days: this.days(),
         ...(this.side === 'RR' ? { registrationId: this.key } : {}),
         ...(conversationId ? { conversationId } : {}),
+        ...(apiDelivery ? { apiDelivery } : {}),
       };
     }
     return out;
   }
 
   // ---- the run's end ----------------------------------------------------------------------------
+
+  /** The API part of the details: only for a record that reports to the API. */
+  private apiDetails(): string {
+    const v = this.apiDeliveryView();
+    if (!v) return '';
+    if (v.failed) return `; API post FAILED (${v.failed.endpoint}): ${v.failed.reason} — replay with gp2gp-mi api replay`;
+    return `; API: ${v.posted} posted${v.pending ? `, ${v.pending} to post` : ''}`;
+  }
 
   /** Time for a new run: this one has taken many updates, or Temporal suggests it. */
   shouldContinueAsNew(suggested: boolean): boolean {
@@ -249,8 +401,13 @@ export class TransferRecord {
 
   /** The next run's input: the events travel with it; only once every row has been forwarded. */
   continueAsNewInput(): TransferInput | undefined {
-    if (this.unforwardedFrom !== undefined) return undefined;
-    return { ...this.input, events: this.events, unforwardedFrom: this.unforwardedFrom };
+    if (this.unforwardedFrom !== undefined || this.apiInFlightEvent) return undefined;
+    return {
+      ...this.input,
+      events: this.events,
+      unforwardedFrom: this.unforwardedFrom,
+      ...(this.reportsToApi ? { apiDelivery: this.apiDeliveryState() } : {}),
+    };
   }
 
   /**
@@ -273,6 +430,6 @@ export class TransferRecord {
   }
 
   result(now: number): TransferResult {
-    return { events: this.events, outcome: this.outcome(now) };
+    return { events: this.events, outcome: this.outcome(now), ...(this.reportsToApi ? { apiDelivery: this.apiDeliveryState() } : {}) };
   }
 }

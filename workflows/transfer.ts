@@ -8,10 +8,13 @@
  * are TransferRecord's (workflows/transfer-record.ts); this file only lends it Temporal.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  patched,
+  proxyActivities,
   proxyLocalActivities,
   setCurrentDetails,
   setHandler,
@@ -19,8 +22,17 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { recordEventUpdate, transferQuery, type TransferActivities, type TransferInput, type TransferResult } from '../messages/transfer';
-import { conversationIdKey, miDaysKey, outcomeKey, practiceOdsKey, registrationIdKey, sideKey, stageKey } from './search-attributes';
+import { reportsToApi } from '../mi/outputs';
+import {
+  API_POST_REFUSED,
+  recordEventUpdate,
+  replayApiPostsUpdate,
+  transferQuery,
+  type TransferActivities,
+  type TransferInput,
+  type TransferResult,
+} from '../messages/transfer';
+import { apiDeliveryKey, conversationIdKey, miDaysKey, outcomeKey, practiceOdsKey, registrationIdKey, sideKey, stageKey } from './search-attributes';
 import { TransferRecord } from './transfer-record';
 
 // A local activity: forwarding runs inside the workflow task that accepted the event, so each event
@@ -35,8 +47,29 @@ const { restorePreviousRecord } = proxyLocalActivities<TransferActivities>({
   retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
 });
 
+// Posting to the GP Registrations MI API: a regular activity, one API event per call (so a retry
+// never re-posts an event the API already answered), retried with capped exponential backoff on 429,
+// 5xx, resets and timeouts for as long as it takes; a refusal (other 4xx) is not retried.
+const { postApiEvent } = proxyActivities<TransferActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes: [API_POST_REFUSED] },
+});
+const { restorePreviousRun } = proxyLocalActivities<TransferActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '30 seconds' },
+});
+
+/** The reason of a failed post: the activity's own message (the API's answer), else the failure's. */
+function postFailureReason(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
 export async function transferWorkflow(input: TransferInput): Promise<TransferResult> {
-  const record = new TransferRecord(input, { now: Date.now(), continued: workflowInfo().continuedFromExecutionRunId !== undefined });
+  // Posting to the API is new (issue 12): only for records whose outputs include it, and only on runs
+  // of this version — histories of earlier versions never reach patched() and replay unchanged.
+  const api = reportsToApi(input.options?.outputs) && patched('registrations-api');
+  const record = new TransferRecord(input, { now: Date.now(), continued: workflowInfo().continuedFromExecutionRunId !== undefined, api });
 
   setHandler(
     recordEventUpdate,
@@ -59,6 +92,21 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     },
   );
   setHandler(transferQuery, () => record.view(Date.now()));
+  setHandler(
+    replayApiPostsUpdate,
+    () => {
+      const result = record.replayApiPosts();
+      show();
+      return result;
+    },
+    {
+      validator: () => {
+        const refusal = record.replayRefusal();
+        if (refusal) throw new Error(refusal);
+      },
+      description: 'Clear a failed API post so it (and the posts behind it) are tried again',
+    },
+  );
 
   const show = () => {
     const { details, attributes: a } = record.shown(Date.now());
@@ -72,12 +120,38 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
       { key: miDaysKey, value: a.days },
       ...(a.registrationId ? [{ key: registrationIdKey, value: a.registrationId }] : []),
       ...(a.conversationId ? [{ key: conversationIdKey, value: a.conversationId }] : []),
+      ...(a.apiDelivery ? [{ key: apiDeliveryKey, value: a.apiDelivery }] : []),
     ]);
   };
 
+  // Set just before the run ends (continue-as-new or completion): no new post starts after it.
+  let closing = false;
+  const postApiEvents = async (): Promise<void> => {
+    for (;;) {
+      await condition(() => !closing && record.nextApiPost() !== undefined);
+      // The run may have decided to end in the same activation (its continuation ran first).
+      if (closing) return;
+      const event = record.startApiPost();
+      if (!event) continue;
+      show();
+      try {
+        await postApiEvent({ practiceOds: record.practiceOds, event });
+        record.apiPosted(event.id);
+      } catch (err) {
+        record.apiPostFailed(event, postFailureReason(err), new Date(Date.now()).toISOString());
+      }
+      show();
+    }
+  };
+  // Beside the main loop: rows keep going to the reporting workflow while the API is down, and the
+  // API's posts keep their own order.
+  if (api) void postApiEvents();
+
   if (!record.restored) {
     // Updates are accepted meanwhile and wait for this (see the handler).
-    record.restore(await restorePreviousRecord({ workflowId: workflowInfo().workflowId, runId: workflowInfo().runId }));
+    const previous = { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId };
+    if (api) record.restoreRun(await restorePreviousRun(previous));
+    else record.restore(await restorePreviousRecord(previous));
   }
 
   let timer: { at: number; fired: boolean; done: Promise<void> } | undefined;
@@ -93,9 +167,13 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     show();
 
     if (record.shouldContinueAsNew(workflowInfo().continueAsNewSuggested)) {
-      await condition(allHandlersFinished);
+      // A post in flight ends first: its answer decides what the next run still has to post.
+      await condition(() => allHandlersFinished() && !record.apiInFlight);
       const next = record.continueAsNewInput();
-      if (next) return await continueAsNew<typeof transferWorkflow>(next);
+      if (next) {
+        closing = true;
+        return await continueAsNew<typeof transferWorkflow>(next);
+      }
       continue;
     }
 
@@ -114,8 +192,16 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     await Promise.race([condition(() => record.hasUnforwarded || armed.fired), armed.done]);
     if (record.hasUnforwarded) continue;
     if (Date.now() >= quietUntil) {
+      if (record.apiOutstanding) {
+        // Quiet, but API posts are owed (retrying, or failed and waiting for a replay): the run stays
+        // until they are made; a new event wakes it too.
+        const seen = record.events.length;
+        await condition(() => record.hasUnforwarded || !record.apiOutstanding || record.events.length !== seen);
+        continue;
+      }
       await condition(allHandlersFinished);
-      if (record.hasUnforwarded) continue;
+      if (record.hasUnforwarded || record.apiOutstanding) continue;
+      closing = true;
       show();
       return record.result(Date.now());
     }

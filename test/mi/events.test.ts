@@ -15,7 +15,7 @@ const MSG = '58E88CD9-0565-4BA2-8BD0-463D6209CCBE';
 const rr = { practiceOds: 'A12345', registrationId: 'REG-1', occurredAt: AT };
 const sr = { practiceOds: 'A12345', conversationId: CONV, occurredAt: AT };
 
-/** One valid event of each of the 13 types, with every optional field used somewhere. */
+/** One valid event of each of the 18 types, with every optional field used somewhere (the API-only fields: API_FIELDS below). */
 const VALID: Record<HookEvent['type'], Record<string, unknown>> = {
   registration: { type: 'registration', ...rr, targetOds: 'B23456', registrationType: 'new', registeringUser: 'L12345' },
   'request-failure': { type: 'request-failure', ...rr, conversationId: CONV, failurePoint: 60, failureType: 6, fatal: true, failedMessageId: MSG, errorCode: '06', errorDescription: 'Patient not at surgery', retries: 2 },
@@ -30,6 +30,12 @@ const VALID: Record<HookEvent['type'], Record<string, unknown>> = {
   'ehr-sent': { type: 'ehr-sent', ...sr, extractMessageId: MSG, largeMessaging: true, placeholders: { fileTypeUnsupported: 1, deleted: 0, notFound: 2, locked: 0, undetermined: 0 } },
   'fragments-sent': { type: 'fragments-sent', ...sr, fragmentsTotal: 10, fragmentsAcceptedByTms: 10, fragmentsAcknowledged: 9 },
   'conversation-closed': { type: 'conversation-closed', ...sr, eventId: 'gp-system-event-42' },
+  // the types added for the GP Registrations MI API (MESH rows ignore them)
+  'transfer-compatibility': { type: 'transfer-compatibility', ...rr, conversationId: CONV, internalTransfer: false, transferCompatible: false, reason: 'Previous practice is not eligible for electronic transfer', targetOds: 'B23456' },
+  'document-received': { type: 'document-received', ...rr, clinicalType: 'SCANNED_DOCUMENT', mimeType: 'application/pdf', sizeBytes: 3084322, successful: false, reason: 'Large file size' },
+  'ready-to-integrate': { type: 'ready-to-integrate', ...rr },
+  'integration-outcome': { type: 'integration-outcome', ...rr, outcome: 'INTEGRATED_AND_SUPPRESSED' },
+  'degrades-identified': { type: 'degrades-identified', ...rr, degrades: [{ type: 'RECORD_ENTRY', reason: 'CODE', coding: [{ code: '1676331000000110', system: 'http://snomed.info/sct' }] }] },
 };
 
 function problems(input: unknown, options = { now: NOW }): FieldProblem[] {

@@ -5,6 +5,7 @@
  * record fit the field table. SR2/SR3 follow the field table (request id, then conversation id), not
  * the §3.4.4 print, as the Authority's own loader does.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkFile } from '../../mi/check';
 import { renderRecordSets } from '../../mi/csv';
@@ -12,6 +13,7 @@ import type { HookEvent } from '../../mi/events';
 import type { PracticeSettings } from '../../mi/practices';
 import { recordSet, recordSetFromRows } from '../../mi/record-set';
 import { buildRow } from '../../mi/records';
+import { withApiExtrasArb } from './api-events';
 
 const SPEC_PRACTICE: PracticeSettings = {
   ods: 'A81010',
@@ -37,6 +39,13 @@ const registration = (occurredAt: string, registeringUser = '1234567890') =>
 /** The rendered row line of a record, as it appears in a file (without its CRLF). */
 function renderedRow(side: 'RR' | 'SR', events: HookEvent[]): string {
   const fields = buildRow(side, events);
+  // The types and fields added for the GP Registrations MI API never change a MESH row.
+  // (API fields go on events with an eventId, so the examples get ids; they change no row either.)
+  const identified = events.map((e, i) => ({ ...e, eventId: `example-${i}` }));
+  expect(buildRow(side, identified)).toEqual(fields);
+  for (const enriched of fc.sample(withApiExtrasArb(side, 'REG-0001', identified), { numRuns: 20, seed: 12 })) {
+    expect(buildRow(side, enriched)).toEqual(fields);
+  }
   const file = renderRecordSets([recordSetFromRows(REQUESTER, '2010-08-24', [{ side, key: 'k', firstEventAt: '2010-08-24T00:00:00.000Z', fields }])]);
   return file.split('\r\n')[1]!;
 }

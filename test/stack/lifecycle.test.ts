@@ -121,6 +121,17 @@ describe('what a start says about an earlier one', () => {
     expect(message).toMatch(new RegExp(`already running \\(pid ${supervisor.pid}\\) with data in .*MESH sandbox pid ${mesh.pid} \\(port 18700\\)`));
     expect(message).toContain(`kill ${supervisor.pid}`);
   });
+
+  it('an earlier one still running names the servers inside it too (the Registrations API stand-in) and their ports', async () => {
+    const dir = base();
+    const supervisor = group();
+    await sleep(50);
+    record(dir, supervisor.pid!, startTimeOf(supervisor.pid!), []);
+    const json = JSON.parse(fs.readFileSync(path.join(dir, 'stack.json'), 'utf8'));
+    fs.writeFileSync(path.join(dir, 'stack.json'), JSON.stringify({ ...json, serves: [{ name: 'Registrations API stand-in', ports: [18400] }] }));
+    const message = earlierStack(dir)!;
+    expect(message).toContain(`already running (pid ${supervisor.pid}) with data in ${dir}: Registrations API stand-in in pid ${supervisor.pid} itself (port 18400)`);
+  });
 });
 
 describe('the clean-up process (stack/reaper.cjs)', () => {

@@ -54,6 +54,10 @@ async function otherPorts(): Promise<Record<string, string>> {
     GP2GP_API_PORT: String(await freePort()),
     GP2GP_METRICS_PORT: String(await freePort()),
     GP2GP_CODEC_PORT: String(await freePort()),
+    GP2GP_REGISTRATIONS_API_PORT: String(await freePort()),
+    // The embedded Registrations API stand-in, whatever the calling shell has set.
+    GP2GP_REGISTRATIONS_API_URL: '',
+    GP2GP_REGISTRATIONS_API_KEY: '',
   };
 }
 
@@ -77,7 +81,7 @@ describe('npm start (the embedded stack)', () => {
       TEMPORAL_ADDRESS: '',
       MESH_URL: '',
     };
-    const allPorts = [ports.temporal, ports.ui, ports.mesh, Number(env.GP2GP_API_PORT), Number(env.GP2GP_METRICS_PORT)];
+    const allPorts = [ports.temporal, ports.ui, ports.mesh, Number(env.GP2GP_API_PORT), Number(env.GP2GP_METRICS_PORT), Number(env.GP2GP_REGISTRATIONS_API_PORT)];
     const first = start(env);
     running.push(first);
     await until(first, /Ctrl-C stops everything/);
@@ -90,6 +94,16 @@ describe('npm start (the embedded stack)', () => {
     // Secrets are never printed: the generated MESH shared key stays in its file.
     const sharedKey = fs.readFileSync(path.join(dataDir, 'mesh', 'shared-key'), 'utf8').trim();
     expect(first.output()).not.toContain(sharedKey);
+    // The Registrations API stand-in (issue 12) runs inside the supervisor, its generated key in a
+    // 0600 file, never printed; it answers as the API does.
+    const standInUrl = `http://127.0.0.1:${env.GP2GP_REGISTRATIONS_API_PORT}/gp-registrations-mi`;
+    expect(first.output()).toContain(`Registrations API ${standInUrl} (local stand-in`);
+    const keyFile = path.join(dataDir, 'registrations-api-key');
+    expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
+    const apiKey = fs.readFileSync(keyFile, 'utf8').trim();
+    expect(first.output()).not.toContain(apiKey);
+    expect((await fetch(`${standInUrl}/ehr-requests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    expect((await fetch(`${standInUrl}/ehr-requests`, { method: 'POST', headers: { apikey: apiKey, 'content-type': 'application/json' }, body: '{}' })).status).toBe(400);
 
     // The worker starts a reporting workflow for each configured practice.
     const address = `127.0.0.1:${ports.temporal}`;

@@ -19,6 +19,8 @@ export const TEST_MAILBOXES = [
   'X26SUP016', 'X26NHS016',
   // test/pipeline.reporting.test.ts and test/days.test.ts (issue 16)
   'X26SUP031', 'X26NHS031',
+  // test/registrations-api/delivery.test.ts, delivery.faults.test.ts (issue 12)
+  'X26SUP041', 'X26NHS041', 'X26SUP042', 'X26NHS042', 'X26SUP043', 'X26NHS043',
 ];
 
 /** Password of every sandbox mailbox. */
