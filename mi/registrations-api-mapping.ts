@@ -181,7 +181,10 @@ function requesterApiEvent(e: RequesterEvent, at: string, r: RecordContext): Map
       // The API's /registrations needs the three fields the contract makes come together.
       if (e.multifactorAuthenticationPresent === undefined || e.demographicTraceStatus === undefined || e.gpLinksComplete === undefined) return undefined;
       const trace = e.demographicTraceStatus;
-      return withPayload('/registrations', common(r, at, 'optional', e.targetOds ?? r.sendingOds), {
+      // The previous practice as the registration itself names it, never one a later event brings
+      // (transfer-compatibility, ehr-requested): /registrations is posted when the registration
+      // arrives, so anything else would make its body depend on what had arrived by then.
+      return withPayload('/registrations', common({ ...r, sendingOds: e.targetOds }, at, 'optional'), {
         registration: {
           type: e.apiRegistrationType ?? 'NEW_GP_REGISTRATION',
           returningPatient: e.returningPatient ?? e.registrationType === 'returning',

@@ -3,7 +3,6 @@
  * events in through the hooks client → transfer workflows → reporting → submissions → MESH → the
  * Authority's mailbox, compared byte for byte with the offline render of the same events.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -11,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { inboxWorkflowId, reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { transferQuery } from '../messages/transfer';
+import { offlineRender, waitForForwarding } from './support/offline-render';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 import { recordSetsOf } from './support/record-sets';
 import type { SubmissionView } from '../messages/submission';
@@ -21,30 +20,6 @@ const PRACTICES = ['A81001', 'B82002', 'C83003'].map((ods, i) => syntheticPracti
 
 function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
-}
-
-const BIN = path.join(__dirname, '..', 'bin', 'gp2gp-mi.js');
-
-function offlineRender(events: HookEvent[], practicesFile: string, from: string, to: string, dir: string): Map<string, string> {
-  const eventsFile = path.join(dir, `events-${from}-${to}.jsonl`);
-  fs.writeFileSync(eventsFile, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-  const out = execFileSync(process.execPath, [BIN, 'render', '--events', eventsFile, '--practices', practicesFile, '--from', from, '--to', to], {
-    encoding: 'utf8',
-  });
-  return recordSetsOf(out);
-}
-
-async function waitForForwarding(pipeline: TestPipeline, events: HookEvent[]): Promise<void> {
-  const ids = new Set(events.map((e) => {
-    const { side, practiceOds, key } = recordKeyOf(e);
-    return transferWorkflowId(side, practiceOds, key);
-  }));
-  for (const id of ids) {
-    await eventually(async () => {
-      const view = await pipeline.client.temporal.workflow.getHandle(id).query(transferQuery);
-      return view.forwarding ? undefined : true;
-    }, 60_000, `${id} to forward its rows`);
-  }
 }
 
 /** Saves one history of each workflow type for the replay tests (test/replay.test.ts). */

@@ -166,6 +166,10 @@ describe('apiEventsOf: a requester (RR)', () => {
     const events = apiEventsOf('RR', [reg, tc], CTX);
     expect(events.map((e) => e.endpoint)).toEqual(['/registrations', '/transfer-compatibility-statuses']);
     expect(events[1]!.body.sendingPracticeOdsCode).toBe('C34567');
+    // The registration named no previous practice: its /registrations (posted when it arrives, before
+    // the compatibility) names none either, whatever the record learns later.
+    expect(events[0]!.body).not.toHaveProperty('sendingPracticeOdsCode');
+    expect(apiEventsOf('RR', [reg], CTX)[0]!.body).toEqual(events[0]!.body);
     expectValid(events);
   });
 

@@ -21,6 +21,8 @@ export const TEST_MAILBOXES = [
   'X26SUP031', 'X26NHS031',
   // test/registrations-api/delivery.test.ts, delivery.faults.test.ts (issue 12)
   'X26SUP041', 'X26NHS041', 'X26SUP042', 'X26NHS042', 'X26SUP043', 'X26NHS043',
+  // test/registrations-api/e2e.test.ts (issue 12)
+  'X26SUP051', 'X26NHS051',
 ];
 
 /** Password of every sandbox mailbox. */
