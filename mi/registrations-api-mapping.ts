@@ -106,6 +106,8 @@ function senderContext(practiceOds: string, conversationId: string, fold: Record
   return { supplier: ctx.reportingSystemSupplier, practiceOds, conversationId, requestingOds: fold.latest['request-received']?.requestingOds, sendingOds: practiceOds };
 }
 
+const withoutSending = (r: RecordContext): RecordContext => ({ ...r, sendingOds: undefined });
+
 /** The API's event time: UTC, whole seconds, as its examples write it. */
 const apiTime = (at: string) => `${at.slice(0, 19)}Z`;
 
@@ -208,13 +210,17 @@ function requesterApiEvent(e: RequesterEvent, at: string, r: RecordContext): Map
       });
     case 'ehr-requested':
       return withPayload('/ehr-requests', common(r, at, 'required', e.targetOds ?? r.sendingOds));
+    // A requester's /errors never carries the sending practice: it is known only from other events
+    // (the registration's or request's), so a failure arriving first would be posted without it and the
+    // body would depend on arrival. The Authority joins an error to its transfer by conversationId,
+    // whose /ehr-requests names the sending practice.
     case 'request-failure':
-      return withPayload('/errors', common(r, at, 'optional'), errorPayload(e, requestFailureFacts(e)));
+      return withPayload('/errors', common(withoutSending(r), at, 'optional'), errorPayload(e, requestFailureFacts(e)));
     case 'extract-acknowledged':
       if (e.ackCode === '0') return undefined;
       return withPayload(
         '/errors',
-        common(r, at, 'optional'),
+        common(withoutSending(r), at, 'optional'),
         errorPayload(e, {
           errorCode: e.ackCode,
           errorDescription: e.errorDescription ?? `negative acknowledgement ${e.ackCode} of the EHR extract`,
@@ -224,7 +230,7 @@ function requesterApiEvent(e: RequesterEvent, at: string, r: RecordContext): Map
     case 'extract-ack-failure':
       return withPayload(
         '/errors',
-        common(r, at, 'optional'),
+        common(withoutSending(r), at, 'optional'),
         errorPayload(e, {
           errorCode: apiErrorCode(e.errorCode, `GP2GP_MI_ACK_FAILURE_${e.failureType}`),
           errorDescription: e.errorDescription ?? 'the acknowledgement of the EHR extract could not be sent',

@@ -268,6 +268,30 @@ describe('apiEventsOf never depends on arrival', () => {
   });
 });
 
+describe('what is posted on arrival is what the whole record implies', () => {
+  // The service posts an API event as soon as the events that have arrived imply it, and never again:
+  // so for any arrival order, a body implied by a prefix must already be the body of the whole record.
+  it('any arrival order, any prefix: each implied event has its final body', () => {
+    fc.assert(
+      fc.property(
+        enrichedRecordArb.chain((r) => fc.tuple(fc.constant(r), fc.shuffledSubarray(r.events, { minLength: r.events.length, maxLength: r.events.length }), fc.nat())),
+        ([{ side, events }, arrival, cut]) => {
+          // One transfer has one requester, one sender and one conversation: records whose events
+          // contradict each other (generated, never real) cannot have one final body to compare with.
+          for (const field of ['requestingOds', 'targetOds', 'senderOds', 'conversationId'] as const) {
+            fc.pre(new Set(events.map((e) => (e as Record<string, unknown>)[field]).filter((v) => v !== undefined).map((v) => String(v).toUpperCase())).size <= 1);
+          }
+          const final = new Map(apiEventsOf(side, events, CTX).map((e) => [e.id, e.body]));
+          for (const posted of apiEventsOf(side, arrival.slice(0, (cut % arrival.length) + 1), CTX)) {
+            expect(posted.body, posted.id).toEqual(final.get(posted.id));
+          }
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
 describe('MESH rows ignore the API-only types and fields', () => {
   it('adding them to any record leaves its rows, days and outcome unchanged', () => {
     fc.assert(
