@@ -9,14 +9,20 @@
  *   (b) stops the Temporal dev server and starts it again on the same SQLite file;
  *   (c) has the proxy answer 5xx/429, reset connections, delay, and drop answers after MESH acted;
  *   (d) re-sends events already accepted.
+ * Outputs are `both` (issue 12): every transfer also posts its events to the GP Registrations MI API —
+ * a stand-in of it runs in this process (stack/registrations-api-stand-in.ts, its own key and folder),
+ * behind a second fault proxy that answers 503/429, resets connections and drops answers after the
+ * stand-in acted. The traffic carries the API's stages (test/chaos/registrations-api.ts).
  * The driver behaves like a GP system: a call that fails while a server is down is retried, and an
  * event counts as accepted only when the client or the API said accepted / duplicate. Then it submits
  * every practice's days, collects every file that reached the Authority's mailbox, takes the latest
  * version of each ODS + date, and compares it row by row with the offline render
- * (`bin/gp2gp-mi.js render`) of all accepted events. It prints the counts and ends with the line
+ * (`bin/gp2gp-mi.js render`) of all accepted events; and, event by event, the requests the stand-in
+ * accepted with apiEventsOf over each transfer's accepted events (lost = 0, invented = 0, repeats
+ * only where an answer was lost, every body valid, no post failed). It prints the counts and ends with the line
  * `N passed, N failed`; the exit code is 1 when a check failed.
  *
- *   npm run test:chaos                         (CHAOS_PRACTICES=30 CHAOS_DAYS=2 CHAOS_REGISTRATIONS=5)
+ *   npm run test:chaos                         (CHAOS_PRACTICES=30 CHAOS_DAYS=2 CHAOS_REGISTRATIONS=4)
  *   KEEP_CHAOS_DIR=1 npm run test:chaos        keeps the servers' files and logs for a look afterwards
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -30,20 +36,23 @@ import { loadConfig, PROJECT_ROOT, type Config } from '../../config';
 import { generateTraffic, prng, syntheticPractice } from '../../demo/traffic';
 import { MeshClient } from '../../mesh';
 import { recordKeyOf, type HookEvent } from '../../mi/events';
+import { API_ENDPOINTS } from '../../mi/registrations-api';
 import { withEventId } from '../../mi/event-id';
 import { AuthorityMailbox, type ReceivedFile } from '../../stack/authority';
+import { REGISTRATIONS_API_BASE_PATH, startRegistrationsApiStandIn } from '../../stack/registrations-api-stand-in';
 import { provision, type Tools } from '../../stack/provision';
 import { freePort, startMeshSandbox, startTemporalDevServer, stopProcess, type ServerHandle } from '../../stack/servers';
 import { transferWorkflowId } from '../../workflows/ids';
-import { transferQuery } from '../../messages/transfer';
+import { transferQuery, type TransferView } from '../../messages/transfer';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy';
 import { recordSetsOf } from '../support/record-sets';
+import { expectedApiEvents, hasApiStages, proveApiDelivery, withApiStages, type LossWindow } from './registrations-api';
 
 // ---- settings -------------------------------------------------------------------------------------
 
 const N_PRACTICES = Number(process.env.CHAOS_PRACTICES ?? 30);
 const N_DAYS = Number(process.env.CHAOS_DAYS ?? 2);
-const REGISTRATIONS = Number(process.env.CHAOS_REGISTRATIONS ?? 5);
+const REGISTRATIONS = Number(process.env.CHAOS_REGISTRATIONS ?? 4);
 /** Hard limit on the whole run: everything is stopped and the run fails after this. */
 const BUDGET_MS = Number(process.env.CHAOS_BUDGET_SECONDS ?? 600) * 1000;
 const SEED = Number(process.env.CHAOS_SEED ?? 20260327);
@@ -51,6 +60,9 @@ const SUPPLIER = 'X26CHS001';
 const AUTHORITY = 'X26CHN001';
 const PASSWORD = 'password';
 const TOKEN = `chaos-${randomBytes(16).toString('hex')}`;
+/** The GP Registrations MI API stand-in's key (its `apikey` header) and our reportingSystemSupplier. */
+const API_KEY = randomBytes(24).toString('hex');
+const REPORTING_SYSTEM_SUPPLIER = 'X26CHSUPP';
 const CLIENT_CONCURRENCY = 12;
 const HTTP_BATCH = 20;
 const HTTP_CONCURRENCY = 3;
@@ -233,6 +245,31 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   });
   cleanups.push(() => proxy.close());
 
+  // -- the GP Registrations MI API: the stand-in (in this process, its own key and folder), and a fault
+  // proxy between the worker and it: sure faults first, then random ones. A dropped answer is one the
+  // stand-in acted on (recorded) before the proxy closed the connection; a reset is never forwarded.
+  const standIn = await startRegistrationsApiStandIn({ port: 0, apiKey: API_KEY, dir: path.join(dir, 'registrations-api') });
+  cleanups.push(() => standIn.stop());
+  const posts = new RegExp(`^${REGISTRATIONS_API_BASE_PATH}/[a-z-]+$`);
+  const apiProxy: FaultProxy = await startFaultProxy({
+    target: standIn.origin,
+    random: prng(SEED + 12),
+    rules: [
+      { method: 'POST', path: posts, action: 'drop-response', times: 2 },
+      { method: 'POST', path: posts, action: { status: 503 }, times: 1 },
+      { method: 'POST', path: posts, action: 'reset', times: 1 },
+      { method: 'POST', path: posts, action: { status: 429, headers: { 'retry-after': '1' } }, times: 1 },
+      { method: 'POST', path: posts, action: 'drop-response', times: Infinity, probability: 0.03 },
+      { method: 'POST', path: posts, action: { status: 503 }, times: Infinity, probability: 0.03 },
+      { method: 'POST', path: posts, action: { status: 429, headers: { 'retry-after': '1' } }, times: Infinity, probability: 0.02 },
+      { method: 'POST', path: posts, action: { status: 502 }, times: Infinity, probability: 0.01 },
+      { method: 'POST', path: posts, action: 'reset', times: Infinity, probability: 0.02 },
+      { method: 'POST', path: posts, action: { delayMs: 300 }, times: Infinity, probability: 0.02 },
+    ],
+  });
+  cleanups.push(() => apiProxy.close());
+  say(`Registrations API stand-in ${standIn.url}, behind a fault proxy at ${apiProxy.url}`);
+
   // -- practices, configuration, processes
   const practices = Array.from({ length: N_PRACTICES }, (_, i) => practiceSettings(`K${81000 + i}`, i));
   const practicesFile = path.join(dir, 'practices.json');
@@ -260,9 +297,16 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     GP2GP_API_TOKENS: TOKEN,
     GP2GP_API_RATE_LIMIT_PER_MINUTE: '1000000',
     GP2GP_API_TEMPORAL_TIMEOUT_SECONDS: '15',
+    GP2GP_OUTPUTS: 'both',
+    GP2GP_REGISTRATIONS_API_URL: `${apiProxy.url}${REGISTRATIONS_API_BASE_PATH}`,
+    GP2GP_REGISTRATIONS_API_KEY: API_KEY,
+    GP2GP_REPORTING_SYSTEM_SUPPLIER: REPORTING_SYSTEM_SUPPLIER,
   };
+  // When the pipeline itself may have lost an API post's completion (the post is then made again).
+  const lossWindows: LossWindow[] = [];
   const worker = new Supervised('worker', 'worker/main.ts', env, path.join(dir, 'worker.log'), (code, signal) => {
     counts.workerUnexpectedExits++;
+    lossWindows.push({ from: Date.now() - 1_000, to: Date.now(), what: 'worker exit' });
     say(`worker exited by itself (${signal ?? code}); restarting it, as npm start's supervisor does`);
   });
   worker.start();
@@ -280,13 +324,22 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
 
   // -- the traffic
   const days = Array.from({ length: N_DAYS }, (_, i) => utcDay(i - N_DAYS));
-  const events = generateTraffic({
+  const notAfter = new Date(Date.now() - 60_000).toISOString();
+  // With outputs both, the traffic also carries the API's fields and stages: demo/traffic.ts's `api`
+  // option makes them; a generator without it gets them added here (test/chaos/registrations-api.ts).
+  const trafficOptions = {
     practices: practices.map((p) => p.ods),
     days,
     registrationsPerPracticeDay: REGISTRATIONS,
     seed: SEED,
-    notAfter: new Date(Date.now() - 60_000).toISOString(),
-  }).map((e) => withEventId(e) as HookEvent & { eventId: string });
+    notAfter,
+    api: true,
+  };
+  const generated = generateTraffic(trafficOptions);
+  const apiStagesAdded = !hasApiStages(generated);
+  const events = (apiStagesAdded ? withApiStages(generated, { random: prng(SEED + 1), notAfter }) : generated).map(
+    (e) => withEventId(e) as HookEvent & { eventId: string },
+  );
   counts.eventsGenerated = events.length;
   // Arrival order never matters: shuffle, then re-send about one event in eight later on.
   const order = events.map((_, i) => i);
@@ -380,6 +433,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
 
   // -- the chaos: actions at intervals, during ingestion and then during delivery
   const killWorker = async () => {
+    lossWindows.push({ from: Date.now(), to: Date.now(), what: 'worker SIGKILL' });
     await worker.kill();
     counts.workerKills++;
     say(`SIGKILL worker (${counts.workerKills}); accepted so far ${outcome.size}/${events.length}`);
@@ -388,9 +442,11 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   };
   const restartTemporal = async () => {
     say(`stopping the Temporal dev server; accepted so far ${outcome.size}/${events.length}`);
+    const from = Date.now();
     await temporal.stop();
     await sleep(3_000);
     temporal = await startTemporal();
+    lossWindows.push({ from, to: Date.now(), what: 'Temporal restart' });
     counts.temporalRestarts++;
     say(`Temporal dev server running again on the same SQLite file (${counts.temporalRestarts})`);
   };
@@ -477,6 +533,27 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   await untilDelivered;
   say(`delivered: every practice's days acknowledged; ${received.length} files collected from the Authority's mailbox`);
 
+  // -- every transfer has posted its API events (or ended a post failed): none pending
+  const apiViews = new Map<string, TransferView['apiDelivery'] | null>();
+  await mapConcurrent(transferIds, 8, async (id) => {
+    for (;;) {
+      if (Date.now() > hardDeadline) throw new Error('deadline');
+      try {
+        const view = await client.temporal.withDeadline(Date.now() + 20_000, () => client.temporal.workflow.getHandle(id).query(transferQuery));
+        if (view.apiDelivery?.status !== 'pending') {
+          apiViews.set(id, view.outputs === 'both' ? (view.apiDelivery ?? null) : null);
+          return;
+        }
+      } catch {
+        /* server or worker down for a moment */
+      }
+      await sleep(500);
+    }
+  });
+  const apiFailed = [...apiViews].filter(([, v]) => v?.status === 'failed');
+  const notReporting = [...apiViews].filter(([, v]) => v === null).map(([id]) => id);
+  say(`API delivery settled for all ${transferIds.length} transfers (${apiFailed.length} with a failed post)`);
+
   // -- the proof
   const acceptedEvents = events.filter((_, i) => outcome.get(i) === 'accepted' || outcome.get(i) === 'duplicate');
   const eventsFile = path.join(dir, 'accepted-events.jsonl');
@@ -547,6 +624,23 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     'drop-response': faults['drop-response'] ?? 0,
   };
 
+  // The API, event by event: what the accepted events imply (offline) against what the stand-in accepted.
+  const expectedApi = expectedApiEvents(acceptedEvents, REPORTING_SYSTEM_SUPPLIER);
+  const apiProof = proveApiDelivery(expectedApi, standIn.requests(), lossWindows);
+  const apiFaults = apiProxy.counts();
+  const apiFaultKinds = {
+    '503': apiFaults['status 503'] ?? 0,
+    '502': apiFaults['status 502'] ?? 0,
+    '429': apiFaults['status 429'] ?? 0,
+    reset: apiFaults.reset ?? 0,
+    delay: apiFaults.delay ?? 0,
+    'drop-response': apiFaults['drop-response'] ?? 0,
+  };
+  // Answers the stand-in itself gave other than 2xx (a refused request: a bad body, path or key).
+  const standInRefusals = apiProxy.requests.filter((r) => (r.action === 'forward' || r.action === 'delay') && r.status !== undefined && r.status >= 300);
+  const lostAnswers = apiFaultKinds['drop-response'] + apiFaultKinds.reset;
+  const endpointLine = API_ENDPOINTS.map((e) => `${e} ${apiProof.byEndpoint[e]?.received ?? 0}/${apiProof.byEndpoint[e]?.expected ?? 0}`).join(', ');
+
   console.log('');
   console.log('chaos run');
   console.log(`  events generated        ${events.length} (${N_PRACTICES} practices × ${N_DAYS} days, ${transferIds.length} transfers)`);
@@ -561,6 +655,11 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   console.log(`  files received          ${received.length} (${receivedSets} record sets; ${latest.size} ODS + date, latest version each)`);
   console.log(`  rows                    expected ${expectedRows}, received ${receivedRows}`);
   console.log(`  lost = ${lost}, invented = ${invented}, duplicated = ${duplicated}, MESH messages sent twice = ${sentTwice.length}`);
+  console.log(`  API traffic             outputs both; API stages ${apiStagesAdded ? 'added by the chaos suite' : 'from demo/traffic.ts'}; ${apiProof.transfers} transfers with API events`);
+  console.log(`  API requests via proxy  ${apiProxy.requests.length}; faults injected: ${Object.entries(apiFaultKinds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`  API events              expected ${apiProof.expected}, accepted by the stand-in ${apiProof.received} (received/expected: ${endpointLine})`);
+  console.log(`  API lost = ${apiProof.lost}, invented = ${apiProof.invented}, repeats = ${apiProof.repeats} (${apiProof.repeatsAfterLostAnswers} after answers lost at the proxy, ${apiProof.repeatsAcrossProcessLoss} across a worker SIGKILL / Temporal restart), failed posts = ${apiFailed.length}`);
+  console.log(`  API requester /errors or /registrations posted before the sending practice was known: ${apiProof.postedWithoutSendingPractice} (sendingPracticeOdsCode absent; matched without it)`);
   console.log('');
 
   check('every generated event was recorded (accepted or duplicate)', notRecorded === 0, `${notRecorded} not recorded${refusals.length ? `; first refusal: ${refusals[0]}` : ''}`);
@@ -575,6 +674,19 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   check('the Temporal dev server was restarted on its SQLite file', counts.temporalRestarts >= 2, `${counts.temporalRestarts} restarts`);
   check('duplicates were re-sent', counts.duplicateSends > 0, `${counts.duplicateSends} re-sent`);
   check('every kind of MESH fault was injected', Object.values(faultKinds).every((n) => n > 0), JSON.stringify(faultKinds));
+  check('every transfer reports to MESH and the API (outputs both)', notReporting.length === 0, notReporting.length ? `not: ${notReporting.slice(0, 5).join(', ')}` : `${transferIds.length} transfers`);
+  check('the traffic implies API events at every endpoint', API_ENDPOINTS.every((e) => (apiProof.byEndpoint[e]?.expected ?? 0) > 0), endpointLine);
+  check('no API event lost (every expected event at the stand-in)', apiProof.lost === 0, `lost = ${apiProof.lost} of ${apiProof.expected}${apiProof.lostExamples.length ? `; e.g. ${apiProof.lostExamples.join(', ')}` : ''}`);
+  check('no API event invented (nothing at the stand-in that no accepted event implies)', apiProof.invented === 0, `invented = ${apiProof.invented}${apiProof.inventedExamples.length ? `; e.g. ${apiProof.inventedExamples.join(' | ')}` : ''}`);
+  check(
+    'API repeats only where an answer was lost (repeats ≤ dropped answers + resets, besides worker kills / Temporal restarts)',
+    apiProof.repeatsAfterLostAnswers <= lostAnswers,
+    `repeats = ${apiProof.repeats}: ${apiProof.repeatsAfterLostAnswers} ≤ ${apiFaultKinds['drop-response']} dropped + ${apiFaultKinds.reset} reset, ${apiProof.repeatsAcrossProcessLoss} across a process loss`,
+  );
+  check('every API body valid (validateApiRequest), expected and received', apiProof.invalidReceived.length === 0 && apiProof.invalidExpected.length === 0, `${apiProof.received} received, ${apiProof.expected} expected${apiProof.invalidReceived.length ? `; invalid received ${apiProof.invalidReceived.slice(0, 3).join(', ')}` : ''}${apiProof.invalidExpected.length ? `; invalid expected ${apiProof.invalidExpected.slice(0, 3).join(', ')}` : ''}`);
+  check('no API post failed, and the stand-in refused no request', apiFailed.length === 0 && standInRefusals.length === 0, `failed posts ${apiFailed.length}${apiFailed.length ? ` (${apiFailed[0]![0]}: ${apiFailed[0]![1]?.failed?.reason})` : ''}; stand-in refusals ${standInRefusals.length}${standInRefusals.length ? ` (${standInRefusals[0]!.status} ${standInRefusals[0]!.url})` : ''}`);
+  check('a requester /errors or /registrations without its sending practice is only one posted before that practice was known', apiProof.wrongSendingPractice === 0, `${apiProof.postedWithoutSendingPractice} posted before it was known, ${apiProof.wrongSendingPractice} with another value`);
+  check('every kind of API fault was injected', Object.values(apiFaultKinds).every((n) => n > 0), JSON.stringify(apiFaultKinds));
   return checks;
 }
 
