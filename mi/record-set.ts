@@ -8,7 +8,7 @@
 import { utcDayOf, type HookEvent, type Side } from './events';
 import { dayRefusal } from './formats';
 import type { PracticeSettings } from './practices';
-import { buildRow, firstEventAt } from './records';
+import { buildRow, firstEventAt, meshEvents } from './records';
 
 /**
  * The row of one record as of the end of one day, as its transfer computed it: the one row shape of
@@ -80,7 +80,7 @@ export function recordSet(practice: PracticeSettings, day: string, records: read
   for (const record of records) {
     const foreign = record.events.find((e) => e.practiceOds !== practice.ods);
     if (foreign) throw new Error(`record ${record.side} ${record.key} has an event of practice ${foreign.practiceOds}, not ${practice.ods}`);
-    if (!record.events.some((e) => utcDayOf(e.occurredAt) === day)) continue;
+    if (!meshEvents(record.events).some((e) => utcDayOf(e.occurredAt) === day)) continue;
     rows.push({ side: record.side, key: record.key, firstEventAt: firstEventAt(record.events, upTo)!, fields: buildRow(record.side, record.events, upTo) });
   }
   return recordSetFromRows(practice, day, rows);

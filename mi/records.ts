@@ -15,6 +15,7 @@ import {
   type HookEvent,
   type RegistrationType,
   type Side,
+  isApiOnlyEventType,
 } from './events';
 import { RR_FIELDS, SR_FIELDS } from './fields';
 
@@ -84,10 +85,19 @@ export function sameEventContent(a: HookEvent, b: HookEvent): boolean {
   return canonicalContent(a) === canonicalContent(b);
 }
 
-/** The UTC days on which the record has at least one event, ascending. */
+/**
+ * The events MESH MI is built from: all but the API-only stages (transfer compatibility, documents,
+ * ready to integrate, integration outcome, degrades). Such an event on a day of its own must not give
+ * the record a row that day, nor move its first event, so MESH files stay as they were without them.
+ */
+export function meshEvents(events: readonly HookEvent[]): HookEvent[] {
+  return events.filter((e) => !isApiOnlyEventType(e.type));
+}
+
+/** The UTC days on which the record has at least one MESH event, ascending. */
 export function recordDays(events: readonly HookEvent[]): string[] {
   const days = new Set<string>();
-  for (const e of events) days.add(instantOf(e.occurredAt).slice(0, 10));
+  for (const e of meshEvents(events)) days.add(instantOf(e.occurredAt).slice(0, 10));
   return [...days].sort();
 }
 
@@ -95,7 +105,7 @@ export function recordDays(events: readonly HookEvent[]): string[] {
 export function firstEventAt(events: readonly HookEvent[], upTo?: string): string | undefined {
   const limit = upTo === undefined ? undefined : instantOf(upTo);
   let first: string | undefined;
-  for (const e of events) {
+  for (const e of meshEvents(events)) {
     const at = instantOf(e.occurredAt);
     if ((limit === undefined || at <= limit) && (first === undefined || at < first)) first = at;
   }

@@ -18,12 +18,8 @@
  *             answer was lost is posted again). Each repeat is explained either by a lost answer at the
  *             proxy (dropped after the stand-in acted, or a reset) or by a worker SIGKILL / Temporal
  *             restart between the two copies (an activity whose completion was lost is run again).
- * One known, arrival-dependent field is compared apart: a requester's /errors or /registrations body
- * carries sendingPracticeOdsCode when the record knew the sending practice at posting time (an error
- * event has none of its own; an internal registration names none, its transfer compatibility does).
- * Such an event that arrives before the one naming the sending practice is posted without it (the
- * field is optional in the API, and a posted event is never posted again), so those bodies are matched
- * without that field and counted; when present it must be the expected value.
+ * Bodies are compared whole: a body never depends on the order events arrived in (the mapping's
+ * property test).
  */
 import type { HookEvent } from '../../mi/events';
 import { recordKeyOf } from '../../mi/events';
@@ -175,20 +171,9 @@ export function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/**
- * A requester's /errors or /registrations: the sending practice is optional there, and taken from what
- * the record knew when it posted (the event's own targetOds, else the registration's, the request's or
- * the transfer compatibility's), so its sendingPracticeOdsCode can depend on the arrival order.
- */
-function arrivalDependent(endpoint: string, body: Record<string, unknown>): boolean {
-  return (endpoint === '/errors' || endpoint === '/registrations') && body.reportingPracticeOdsCode !== undefined && body.reportingPracticeOdsCode === body.requestingPracticeOdsCode;
-}
-
-/** The identity an API event is matched by: endpoint + body, without the arrival-dependent field. */
+/** The identity an API event is matched by: endpoint + its whole body (which never depends on arrival). */
 function identity(endpoint: string, body: Record<string, unknown>): string {
-  if (!arrivalDependent(endpoint, body)) return `${endpoint} ${canonical(body)}`;
-  const { sendingPracticeOdsCode: _, ...rest } = body;
-  return `${endpoint} ${canonical(rest)}`;
+  return `${endpoint} ${canonical(body)}`;
 }
 
 /** A span of time in which a post's completion could be lost by the pipeline itself (ms since epoch). */
@@ -212,10 +197,6 @@ export interface ApiProof {
   repeatsAfterLostAnswers: number;
   invalidReceived: string[];
   invalidExpected: string[];
-  /** Requester /errors or /registrations posted before the sending practice was known (sendingPracticeOdsCode absent). */
-  postedWithoutSendingPractice: number;
-  /** Requester /errors or /registrations whose sendingPracticeOdsCode is present but not the expected one. */
-  wrongSendingPractice: number;
   lostExamples: string[];
   inventedExamples: string[];
   endpointsUsed: number;
@@ -258,8 +239,6 @@ export function proveApiDelivery(expected: readonly ApiEvent[], received: readon
   let invented = 0;
   let repeats = 0;
   let acrossLoss = 0;
-  let withoutSending = 0;
-  let wrongSending = 0;
   const lostExamples: string[] = [];
   const inventedExamples: string[] = [];
   for (const [k, wanted] of want) {
@@ -275,15 +254,6 @@ export function proveApiDelivery(expected: readonly ApiEvent[], received: readon
         const t1 = Date.parse(got[i - 1]!.receivedAt);
         const t2 = Date.parse(got[i]!.receivedAt);
         if (lossWindows.some((w) => w.from <= t2 && w.to >= t1)) acrossLoss++;
-      }
-    }
-    const first = wanted[0]!;
-    if (arrivalDependent(first.endpoint, first.body)) {
-      const sending = first.body.sendingPracticeOdsCode;
-      for (const r of got) {
-        const s = r.body.sendingPracticeOdsCode;
-        if (s === undefined && sending !== undefined) withoutSending++;
-        else if (s !== sending) wrongSending++;
       }
     }
   }
@@ -308,8 +278,6 @@ export function proveApiDelivery(expected: readonly ApiEvent[], received: readon
     repeatsAfterLostAnswers: repeats - acrossLoss,
     invalidReceived,
     invalidExpected,
-    postedWithoutSendingPractice: withoutSending,
-    wrongSendingPractice: wrongSending,
     lostExamples,
     inventedExamples,
     endpointsUsed: Object.values(byEndpoint).filter((c) => c.received > 0).length,

@@ -12,6 +12,7 @@ import { validateEvent, type HookEvent, type Side } from '../../mi/events';
 import { apiEventsOf, type ApiEvent } from '../../mi/registrations-api-mapping';
 import { validateApiRequest } from '../../mi/registrations-api';
 import { buildRow, recordDays } from '../../mi/records';
+import { recordSet } from '../../mi/record-set';
 import { eventRefusal, rowsByDay, transferOutcome, transferProgress } from '../../mi/transfer';
 import { withApiExtrasArb } from './api-events';
 import { anyRecordArb, inPlusOne } from './support';
@@ -279,7 +280,7 @@ describe('what is posted on arrival is what the whole record implies', () => {
           // One transfer has one requester, one sender and one conversation: records whose events
           // contradict each other (generated, never real) cannot have one final body to compare with.
           for (const field of ['requestingOds', 'targetOds', 'senderOds', 'conversationId'] as const) {
-            fc.pre(new Set(events.map((e) => (e as Record<string, unknown>)[field]).filter((v) => v !== undefined).map((v) => String(v).toUpperCase())).size <= 1);
+            fc.pre(new Set(events.map((e) => (e as unknown as Record<string, unknown>)[field]).filter((v) => v !== undefined).map((v) => String(v).toUpperCase())).size <= 1);
           }
           const final = new Map(apiEventsOf(side, events, CTX).map((e) => [e.id, e.body]));
           for (const posted of apiEventsOf(side, arrival.slice(0, (cut % arrival.length) + 1), CTX)) {
@@ -307,6 +308,21 @@ describe('MESH rows ignore the API-only types and fields', () => {
       ),
       RUNS,
     );
+  });
+});
+
+describe('an API-only event on a day of its own', () => {
+  it('gives the record no MESH row that day and does not move its first event', () => {
+    const mesh = RR_DAY.filter((e) => !['transfer-compatibility', 'document-received', 'degrades-identified', 'ready-to-integrate', 'integration-outcome'].includes(e.type));
+    const early = rr('transfer-compatibility', '2026-03-26T23:00:00Z', { internalTransfer: false, transferCompatible: true });
+    const late = rr('integration-outcome', '2026-03-29T08:00:00Z', { outcome: 'INTEGRATED' });
+    const enriched = [...mesh, early, late];
+    expect(recordDays(enriched)).toEqual(['2026-03-27']);
+    expect(rowsByDay('RR', enriched)).toEqual(rowsByDay('RR', mesh));
+    const practice = { ods: 'A12345', asid: '200000000101', software: 'S_P_1', applicationStatus: '111110000000000', maxMessageSizeMb: 5, maxAttachments: 99, maxAttachmentSizeMb: 5, largeMessageFactorA: 1, largeMessageFactorB: 1 };
+    for (const day of ['2026-03-26', '2026-03-27', '2026-03-29']) {
+      expect(recordSet(practice, day, [{ side: 'RR', key: 'REG-1', events: enriched }])).toEqual(recordSet(practice, day, [{ side: 'RR', key: 'REG-1', events: mesh }]));
+    }
   });
 });
 
