@@ -11,25 +11,9 @@
  * client/operations.ts; exit codes: 0 ok, 1 the operation failed, 2 bad usage or input.
  */
 import type { Command } from 'commander';
-import { loadConfig } from '../config';
-import { Gp2gpClient } from '../client';
 import { assertOds, listFailedApiPosts, OperationError, replayApiPosts, replayFailedApiPosts, visibility, type ApiReplayOutcome } from '../client/operations';
 import { EXIT_FAILED } from './exit-codes';
-
-async function withClient<T>(fn: (client: Gp2gpClient) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  let client: Gp2gpClient;
-  try {
-    client = await Gp2gpClient.connect(config);
-  } catch (err) {
-    throw new OperationError(`cannot reach Temporal at ${config.temporal.address ?? `127.0.0.1:${config.temporal.port}`}: ${(err as Error).message}`, 1);
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
+import { withClient } from './with-client';
 
 const json = (value: unknown) => console.log(JSON.stringify(value, null, 2));
 

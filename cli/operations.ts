@@ -14,7 +14,6 @@
  */
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../config';
-import { Gp2gpClient } from '../client';
 import { EXIT_FAILED } from './exit-codes';
 import {
   assertDay,
@@ -35,21 +34,7 @@ import {
 } from '../client/operations';
 import { loadPractices } from '../mi/practices';
 import type { Side } from '../mi/events';
-
-async function withClient<T>(fn: (client: Gp2gpClient) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  let client: Gp2gpClient;
-  try {
-    client = await Gp2gpClient.connect(config);
-  } catch (err) {
-    throw new OperationError(`cannot reach Temporal at ${config.temporal.address ?? `127.0.0.1:${config.temporal.port}`}: ${(err as Error).message}`, 1);
-  }
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
+import { withClient } from './with-client';
 
 function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

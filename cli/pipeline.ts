@@ -5,18 +5,10 @@
 import * as fs from 'node:fs';
 import * as readline from 'node:readline';
 import type { Command } from 'commander';
-import { Gp2gpClient, type EventOutcome } from '../client';
+import type { EventOutcome } from '../client';
 import { assertDay } from '../client/operations';
 import { EXIT_USAGE } from './exit-codes';
-
-async function withClient<T>(fn: (client: Gp2gpClient) => Promise<T>): Promise<T> {
-  const client = await Gp2gpClient.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
+import { withClient } from './with-client';
 
 export function registerPipelineCommands(program: Command): void {
   const events = program.command('events').description('record GP2GP hook events');
