@@ -34,7 +34,7 @@ import {
   type TransferResult,
 } from '../messages/transfer';
 import { RegistrationsApiClient, RegistrationsApiError } from '../registrations-api/client';
-import { registrationsApiTarget } from '../stack/registrations-api-stand-in';
+import { registrationsApiTarget } from '../config/registrations-api';
 
 export interface ActivityDeps {
   client?: Client;
