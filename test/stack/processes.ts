@@ -88,7 +88,7 @@ export const STOP_WITHIN_MS = 30_000;
  * Waits until none of `procs` is left (failing after STOP_WITHIN_MS, naming the survivors), then
  * returns the ports still taken (expected: none) and how long the stop took.
  */
-export async function allGone(procs: Proc[], ports: number[], output: () => string = () => ''): Promise<{ ms: number; taken: number[] }> {
+export async function allGone(procs: Proc[], ports: number[], output: () => string = () => '', dataDir?: string): Promise<{ ms: number; taken: number[] }> {
   const t0 = Date.now();
   while (procs.some(alive)) {
     if (Date.now() - t0 > STOP_WITHIN_MS) {
@@ -98,8 +98,69 @@ export async function allGone(procs: Proc[], ports: number[], output: () => stri
     await sleep(100);
   }
   const taken: number[] = [];
-  for (const port of ports) if (!(await portFree(port))) taken.push(port);
+  for (const port of ports) {
+    if (await portFree(port)) continue;
+    // Other test files start servers at the same time, and a port this stack freed may be bound again
+    // by one of them at once. Taken means taken by one of ours: a process that is one of the stack's,
+    // or was started for the same data folder (a worker restarted after the list was taken).
+    const owners = listeners(port);
+    if (owners.length === 0 || owners.some((pid) => procs.some((p) => p.pid === pid) || (dataDir !== undefined && startedFor(pid, dataDir)))) taken.push(port);
+  }
   return { ms: Date.now() - t0, taken };
+}
+
+/** Pids of the processes listening on a TCP port (from /proc: the socket inodes, then the fds). */
+export function listeners(port: number): number[] {
+  const inodes = new Set<string>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try {
+      text = fs.readFileSync(table, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      if (cols.length < 10 || cols[3] !== '0A') continue; // LISTEN
+      if (parseInt(cols[1]!.split(':')[1]!, 16) === port) inodes.add(cols[9]!);
+    }
+  }
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let fds: string[] = [];
+    try {
+      fds = fs.readdirSync(`/proc/${entry}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      let target = '';
+      try {
+        target = fs.readlinkSync(`/proc/${entry}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m && inodes.has(m[1]!)) {
+        pids.push(Number(entry));
+        break;
+      }
+    }
+  }
+  return pids;
+}
+
+/** Whether a process was started for this data folder (its environment or command line names it). */
+function startedFor(pid: number, dataDir: string): boolean {
+  try {
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    if (env.includes(`GP2GP_DATA_DIR=${dataDir}`)) return true;
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dataDir);
+  } catch {
+    return false;
+  }
 }
 
 /** Never leave a stack running after a failed test. */

@@ -138,7 +138,7 @@ describe('npm start (the embedded stack)', () => {
     // Ctrl-C to tsx alone (it passes it on): everything it started stops, every port is free.
     expect(await stop(first)).toBe(0);
     expect(first.output()).toMatch(/stopped/);
-    expect((await allGone(firstProcs, allPorts, first.output)).taken).toEqual([]);
+    expect((await allGone(firstProcs, allPorts, first.output, dataDir)).taken).toEqual([]);
 
     const again = start(env);
     running.push(again);
@@ -149,7 +149,7 @@ describe('npm start (the embedded stack)', () => {
     // SIGTERM to the supervisor itself (the process under tsx, whose pid is in stack.pid).
     process.kill(Number(fs.readFileSync(path.join(dataDir, 'stack.pid'), 'utf8')), 'SIGTERM');
     expect(await again.exited).toBe(0);
-    expect((await allGone(againProcs, allPorts, again.output)).taken).toEqual([]);
+    expect((await allGone(againProcs, allPorts, again.output, dataDir)).taken).toEqual([]);
   });
 
   it('fails with a clear message when a port is taken', async () => {

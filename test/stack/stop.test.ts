@@ -125,7 +125,7 @@ async function startStackOnce(name: string, o: StartOptions): Promise<Stack> {
 
 /** Waits until no process of the stack is left and its ports are free; returns how long it took. */
 async function expectAllGone(s: Stack): Promise<number> {
-  const { ms, taken } = await allGone(s.procs, Object.values(s.ports), s.output);
+  const { ms, taken } = await allGone(s.procs, Object.values(s.ports), s.output, s.dir);
   expect(taken).toEqual([]);
   return ms;
 }
