@@ -98,8 +98,21 @@ function requesterContext(practiceOds: string, ordered: readonly HookEvent[], fo
     practiceOds,
     conversationId: conversationId?.toUpperCase(),
     requestingOds: practiceOds,
-    sendingOds: fold.targetOds ?? fold.latest['transfer-compatibility']?.targetOds,
+    // Any transfer compatibility that names the sending practice, not only the latest: once known, the
+    // sending practice stays known, so an event that waited for it is never withdrawn by a later one.
+    sendingOds: fold.targetOds ?? lastWith(ordered, 'transfer-compatibility', (e) => e.targetOds),
   };
+}
+
+/** The value `pick` gives for the last event of a type (in the merge order) that has one. */
+function lastWith<T extends HookEvent['type']>(ordered: readonly HookEvent[], type: T, pick: (e: Extract<HookEvent, { type: T }>) => string | undefined): string | undefined {
+  for (let i = ordered.length - 1; i >= 0; i--) {
+    const e = ordered[i]!;
+    if (e.type !== type) continue;
+    const v = pick(e as Extract<HookEvent, { type: T }>);
+    if (v !== undefined) return v;
+  }
+  return undefined;
 }
 
 function senderContext(practiceOds: string, conversationId: string, fold: RecordFold, ctx: ApiMappingContext): RecordContext {
