@@ -4,13 +4,12 @@
  * file stays untouched. On the embedded default with no token configured it generates a dev token
  * into <data dir>/api-token (mode 0600) and says where it is — never what it is.
  */
-import { randomBytes } from 'node:crypto';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Config } from '../config';
 import { loadApiConfig } from '../config/api';
 import { assertPortFree } from './servers';
 import { superviseProcess } from './supervise';
+import { ensureSecretFile } from './lifecycle';
 
 export interface ApiProcess {
   url: string;
@@ -21,12 +20,7 @@ export interface ApiProcess {
 
 /** The dev token file: created once with a random token, kept across restarts. */
 export function ensureDevToken(dataDir: string): string {
-  const file = path.join(dataDir, 'api-token');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  }
-  return file;
+  return ensureSecretFile(dataDir, 'api-token');
 }
 
 export interface PreparedApi {

@@ -14,6 +14,7 @@
  *    sets the umask so every file created under it is 0600).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -195,6 +196,20 @@ export function earlierStack(dataDir: string): string | undefined {
 
 /** What `npm start` keeps in a data folder: one holding any of these (or nothing) is ours to chmod. */
 const OURS = ['stack.pid', 'temporal', 'mesh', 'logs', 'api-token', 'practices.json', 'authority', 'registrations-api', 'registrations-api-key'];
+
+/**
+ * A secret of the embedded default kept in the data folder (API token, codec token, stand-in key):
+ * created once with 32 random bytes (mode 0600) and kept across restarts; the path is returned, never
+ * the secret.
+ */
+export function ensureSecretFile(dataDir: string, name: string): string {
+  const file = path.join(dataDir, name);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+  }
+  return file;
+}
 
 /**
  * Creates the data folder owner-only (0700), or makes an existing one so, saying what it changed.

@@ -7,13 +7,12 @@
  *  - the metrics port check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { COMPOSED_PRACTICES_FILE, DEMO_PRACTICES_FILE, EXAMPLE_PRACTICES_FILE, PROJECT_ROOT, resolvePracticesFile, type Config } from '../config';
 import { loadCodecConfig } from '../config/codec';
 import { loadPractices, type PracticeSettings } from '../mi/practices';
-import { signalGroup, trackProcess } from './lifecycle';
+import { ensureSecretFile, signalGroup, trackProcess } from './lifecycle';
 import { assertPortFree } from './servers';
 
 // The paths live beside resolvePracticesFile (config/index.ts), which the CLI and every process use too.
@@ -48,12 +47,7 @@ export async function checkMetricsPort(config: Config): Promise<void> {
 
 /** The codec token file of the embedded default: created once (mode 0600), never printed. */
 export function ensureCodecToken(dataDir: string): string {
-  const file = path.join(dataDir, 'codec-token');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  }
-  return file;
+  return ensureSecretFile(dataDir, 'codec-token');
 }
 
 export interface CodecProcess {

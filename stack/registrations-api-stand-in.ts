@@ -23,7 +23,7 @@
  * (filters: `endpoint`, `conversationId`, `since` = after that sequence number); `DELETE` clears
  * them. Both need the same `apikey` header. The key is never logged or recorded.
  */
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -33,6 +33,7 @@ import { assertPortFree, StackError } from './servers';
 
 // Where the service finds the API (and the stand-in's paths) lives with the configuration; re-exported here.
 import { REGISTRATIONS_API_BASE_PATH, STAND_IN_REQUESTS_PATH } from '../config/registrations-api';
+import { ensureSecretFile } from './lifecycle';
 export { REGISTRATIONS_API_BASE_PATH, registrationsApiTarget, STAND_IN_REQUESTS_PATH } from '../config/registrations-api';
 
 export interface RecordedRequest {
@@ -302,12 +303,7 @@ export async function startRegistrationsApiStandIn(options: StandInOptions): Pro
 
 /** The embedded default's key file: created once with a random key (mode 0600), never printed. */
 export function ensureStandInKey(dataDir: string): string {
-  const file = path.join(dataDir, 'registrations-api-key');
-  if (!fs.existsSync(file)) {
-    fs.mkdirSync(dataDir, { recursive: true });
-    fs.writeFileSync(file, `${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
-  }
-  return file;
+  return ensureSecretFile(dataDir, 'registrations-api-key');
 }
 
 export interface PreparedStandIn {

@@ -7,15 +7,13 @@
  * nothing again.
  */
 import { syntheticPractice } from '../demo/traffic';
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { findWorkflows, showSubmission, submissionsQuery, visibility, waitForSubmission } from '../client/operations';
 import type { HookEvent } from '../mi/events';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy';
-import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+import { eventually, runCli, startPipeline, type TestPipeline } from './support/pipeline';
 import { recordSetsOf } from './support/record-sets';
 
 const practice = (ods: string, n: number) => syntheticPractice(ods, `20000000060${n}`);
@@ -25,7 +23,6 @@ const SENDER = 'P06002';
 const FINISHED = 'P06003';
 const SUPPLIER = 'X26SUP006';
 const AUTHORITY = 'X26NHS006';
-const BIN = path.join(__dirname, '..', 'bin', 'gp2gp-mi.js');
 
 const utcDay = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
 const D1 = utcDay(-2);
@@ -65,24 +62,7 @@ describe('operations: finding, listing and replaying', () => {
   const received: string[] = [];
 
   /** The real command, as an operator runs it, configured for this test's pipeline. */
-  const cli = (...args: string[]): Promise<Run> =>
-    new Promise((resolve) => {
-      execFile(
-        process.execPath,
-        [BIN, ...args],
-        {
-          env: {
-            ...process.env,
-            TEMPORAL_ADDRESS: inject('temporalAddress'),
-            TEMPORAL_NAMESPACE: inject('temporalNamespace'),
-            TEMPORAL_TASK_QUEUE: pipeline.config.temporal.taskQueue,
-            GP2GP_PRACTICES: pipeline.practicesFile,
-            GP2GP_DATA_DIR: path.dirname(pipeline.practicesFile),
-          },
-        },
-        (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-      );
-    });
+  const cli = (...args: string[]): Promise<Run> => runCli(pipeline, ...args);
   const cliJson = async (...args: string[]): Promise<any> => {
     const run = await cli(...args, '--json');
     expect(run.stderr, args.join(' ')).toBe('');

@@ -5,7 +5,6 @@
  * with the API's reason — in the transfer's query, `transfer show` and the GP2GP_ApiDelivery search
  * attribute — and a replay after the fix delivers them.
  */
-import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -18,7 +17,7 @@ import { apiEventsOf } from '../../mi/registrations-api-mapping';
 import { transferQuery, type StoredEvent, type TransferResult, type TransferView } from '../../messages/transfer';
 import { listFailedApiPosts, showTransfer, visibility } from '../../client/operations';
 import { transferWorkflowId } from '../../workflows/ids';
-import { eventually, startPipeline, workflowBundle, type TestPipeline } from '../support/pipeline';
+import { eventually, runCli, startPipeline, workflowBundle, type TestPipeline } from '../support/pipeline';
 import { registrationEvents, standInRequests } from '../support/registrations-api';
 
 const SUPPLIER = 'TESTSUPP1';
@@ -38,28 +37,7 @@ async function viewWhen(pipeline: TestPipeline, workflowId: string, ok: (v: Tran
   }, 60_000, what);
 }
 
-const BIN = path.join(__dirname, '..', '..', 'bin', 'gp2gp-mi.js');
-
-/** The real command, as an operator runs it, configured for a test pipeline. */
-function cli(pipeline: TestPipeline, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [BIN, ...args],
-      {
-        env: {
-          ...process.env,
-          TEMPORAL_ADDRESS: inject('temporalAddress'),
-          TEMPORAL_NAMESPACE: inject('temporalNamespace'),
-          TEMPORAL_TASK_QUEUE: pipeline.config.temporal.taskQueue,
-          GP2GP_PRACTICES: pipeline.practicesFile,
-          GP2GP_DATA_DIR: path.dirname(pipeline.practicesFile),
-        },
-      },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const cli = runCli;
 
 const yesterday = () => new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 const env = (apiKey: string) => ({

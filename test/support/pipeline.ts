@@ -2,6 +2,7 @@
  * A complete pipeline for one test file on the run's real servers: a worker on its own task queue, a
  * practices file, the hooks client, and the Authority's mailbox as NHS England would read it.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -104,4 +105,27 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+const BIN = path.join(__dirname, '..', '..', 'bin', 'gp2gp-mi.js');
+
+/** The real `gp2gp-mi` command, as an operator runs it, configured for a test pipeline. */
+export function runCli(pipeline: TestPipeline, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: inject('temporalAddress'),
+          TEMPORAL_NAMESPACE: inject('temporalNamespace'),
+          TEMPORAL_TASK_QUEUE: pipeline.config.temporal.taskQueue,
+          GP2GP_PRACTICES: pipeline.practicesFile,
+          GP2GP_DATA_DIR: path.dirname(pipeline.practicesFile),
+        },
+      },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
 }
