@@ -6,6 +6,8 @@
  * 'reporting') are fixed by saved histories and running workflows.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { Side } from '../mi/events';
+import type { OutcomeClass } from '../mi/outcomes';
 import type { DayRow } from '../mi/record-set';
 import type { SubmissionOptions, SubmissionResult } from './submission';
 
@@ -113,6 +115,46 @@ export interface ReportingView {
   retryAt?: string;
 }
 export const reportingQuery = defineQuery<ReportingView>('reporting');
+
+/** What the console shows of one closed day of a practice (issue 15). */
+export type CalendarState = 'delivered' | 'corrected' | 'failed' | 'pending' | 'in-flight' | 'not-reported';
+export interface CalendarDay {
+  day: string;
+  state: CalendarState;
+  /** The latest submission that carried the day, for a link to it in the Web UI. */
+  submissionId?: string;
+}
+
+/** Counts of the transfers that started (were requested) on one day, for one role. */
+export interface OutcomeDay {
+  day: string;
+  side: Side;
+  counts: Partial<Record<OutcomeClass, number>>;
+  /** Request-to-integration times, counted per INTEGRATION_TIME_BUCKET_HOURS bucket. */
+  integrationTimes: number[];
+}
+
+export interface ConsoleRequest {
+  /** Closed days in the calendar, most recent last (default 14). */
+  calendarDays?: number;
+}
+
+/** A practice's picture for the console and `gp2gp-mi outcomes`: kept by its reporting workflow. */
+export interface PracticeConsoleView {
+  practiceOds: string;
+  /** When the view was taken (the workflow's time). */
+  asOf: string;
+  calendar: CalendarDay[];
+  /** Per request day and role, within the retained window (at least 8 weeks), oldest first. */
+  outcomes: OutcomeDay[];
+  /** Transfers past a protocol deadline and not yet settled. */
+  overdueTransfers: number;
+  /** Transfers with a failed post to the GP Registrations MI API waiting for a replay. */
+  apiPostsFailed: number;
+  /** Submissions that failed and whose days are not delivered since. */
+  failingSubmissions: number;
+}
+export const consoleQuery = defineQuery<PracticeConsoleView, [ConsoleRequest?]>('console');
 
 // ---- activities ---------------------------------------------------------------------------------
 

@@ -196,7 +196,13 @@ describe.concurrent('stopping npm start leaves nothing running', () => {
         const s = await startStack('double-ctrl-c', { env: { GP2GP_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}` } });
         signalGroup(s, 'SIGINT');
         await sleep(300);
-        signalGroup(s, 'SIGINT');
+        // A terminal's second Ctrl-C reaches whatever of the group is left; when the first one
+        // already stopped it all (CI saw that once), there is nothing to signal and nothing to test.
+        try {
+          signalGroup(s, 'SIGINT');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+        }
         console.log(`double-ctrl-c: stopped in ${await expectAllGone(s)} ms`);
         expect(s.output()).toMatch(/stopped/);
       });
