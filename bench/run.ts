@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { benchIngest } from './ingest';
 import { benchMemory } from './memory';
 import { benchMesh } from './mesh';
+import { benchNationalDay } from './national-day';
 import { benchReporting } from './reporting';
 import { benchRender } from './render';
 import { formatResults, type BenchResult } from './result';
@@ -18,6 +19,7 @@ export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   ingest: benchIngest,
   reporting: benchReporting,
   memory: benchMemory,
+  'national-day': benchNationalDay,
 };
 
 async function main(names: string[]): Promise<void> {

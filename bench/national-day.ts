@@ -1,0 +1,199 @@
+/**
+ * A national day, run for real (issue 13): about 80,000 hook events for 6,300 practices sent through
+ * the HTTP API in batched requests, as a GP system supplier's gateway sends them, into the embedded
+ * default (a Temporal dev server on SQLite, the MESH sandbox, the worker and the API as processes);
+ * then every practice's day is submitted and the run waits until every file has been acknowledged by
+ * the Authority (polling its mailbox all the while) and every reporting workflow says delivered.
+ *
+ * Prints events/s, minutes to ingest (goal < 10 min on the 2-core machine), minutes to deliver, and
+ * the peak RSS of each process group. Figures are named `national-day.*`; a smaller run
+ * (BENCH_NATIONAL_PRACTICES / BENCH_NATIONAL_EVENTS) says SCALED DOWN in every note.
+ *
+ *   npm run bench -- national-day
+ *   BENCH_NATIONAL_PRACTICES=300 BENCH_NATIONAL_EVENTS=4000 npm run bench -- national-day
+ *   BENCH_NATIONAL_BATCH=500 BENCH_NATIONAL_REQUESTS=4   (events per request, requests in flight)
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import { mapConcurrent } from '../client/concurrency';
+import { generateTraffic } from '../demo/traffic';
+import type { HookEvent } from '../mi/events';
+import { AuthorityMailbox } from '../stack/authority';
+import { formatResults, type BenchResult } from './result';
+import { practiceCodes, startBenchStack, type BenchStack } from './stack';
+
+const NATIONAL_PRACTICES = 6_300;
+const NATIONAL_EVENTS = 80_000;
+
+function utcDay(offsetDays: number): string {
+  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
+}
+
+/** Peak RSS (VmHWM, bytes) of every process in a process group, summed: each process's own peak. */
+function groupPeakRss(pgid: number): number {
+  let total = 0;
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
+      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
+      if (m) total += Number(m[1]) * 1024;
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return total;
+}
+
+/** The day's traffic, sized to about `target` events: registrations per practice from a sample's ratio. */
+function nationalTraffic(practices: string[], day: string, target: number): HookEvent[] {
+  const notAfter = new Date(Date.now() - 60_000).toISOString();
+  const sample = generateTraffic({ practices: practices.slice(0, 50), days: [day], registrationsPerPracticeDay: 4, seed: 3, notAfter });
+  const perRegistration = sample.length / (Math.min(50, practices.length) * 4);
+  const perDay = Math.max(1, Math.round(target / (practices.length * perRegistration)));
+  const events = generateTraffic({ practices, days: [day], registrationsPerPracticeDay: perDay, seed: 3, notAfter });
+  // A gateway sends in the order things happened.
+  return events.sort((a, b) => a.occurredAt.localeCompare(b.occurredAt));
+}
+
+interface BatchAnswer {
+  results: { index: number; status: string; error?: { message: string } }[];
+}
+
+/**
+ * Sends every event in batched requests, `inFlight` at a time; events answered 'unavailable' (a 503
+ * for that event: Temporal too slow) are sent again in a later batch, as a gateway retries them.
+ */
+async function sendBatches(stack: BenchStack, events: HookEvent[], batchSize: number, inFlight: number): Promise<{ retried: number }> {
+  const api = stack.api!;
+  let queue = events;
+  let retried = 0;
+  while (queue.length) {
+    const batches: HookEvent[][] = [];
+    for (let i = 0; i < queue.length; i += batchSize) batches.push(queue.slice(i, i + batchSize));
+    const again: HookEvent[] = [];
+    await mapConcurrent(batches, inFlight, async (batch) => {
+      const res = await fetch(`${api.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ events: batch }),
+      });
+      if (res.status === 429 || res.status === 503) {
+        again.push(...batch);
+        await new Promise((r) => setTimeout(r, 1000));
+        return;
+      }
+      const body = (await res.json()) as BatchAnswer;
+      if (res.status !== 200) throw new Error(`national-day: batch answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
+      for (const r of body.results) {
+        if (r.status === 'accepted' || r.status === 'duplicate') continue;
+        if (r.status === 'unavailable') again.push(batch[r.index]!);
+        else throw new Error(`national-day: event ${r.index} ${r.status}: ${r.error?.message}`);
+      }
+    });
+    retried += again.length;
+    queue = again;
+  }
+  return { retried };
+}
+
+export async function benchNationalDay(): Promise<BenchResult[]> {
+  const nPractices = Number(process.env.BENCH_NATIONAL_PRACTICES ?? NATIONAL_PRACTICES);
+  const target = Number(process.env.BENCH_NATIONAL_EVENTS ?? NATIONAL_EVENTS);
+  const batchSize = Number(process.env.BENCH_NATIONAL_BATCH ?? 500);
+  const requests = Number(process.env.BENCH_NATIONAL_REQUESTS ?? 4);
+  const scaled = nPractices < NATIONAL_PRACTICES || target < NATIONAL_EVENTS ? '; SCALED DOWN' : '';
+  const practices = practiceCodes('N', nPractices);
+  const day = utcDay(-1);
+  const stack = await startBenchStack({
+    name: 'national-day',
+    practices,
+    api: true,
+    env: { GP2GP_FIRST_DAY: day, GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5' },
+  });
+  const groups: Record<string, number> = {
+    'temporal-server': stack.temporal.process.pid!,
+    'mesh-sandbox': stack.mesh.process.pid!,
+    worker: stack.worker.child.pid!,
+    api: stack.api!.process.child.pid!,
+  };
+  let collecting = true;
+  let collector: Promise<void> = Promise.resolve();
+  try {
+    const events = nationalTraffic(practices, day, target);
+    console.error(`national-day: ${events.length} events for ${nPractices} practices on ${day}, batches of ${batchSize}, ${requests} requests in flight${scaled}`);
+    const load0 = os.loadavg()[0]!;
+    const t0 = Date.now();
+    let sent = 0;
+    const progress = setInterval(() => console.error(`  ${Math.round((Date.now() - t0) / 1000)} s`), 60_000);
+    let retried = 0;
+    try {
+      // In slices, so progress shows and a slow machine's run can be watched.
+      const slice = Math.max(batchSize * requests * 10, 1);
+      for (let i = 0; i < events.length; i += slice) {
+        retried += (await sendBatches(stack, events.slice(i, i + slice), batchSize, requests)).retried;
+        sent = Math.min(events.length, i + slice);
+        console.error(`  ingested ${sent}/${events.length} (${(sent / ((Date.now() - t0) / 1000)).toFixed(0)} events/s)`);
+      }
+    } finally {
+      clearInterval(progress);
+    }
+    const ingestSeconds = (Date.now() - t0) / 1000;
+
+    const authority = new AuthorityMailbox(stack.authorityMesh(), { workflowId: stack.config.mesh.workflowId });
+    let files = 0;
+    collector = (async () => {
+      while (collecting) {
+        files += (await authority.collect()).length;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    })();
+    const s0 = Date.now();
+    await mapConcurrent(practices, 8, async (practiceOds) => {
+      await stack.client.submit({ practiceOds, days: [day] });
+    });
+    const submitSeconds = (Date.now() - s0) / 1000;
+    // Only the practices not yet seen delivered are asked again.
+    let waiting = practices;
+    while (waiting.length) {
+      const still: string[] = [];
+      await mapConcurrent(waiting, 16, async (p) => {
+        const v = await stack.client.reportingStatus(p);
+        if (!(v.inFlight.length === 0 && v.lastDeliveredDay === day)) still.push(p);
+      });
+      waiting = still;
+      if (!waiting.length) break;
+      if (Date.now() - s0 > 90 * 60_000) throw new Error(`national-day: ${waiting.length} practices not delivered after 90 min`);
+      console.error(`  delivering: ${nPractices - waiting.length}/${nPractices} delivered, ${files} files acknowledged`);
+      await new Promise((r) => setTimeout(r, 5_000));
+    }
+    const deliverSeconds = (Date.now() - s0) / 1000;
+    collecting = false;
+    await collector;
+    const load1 = os.loadavg()[0]!;
+    const peaks = Object.fromEntries(Object.entries(groups).map(([name, pgid]) => [name, groupPeakRss(pgid) / 1024 / 1024]));
+    const setup = `${events.length} events, ${nPractices} practices, HTTP batches of ${batchSize}, ${requests} in flight; load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${scaled}`;
+    return [
+      { name: 'national-day.ingest', value: ingestSeconds / 60, unit: 'min', note: `goal < 10 min; ${setup}; ${retried} events answered unavailable and sent again` },
+      { name: 'national-day.ingest-rate', value: events.length / ingestSeconds, unit: 'events/s', note: setup },
+      { name: 'national-day.deliver', value: deliverSeconds / 60, unit: 'min', note: `submit of every practice (${submitSeconds.toFixed(0)} s) → every reporting workflow delivered; ${files} files acknowledged by the Authority${scaled}` },
+      ...Object.entries(peaks).map(([name, mib]) => ({ name: `national-day.peak-rss.${name}`, value: mib, unit: 'MiB', note: 'sum of each process\'s own peak (VmHWM) in the group' })),
+      { name: 'national-day.peak-rss.bench-driver', value: process.memoryUsage().rss / 1024 / 1024, unit: 'MiB', note: 'this process, at the end' },
+    ];
+  } finally {
+    collecting = false;
+    await collector.catch(() => undefined);
+    await stack.stop();
+  }
+}
+
+if (require.main === module) {
+  benchNationalDay().then(
+    (results) => console.log(formatResults(results)),
+    (err: unknown) => {
+      console.error(`bench national-day: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      process.exit(1);
+    },
+  );
+}
