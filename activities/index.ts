@@ -126,9 +126,13 @@ export function createActivities(
   };
 
   return {
-    /** Hands changed rows to the practice's reporting workflow, starting it if needed. */
+    /** Hands changed rows (and the transfers' outcome summaries) to the practice's reporting workflow, starting it if needed. */
     async forwardRows(input: ForwardRowsInput): Promise<void> {
-      await startReporting(await temporal(), config, input.practiceOds, { practice: practicesById().get(input.practiceOds), rows: input.rows });
+      await startReporting(await temporal(), config, input.practiceOds, {
+        practice: practicesById().get(input.practiceOds),
+        rows: input.rows,
+        summaries: input.summaries,
+      });
     },
 
     /**

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { exitCodeOf } from './exit-codes';
 import { registerPipelineCommands } from './pipeline';
 import { registerOperationsCommands } from './operations';
+import { registerOutcomesCommands } from './outcomes';
 import { registerApiCommands } from './api';
 import { registerMeshCommands } from './mesh';
 import { registerRecordCommands } from './records';
@@ -20,6 +21,7 @@ const program = new Command()
 // Sub-command groups are added here, one line each.
 registerPipelineCommands(program);
 registerOperationsCommands(program);
+registerOutcomesCommands(program);
 registerApiCommands(program);
 registerMeshCommands(program);
 registerRecordCommands(program);

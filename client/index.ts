@@ -21,7 +21,7 @@ import { startReporting } from './reporting';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventAgeRefusal } from '../mi/transfer';
 import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferOptions, type TransferWorkflow } from '../messages/transfer';
-import { reportingQuery, submitUpdate, type ReportingView, type SubmitResult } from '../messages/reporting';
+import { consoleQuery, reportingQuery, submitUpdate, type ConsoleRequest, type PracticeConsoleView, type ReportingView, type SubmitResult } from '../messages/reporting';
 
 export type EventOutcome =
   /** `warnings`: recorded as sent, but worth a look (e.g. a NACK code 0083.08 does not list); only when any. */
@@ -177,5 +177,13 @@ export class Gp2gpClient {
 
   async reportingStatus(practiceOds: string): Promise<ReportingView> {
     return await this.temporal.workflow.getHandle(reportingWorkflowId(practiceOds)).query(reportingQuery);
+  }
+
+  /**
+   * A practice's picture for the operators' console (issue 15): its calendar of days and its transfer
+   * outcomes, from its reporting workflow. Many practices, and the counts: client/outcomes.ts.
+   */
+  async practiceConsole(practiceOds: string, request: ConsoleRequest = {}): Promise<PracticeConsoleView> {
+    return await this.temporal.workflow.getHandle(reportingWorkflowId(practiceOds)).query(consoleQuery, request);
   }
 }

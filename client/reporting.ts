@@ -7,6 +7,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import type { Config } from '../config';
 import { reportingWorkflowType, rowsSignal, type ReportingInput, type ReportingWorkflow } from '../messages/reporting';
 import type { PracticeSettings } from '../mi/practices';
+import type { TransferSummary } from '../mi/outcomes';
 import type { DayRow } from '../mi/record-set';
 import { reportingWorkflowId } from '../workflows/ids';
 
@@ -31,12 +32,14 @@ export function reportingInput(config: Config, practice: PracticeSettings | unde
 /**
  * Makes sure the practice's reporting workflow runs (starting one that already runs is a no-op) and,
  * with `rows`, hands them to it in the same call (signal-with-start), so no row waits for a start.
+ * `summaries` (transfers' outcomes) go with the rows, as the signal's second argument only when there
+ * are any, so a hand-over without them is the signal earlier versions sent.
  */
 export async function startReporting(
   client: Client,
   config: Config,
   practiceOds: string,
-  options: { practice?: PracticeSettings | undefined; rows?: DayRow[] } = {},
+  options: { practice?: PracticeSettings | undefined; rows?: DayRow[]; summaries?: TransferSummary[] | undefined } = {},
 ): Promise<void> {
   const start = {
     workflowId: reportingWorkflowId(practiceOds),
@@ -45,7 +48,8 @@ export async function startReporting(
     staticSummary: `GP2GP MI reporting for practice ${practiceOds}`,
   };
   if (options.rows) {
-    await client.workflow.signalWithStart<ReportingWorkflow, [DayRow[]]>(reportingWorkflowType, { ...start, signal: rowsSignal, signalArgs: [options.rows] });
+    const signalArgs: [DayRow[], TransferSummary[]?] = options.summaries?.length ? [options.rows, options.summaries] : [options.rows];
+    await client.workflow.signalWithStart<ReportingWorkflow, [DayRow[], TransferSummary[]?]>(reportingWorkflowType, { ...start, signal: rowsSignal, signalArgs });
     return;
   }
   try {

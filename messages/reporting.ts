@@ -7,7 +7,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Side } from '../mi/events';
-import type { OutcomeClass } from '../mi/outcomes';
+import type { OutcomeClass, TransferSummary } from '../mi/outcomes';
 import type { DayRow } from '../mi/record-set';
 import type { SubmissionOptions, SubmissionResult } from './submission';
 
@@ -69,6 +69,34 @@ export interface ReportingState {
   /** Makes submission ids unique even if this workflow is ever started afresh. */
   runTag: string;
   sequence: number;
+  // Issue 15 (the console): optional, so state carried from earlier runs still starts a run.
+  /** Transfers not yet counted for good, by `${side}:${key}`: the latest summary of each. */
+  transfers?: Record<string, TransferSummary>;
+  /** Transfers counted for good (judged), per request day and role, by `${day}:${side}`. */
+  outcomeDays?: Record<string, OutcomeTally>;
+  /** What the console's calendar needs of each closed day, kept longer than `days`. */
+  calendar?: Record<string, CalendarRecord>;
+  /** Transfers (`${side}:${key}`) whose post to the GP Registrations MI API failed and waits for a replay. */
+  apiPostsFailed?: string[];
+}
+
+/** Counts of one request day and role. */
+export interface OutcomeTally {
+  counts: Partial<Record<OutcomeClass, number>>;
+  /** Per INTEGRATION_TIME_BUCKET_HOURS bucket. */
+  integrationTimes: number[];
+}
+
+/** One day's deliveries, for the calendar. */
+export interface CalendarRecord {
+  /** Deliveries that carried a version of the day newer than the one delivered before (1: delivered, 2+: corrected). */
+  deliveries: number;
+  /** The version of the day last delivered. */
+  lastVersion?: number;
+  /** The latest submission that carried the day. */
+  submissionId?: string;
+  /** That submission failed (or was refused after delivery) and the day is not delivered since. */
+  failed?: boolean;
 }
 
 export interface SubmissionFailure {
@@ -79,8 +107,11 @@ export interface SubmissionFailure {
 
 // ---- messages -----------------------------------------------------------------------------------
 
-/** Changed rows from a transfer: only a row with a higher seq replaces the one held. */
-export const rowsSignal = defineSignal<[DayRow[]]>('rows');
+/**
+ * Changed rows from a transfer: only a row with a higher seq replaces the one held. The second
+ * argument (issue 15) carries the transfers' outcome summaries; histories from before it have one.
+ */
+export const rowsSignal = defineSignal<[DayRow[], TransferSummary[]?]>('rows');
 
 /** A submission this workflow started has ended (sent by the submission workflow, or by an operator). */
 export const submissionFinishedSignal = defineSignal<[SubmissionResult]>('submissionFinished');
@@ -135,9 +166,12 @@ export interface OutcomeDay {
 }
 
 export interface ConsoleRequest {
-  /** Closed days in the calendar, most recent last (default 14). */
+  /** Closed days in the calendar, most recent last (default 14, at most OUTCOME_RETENTION_DAYS). */
   calendarDays?: number;
 }
+
+/** Outcome counts and calendar days are kept this long: 8 full weeks and the current one. */
+export const OUTCOME_RETENTION_DAYS = 63;
 
 /** A practice's picture for the console and `gp2gp-mi outcomes`: kept by its reporting workflow. */
 export interface PracticeConsoleView {
@@ -149,18 +183,30 @@ export interface PracticeConsoleView {
   outcomes: OutcomeDay[];
   /** Transfers past a protocol deadline and not yet settled. */
   overdueTransfers: number;
-  /** Transfers with a failed post to the GP Registrations MI API waiting for a replay. */
+  /**
+   * Transfers with a failed post to the GP Registrations MI API waiting for a replay (records that are
+   * transfers: a registration whose post failed before any request is listed by `gp2gp-mi api failed`).
+   */
   apiPostsFailed: number;
   /** Submissions that failed and whose days are not delivered since. */
   failingSubmissions: number;
 }
 export const consoleQuery = defineQuery<PracticeConsoleView, [ConsoleRequest?]>('console');
 
+/**
+ * The counter the reporting workflow adds to as it counts transfers for good (labels side, outcome):
+ * named here, with the concern, because workflows emit it themselves (observability/metric-names.ts
+ * lists it with the others).
+ */
+export const TRANSFERS_JUDGED_METRIC = 'gp2gp_transfers_judged';
+
 // ---- activities ---------------------------------------------------------------------------------
 
 export interface ForwardRowsInput {
   practiceOds: string;
   rows: DayRow[];
+  /** The transfers' outcome summaries (issue 15); rows and summaries travel in one signal. */
+  summaries?: TransferSummary[];
 }
 
 export interface FindEndedSubmissionsInput {

@@ -4,6 +4,8 @@
  * and the tests. Labels are bounded: event type, outcome, reason (a field name), operation, status,
  * a NACK code (two digits, 01–99). No practice, patient or message identifiers ever become labels.
  */
+import { TRANSFERS_JUDGED_METRIC } from '../messages/reporting';
+
 export const METRICS = {
   /** Hook events reaching a transfer workflow: outcome accepted | duplicate | refused; reason = field. */
   events: 'gp2gp_events',
@@ -23,6 +25,12 @@ export const METRICS = {
   bytesSent: 'gp2gp_mesh_bytes_sent',
   /** Submissions ended: status delivered | failed. */
   submissions: 'gp2gp_submissions',
+  /**
+   * GP2GP transfers counted for good by the reporting workflows, 14 days after the request (plus a
+   * 2-day grace for late events): side RR | SR, outcome (mi/outcomes.ts OUTCOME_CLASSES). Emitted by
+   * the workflow itself (messages/reporting.ts names it), not an interceptor.
+   */
+  transfersJudged: TRANSFERS_JUDGED_METRIC,
   /** MESH tracking answers by status (accepted, acknowledged, …). */
   tracking: 'gp2gp_mesh_tracking',
   /** Inbox messages classified: kind ack | nack | error-report | other. */

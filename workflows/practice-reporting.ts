@@ -2,15 +2,38 @@
  * The state and every decision of one practice's reporting workflow, without Temporal: which rows it
  * holds, which closed days are due (empty days included, MI07), how due days are batched into
  * submissions, what a finished, rejected or vanished submission means for its days, when a failure is
- * retried, and what the Web UI shows. The workflow (workflows/reporting.ts) only wires messages,
- * timers and child starts to these methods; time comes in as `now` so tests need no server.
+ * retried, and what the Web UI shows; and, for the operators' console (issue 15), the practice's
+ * transfer outcomes as the Authority judges them and a calendar of its days. The workflow
+ * (workflows/reporting.ts) only wires messages, timers and child starts to these methods; time comes
+ * in as `now` so tests need no server.
+ *
+ * Outcomes. Each transfer hands its summary (mi/outcomes.ts) with its rows; the latest one of each
+ * transfer is held until its judgement instant (request + 14 days) and a grace of 2 days for late
+ * events has passed, then counted for good per request day and role (its class cannot change after
+ * the judgement) and dropped. A summary that arrives after its transfer's fold point (an event more
+ * than 2 days late for a judged transfer) is ignored: the rule depends only on the summary's start and
+ * the workflow's time at arrival, never on when a fold last ran, so replays and queries agree.
+ * Counts and the calendar are kept 9 weeks (8 full weeks for the console's weekly plots).
+ *
+ * Size, at ~15 transfers per practice and day: ~16 days of pending summaries ≈ 240 × ~170 bytes ≈ 40
+ * KB; 63 days × 2 roles of counts ≈ 15 KB; 63 calendar days ≈ 5 KB — small beside the rows held for
+ * the correction window, and all of it bounded by time, not by traffic over the service's life.
  */
 import { dayRefusal, isDay } from '../mi/formats';
+import { integrationTimeBucket, INTEGRATION_TIME_BUCKET_HOURS, isOverdue, judgedAt, outcomeAt, OUTCOME_CLASSES, type OutcomeClass, type TransferSummary } from '../mi/outcomes';
+import type { Side } from '../mi/events';
 import type { DayRecordSet, DayRow } from '../mi/record-set';
+import { OUTCOME_RETENTION_DAYS } from '../messages/reporting';
 import type {
   Cadence,
+  CalendarDay,
+  CalendarRecord,
+  ConsoleRequest,
   DayState,
   EndedSubmission,
+  OutcomeDay,
+  OutcomeTally,
+  PracticeConsoleView,
   ReportingInput,
   ReportingState,
   ReportingView,
@@ -25,6 +48,9 @@ const MAX_DAYS_PER_SUBMISSION = 31;
 const MAX_SUBMISSION_ROW_BYTES = 1_000_000;
 /** Signals after which a run continues as new, to keep its history small. */
 const SIGNALS_PER_RUN = 2_000;
+/** A judged transfer is counted for good this long after its judgement instant (late events). */
+export const OUTCOME_GRACE_MS = 2 * DAY_MS;
+const DEFAULT_CALENDAR_DAYS = 14;
 
 function dayOf(ms: number): string {
   return new Date(ms).toISOString().slice(0, 10);
@@ -50,6 +76,18 @@ export interface PlannedSubmission {
 /** What the wake-up of the workflow's loop is for. */
 export type Turn = 'retry' | 'cadence';
 
+/** Transfers counted for good since last asked, for the workflow's metrics. */
+export interface JudgedCount {
+  side: Side;
+  outcome: OutcomeClass;
+  count: number;
+}
+
+/** When a transfer is counted for good, and a summary of it no longer taken. */
+export function foldPointOf(summary: Pick<TransferSummary, 'startedAt'>): number {
+  return judgedAt(summary) + OUTCOME_GRACE_MS;
+}
+
 export class PracticeReporting {
   readonly state: ReportingState;
   readonly cadence: Cadence;
@@ -60,6 +98,8 @@ export class PracticeReporting {
   private signalsThisRun = 0;
   /** The details text last shown, so only changes are shown again. */
   private shownDetails = '';
+  /** Transfers counted for good and not yet taken by the workflow's metrics (not state: not carried). */
+  private judged = new Map<string, JudgedCount>();
 
   constructor(
     readonly input: ReportingInput,
@@ -95,10 +135,14 @@ export class PracticeReporting {
 
   // ---- messages ---------------------------------------------------------------------------------
 
-  /** `rowsSignal`: changed rows from transfers. */
-  rowsArrived(rows: DayRow[]): void {
+  /** `rowsSignal`: changed rows from transfers, and their outcome summaries (`now` needed with them). */
+  rowsArrived(rows: DayRow[], summaries?: TransferSummary[], now?: number): void {
     this.signalsThisRun++;
     this.addRows(rows);
+    if (summaries?.length) {
+      if (now === undefined) throw new Error('internal: summaries need the time they arrived');
+      this.addSummaries(summaries, now);
+    }
   }
 
   /** `submissionFinishedSignal`: a submission this workflow started reports back. */
@@ -161,6 +205,137 @@ export class PracticeReporting {
     if (details === this.shownDetails) return undefined;
     this.shownDetails = details;
     return details;
+  }
+
+  // ---- the console (issue 15) --------------------------------------------------------------------
+
+  /** `consoleQuery`: the practice's calendar and outcomes at `now`, without changing state. */
+  consoleView(now: number, request: ConsoleRequest = {}): PracticeConsoleView {
+    const wanted = Math.floor(request.calendarDays ?? DEFAULT_CALENDAR_DAYS);
+    const count = Number.isFinite(wanted) ? Math.min(OUTCOME_RETENTION_DAYS, Math.max(1, wanted)) : DEFAULT_CALENDAR_DAYS;
+    const yesterday = dayOf(now - DAY_MS);
+    const context = this.calendarContext(yesterday);
+    const calendar: CalendarDay[] = [];
+    for (let i = count - 1; i >= 0; i--) calendar.push(this.calendarDay(addDays(yesterday, -i), context));
+    const failing = new Set<string>();
+    const known = new Set([...Object.keys(this.state.calendar ?? {}), ...context.pending]);
+    for (const day of known) {
+      if (day > yesterday) continue;
+      const d = this.calendarDay(day, context);
+      if (d.state === 'failed' && d.submissionId) failing.add(d.submissionId);
+    }
+    const pending = Object.values(this.state.transfers ?? {});
+    return {
+      practiceOds: this.input.practiceOds,
+      asOf: new Date(now).toISOString(),
+      calendar,
+      outcomes: this.outcomeDays(now),
+      overdueTransfers: pending.filter((t) => isOverdue(t, now)).length,
+      apiPostsFailed: this.state.apiPostsFailed?.length ?? 0,
+      failingSubmissions: failing.size,
+    };
+  }
+
+  /** What every calendar day is read against: days in flight (with their submission) and days due. */
+  private calendarContext(through: string): { busy: Map<string, string>; pending: Set<string> } {
+    const busy = new Map<string, string>();
+    for (const [id, f] of Object.entries(this.state.inFlight)) for (const day of Object.keys(f.days)) busy.set(day, id);
+    return { busy, pending: new Set(this.pendingDays(through)) };
+  }
+
+  /**
+   * One closed day: in flight; failed (its latest submission failed, or was refused after delivery,
+   * and it is not delivered since); pending (due: never delivered, or changed since); corrected
+   * (delivered again after a change); delivered; not reported (before the practice's first day, with
+   * no rows).
+   */
+  private calendarDay(day: string, { busy, pending }: { busy: Map<string, string>; pending: Set<string> }): CalendarDay {
+    const rec = this.state.calendar?.[day];
+    const withId = (state: CalendarDay['state'], submissionId = rec?.submissionId): CalendarDay => ({ day, state, ...(submissionId ? { submissionId } : {}) });
+    const inFlight = busy.get(day);
+    if (inFlight) return withId('in-flight', inFlight);
+    if (rec?.failed) return withId('failed');
+    if (pending.has(day)) {
+      // A day failed before the calendar was kept (state of an earlier version): its failure says so.
+      const failure = rec ? undefined : this.state.recentFailures.find((f) => f.days.includes(day));
+      return failure ? withId('failed', failure.submissionId) : withId('pending');
+    }
+    if ((rec?.deliveries ?? 0) >= 2) return withId('corrected');
+    const held = this.state.days[day];
+    const pruned = this.state.prunedThrough !== undefined && day <= this.state.prunedThrough && day >= this.state.firstDay;
+    if ((rec?.deliveries ?? 0) >= 1 || held?.deliveredVersion !== undefined || pruned) return withId('delivered');
+    return day < this.state.firstDay ? withId('not-reported') : withId('pending');
+  }
+
+  /** Counts per request day and role: those counted for good, and the held transfers as they stand at `now`. */
+  private outcomeDays(now: number): OutcomeDay[] {
+    const tallies = new Map<string, OutcomeTally>();
+    const tallyOf = (id: string) => {
+      let t = tallies.get(id);
+      if (!t) tallies.set(id, (t = { counts: {}, integrationTimes: INTEGRATION_TIME_BUCKET_HOURS.map(() => 0) }));
+      return t;
+    };
+    for (const [id, folded] of Object.entries(this.state.outcomeDays ?? {})) {
+      const t = tallyOf(id);
+      for (const c of OUTCOME_CLASSES) if (folded.counts[c]) t.counts[c] = (t.counts[c] ?? 0) + folded.counts[c]!;
+      folded.integrationTimes.forEach((n, i) => (t.integrationTimes[i]! += n));
+    }
+    for (const summary of Object.values(this.state.transfers ?? {})) tally(tallyOf(tallyId(summary)), summary, now);
+    return [...tallies.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([id, t]) => ({ day: id.slice(0, 10), side: id.slice(11) as Side, counts: t.counts, integrationTimes: t.integrationTimes }));
+  }
+
+  // ---- transfer outcomes ----------------------------------------------------------------------------
+
+  /**
+   * Takes the transfers' summaries: each replaces the one held of its transfer unless older (seq); one
+   * past its fold point is ignored (see the file's comment). A failed API post is noted whatever the
+   * transfer's age: it waits for an operator however old it is.
+   */
+  addSummaries(summaries: readonly TransferSummary[], now: number): void {
+    const transfers = (this.state.transfers ??= {});
+    for (const summary of summaries) {
+      const id = `${summary.side}:${summary.key}`;
+      this.noteApiPost(id, summary.apiPostFailed === true);
+      if (foldPointOf(summary) <= now) continue;
+      const held = transfers[id];
+      if (held && (held.seq ?? 0) > (summary.seq ?? 0)) continue;
+      transfers[id] = summary;
+    }
+    this.foldJudged(now);
+  }
+
+  private noteApiPost(id: string, failed: boolean): void {
+    const list = this.state.apiPostsFailed ?? [];
+    const has = list.includes(id);
+    if (failed && !has) this.state.apiPostsFailed = [...list, id];
+    else if (!failed && has) this.state.apiPostsFailed = list.filter((x) => x !== id);
+  }
+
+  /** Counts for good the held transfers past their fold point, and drops them. */
+  foldJudged(now: number): void {
+    const transfers = this.state.transfers;
+    if (!transfers) return;
+    for (const [id, summary] of Object.entries(transfers)) {
+      if (foldPointOf(summary) > now) continue;
+      const key = tallyId(summary);
+      const days = (this.state.outcomeDays ??= {});
+      const t = (days[key] ??= { counts: {}, integrationTimes: INTEGRATION_TIME_BUCKET_HOURS.map(() => 0) });
+      const outcome = tally(t, summary, now);
+      delete transfers[id];
+      const metric = `${summary.side}:${outcome}`;
+      const j = this.judged.get(metric) ?? { side: summary.side, outcome, count: 0 };
+      j.count++;
+      this.judged.set(metric, j);
+    }
+  }
+
+  /** Transfers counted for good since the last call (for metrics; not carried across runs). */
+  takeJudged(): JudgedCount[] {
+    const out = [...this.judged.values()];
+    this.judged.clear();
+    return out;
   }
 
   // ---- the run ------------------------------------------------------------------------------------
@@ -258,6 +433,11 @@ export class PracticeReporting {
     }
   }
 
+  /** The calendar's record of a day, made on first use. */
+  private calendarRecord(day: string): CalendarRecord {
+    return ((this.state.calendar ??= {})[day] ??= { deliveries: 0 });
+  }
+
   private inFlightDays(): Set<string> {
     return new Set(Object.values(this.state.inFlight).flatMap((s) => Object.keys(s.days)));
   }
@@ -297,7 +477,10 @@ export class PracticeReporting {
     }
   }
 
-  /** Drops delivered, unchanged days older than the correction window. */
+  /**
+   * Drops delivered, unchanged days older than the correction window; counts for good the judged
+   * transfers; drops counts and calendar days older than the retention.
+   */
   prune(now: number): void {
     const oldest = dayOf(now - this.correctionWindowDays * DAY_MS);
     for (const [day, s] of Object.entries(this.state.days)) {
@@ -306,6 +489,10 @@ export class PracticeReporting {
         if (!this.state.prunedThrough || day > this.state.prunedThrough) this.state.prunedThrough = day;
       }
     }
+    this.foldJudged(now);
+    const retained = dayOf(now - OUTCOME_RETENTION_DAYS * DAY_MS);
+    for (const id of Object.keys(this.state.outcomeDays ?? {})) if (id.slice(0, 10) < retained) delete this.state.outcomeDays![id];
+    for (const day of Object.keys(this.state.calendar ?? {})) if (day < retained) delete this.state.calendar![day];
   }
 
   // ---- submissions --------------------------------------------------------------------------------
@@ -341,6 +528,7 @@ export class PracticeReporting {
         rows: Object.values(this.state.days[day]?.rows ?? {}).map(({ side, key, firstEventAt, fields }) => ({ side, key, firstEventAt, fields })),
       }));
       this.state.inFlight[submissionId] = { days: Object.fromEntries(batch.map((d) => [d, this.state.days[d]?.version ?? 0])) };
+      for (const day of batch) this.calendarRecord(day).submissionId = submissionId;
       return { submissionId, days: batch, recordSets };
     });
   }
@@ -375,6 +563,14 @@ export class PracticeReporting {
         const s = this.state.days[day];
         if (s) s.deliveredVersion = Math.max(s.deliveredVersion ?? -1, version);
         if (!this.state.lastDeliveredDay || day > this.state.lastDeliveredDay) this.state.lastDeliveredDay = day;
+        // Only a newer version counts as another delivery: a forced replay of the same is no correction.
+        const rec = this.calendarRecord(day);
+        if (rec.lastVersion === undefined || version > rec.lastVersion) {
+          rec.deliveries++;
+          rec.lastVersion = version;
+        }
+        rec.submissionId = result.submissionId;
+        delete rec.failed;
       }
       this.state.recentDelivered[result.submissionId] = { days: Object.keys(flight.days) };
       const ids = Object.keys(this.state.recentDelivered);
@@ -388,6 +584,11 @@ export class PracticeReporting {
 
   /** A failure is listed for operators, and its days are tried again soon, not at the next cadence only. */
   private failed(submissionId: string, days: string[], reason: string, now: number): void {
+    for (const day of days) {
+      const rec = this.calendarRecord(day);
+      rec.submissionId = submissionId;
+      rec.failed = true;
+    }
     this.state.recentFailures = [{ submissionId, days, reason }, ...this.state.recentFailures].slice(0, 20);
     this.state.consecutiveFailures++;
     const delay = Math.min(12 * 3_600_000, this.retryAfterFailureMs * 2 ** (this.state.consecutiveFailures - 1));
@@ -402,6 +603,10 @@ export class PracticeReporting {
     for (const day of delivered.days) {
       const s = this.state.days[day];
       if (s) delete s.deliveredVersion;
+      // The refused delivery does not count: the next one of the same version does.
+      const rec = this.calendarRecord(day);
+      rec.deliveries = Math.max(0, rec.deliveries - 1);
+      delete rec.lastVersion;
     }
     this.failed(submissionId, delivered.days, reason, now);
   }
@@ -409,4 +614,17 @@ export class PracticeReporting {
 
 function emptyDay(): DayState {
   return { rows: {}, version: 0 };
+}
+
+/** Where a transfer is counted: its request day and role. */
+function tallyId(summary: TransferSummary): string {
+  return `${summary.startedAt.slice(0, 10)}:${summary.side}`;
+}
+
+/** Counts one transfer, as it stands at `now`, into `t`; returns its class. */
+function tally(t: OutcomeTally, summary: TransferSummary, now: number): OutcomeClass {
+  const outcome = outcomeAt(summary, now);
+  t.counts[outcome] = (t.counts[outcome] ?? 0) + 1;
+  if (summary.integratedAfterMs !== undefined) t.integrationTimes[integrationTimeBucket(summary.integratedAfterMs)]!++;
+  return outcome;
 }

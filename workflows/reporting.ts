@@ -12,6 +12,7 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  metricMeter,
   ParentClosePolicy,
   patched,
   proxyActivities,
@@ -22,8 +23,10 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import {
+  consoleQuery,
   reportingQuery,
   rowsSignal,
+  TRANSFERS_JUDGED_METRIC,
   submissionFinishedSignal,
   submissionRejectedSignal,
   submitUpdate,
@@ -50,6 +53,15 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   const showDetails = () => {
     const details = reporting.changedDetails(Date.now());
     if (details !== undefined) setCurrentDetails(details);
+  };
+
+  // Transfers counted for good (judged), by role and class; metrics are not emitted on replay, so
+  // each counts once. No practice label: the console has the per-practice picture.
+  const countJudged = () => {
+    const judged = reporting.takeJudged();
+    if (!judged.length) return;
+    const counter = metricMeter.createCounter(TRANSFERS_JUDGED_METRIC, 'transfers', 'GP2GP transfers counted for good after the 14-day judgement, by role and class');
+    for (const j of judged) counter.add(j.count, { side: j.side, outcome: j.outcome });
   };
 
   // A run holding an impossible day (accepted before the submit validator checked days) drops it.
@@ -88,8 +100,9 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     reporting.endedWithoutReport(await findEndedSubmissions({ submissionIds: inFlight }), Date.now());
   };
 
-  setHandler(rowsSignal, (rows) => {
-    reporting.rowsArrived(rows);
+  setHandler(rowsSignal, (rows, summaries) => {
+    reporting.rowsArrived(rows, summaries, Date.now());
+    countJudged();
     showDetails();
   });
   setHandler(submissionFinishedSignal, (result) => {
@@ -115,6 +128,7 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     { validator: (request) => reporting.refuseSubmit(request, Date.now()) },
   );
   setHandler(reportingQuery, () => reporting.view(Date.now()));
+  setHandler(consoleQuery, (request) => reporting.consoleView(Date.now(), request ?? {}));
 
   upsertSearchAttributes([{ key: practiceOdsKey, value: ods }]);
 
@@ -126,9 +140,12 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     const wantsNewRun = () => reporting.runIsLong() || workflowInfo().continueAsNewSuggested;
     await condition(wantsNewRun, Math.max(1, reporting.wakeAt(now) - now));
     dropImpossibleDays();
+    reporting.foldJudged(Date.now());
+    countJudged();
     if (wantsNewRun()) {
       await condition(allHandlersFinished);
       reporting.prune(Date.now());
+      countJudged();
       return await continueAsNew<typeof reportingWorkflow>({ ...input, state: reporting.state });
     }
     const turn = reporting.turn(Date.now(), nextAt);
@@ -136,6 +153,9 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     await releaseEndedSubmissions();
     const due = reporting.dueDays(Date.now());
     if (due.length) await startSubmissions(due);
-    if (turn === 'cadence') reporting.prune(Date.now());
+    if (turn === 'cadence') {
+      reporting.prune(Date.now());
+      countJudged();
+    }
   }
 }

@@ -22,6 +22,7 @@ import {
   type TransferProgress,
   type TransferStage,
 } from '../mi/transfer';
+import { transferSummary, type TransferSummary } from '../mi/outcomes';
 import { reportsToMesh } from '../mi/outputs';
 import { apiEventsOf, type ApiEvent } from '../mi/registrations-api-mapping';
 import type { ForwardRowsInput } from '../messages/reporting';
@@ -81,6 +82,12 @@ export interface RunStart {
    * the workflow decides, behind its patch, so earlier histories replay unchanged).
    */
   api?: boolean;
+  /**
+   * A change of the record's outcome summary alone (a failed API post, or its replay) is forwarded
+   * too, not only with the next event's rows: on runs of a version that does (the workflow decides,
+   * behind its patch, so earlier histories replay unchanged).
+   */
+  summaryForwards?: boolean;
 }
 
 /** One transfer record (RR or SR) and the state of the run that holds it. */
@@ -112,6 +119,11 @@ export class TransferRecord {
   private apiFailure: ApiPostFailure | undefined;
   private apiInFlightEvent: ApiEvent | undefined;
   private apiEventsOfEvents: ApiEvent[] | undefined;
+  /** The outcome summary of the events (null: not a transfer yet), until the next event. */
+  private summaryOfEvents: TransferSummary | null | undefined;
+  /** The summary reporting last got (JSON; '' for none), so an unchanged one is not forwarded alone. */
+  private forwardedSummary = '';
+  private readonly summaryForwards: boolean;
 
   constructor(
     private readonly input: TransferInput,
@@ -127,6 +139,9 @@ export class TransferRecord {
     this.unforwardedFrom = input.unforwardedFrom;
     this.restoredFlag = input.events !== undefined || start.continued === true;
     this.lastEventArrival = start.now;
+    this.summaryForwards = start.summaryForwards === true && this.reportsToMesh;
+    // A continued run's events were forwarded by the run before (it ends only with nothing unforwarded).
+    if (input.events) this.forwardedSummary = summaryKey(this.summary());
   }
 
   // ---- events -----------------------------------------------------------------------------------
@@ -151,6 +166,8 @@ export class TransferRecord {
   restore(events: readonly StoredEvent[]): void {
     for (const e of events) this.hold(e);
     this.restoredFlag = true;
+    // Forwarded by the run that took them, summary included.
+    this.forwardedSummary = summaryKey(this.summary());
   }
 
   /** restore() for a record that reports to the API: the earlier run's events and what it posted. */
@@ -176,21 +193,44 @@ export class TransferRecord {
     this.events.push(event);
     this.progressOfEvents = undefined;
     this.apiEventsOfEvents = undefined;
+    this.summaryOfEvents = undefined;
   }
 
   // ---- forwarding rows --------------------------------------------------------------------------
 
   get hasUnforwarded(): boolean {
-    return this.unforwardedFrom !== undefined;
+    return this.unforwardedFrom !== undefined || this.summaryChanged();
   }
 
-  /** The rows to forward now (those of every day an accepted event changed), or undefined if none. */
+  /**
+   * What to forward now, or undefined if nothing: the rows of every day an accepted event changed,
+   * and the record's outcome summary (once it is a transfer) with every forward, so reporting always
+   * holds the latest; a forward of the summary alone only when it changed without an event.
+   */
   startForwarding(): ForwardRowsInput | undefined {
     const from = this.unforwardedFrom;
-    if (from === undefined) return undefined;
+    if (from === undefined && !this.summaryChanged()) return undefined;
     this.unforwardedFrom = undefined;
     this.forwardInFlight = true;
-    return { practiceOds: this.practiceOds, rows: this.rowsFrom(from) };
+    const summary = this.summary();
+    this.forwardedSummary = summaryKey(summary);
+    return { practiceOds: this.practiceOds, rows: from === undefined ? [] : this.rowsFrom(from), ...(summary ? { summaries: [summary] } : {}) };
+  }
+
+  /**
+   * The record's outcome summary for reporting's counts (mi/outcomes.ts), or undefined while it is no
+   * transfer. A failed API post waiting for a replay is part of it.
+   */
+  summary(): TransferSummary | undefined {
+    if (this.summaryOfEvents === undefined) this.summaryOfEvents = transferSummary(this.side, this.key, this.events) ?? null;
+    const base = this.summaryOfEvents;
+    if (base === null) return undefined;
+    return this.apiFailure ? { ...base, apiPostFailed: true } : base;
+  }
+
+  /** The summary changed since reporting last got it, with no event to carry it (see RunStart). */
+  private summaryChanged(): boolean {
+    return this.summaryForwards && this.restoredFlag && summaryKey(this.summary()) !== this.forwardedSummary;
   }
 
   forwarded(): void {
@@ -401,7 +441,7 @@ export class TransferRecord {
 
   /** The next run's input: the events travel with it; only once every row has been forwarded. */
   continueAsNewInput(): TransferInput | undefined {
-    if (this.unforwardedFrom !== undefined || this.apiInFlightEvent) return undefined;
+    if (this.hasUnforwarded || this.apiInFlightEvent) return undefined;
     return {
       ...this.input,
       events: this.events,
@@ -432,4 +472,8 @@ export class TransferRecord {
   result(now: number): TransferResult {
     return { events: this.events, outcome: this.outcome(now), ...(this.reportsToApi ? { apiDelivery: this.apiDeliveryState() } : {}) };
   }
+}
+
+function summaryKey(summary: TransferSummary | undefined): string {
+  return summary ? JSON.stringify(summary) : '';
 }

@@ -2,9 +2,10 @@
  * One GP2GP transfer as seen by one practice: the RR record of a registration (requester side) or the
  * SR record of an EHR request (sender side). Hook events arrive as Updates (update-with-start, so the
  * first event starts it); the validator refuses bad events before anything reaches history. Every
- * accepted event changes the rows of its day and of later days the record has events on; those rows
- * are forwarded to the practice's reporting workflow by an activity, in order, before this workflow
- * may finish, so no accepted event is lost between the two. The record and every decision about it
+ * accepted event changes the rows of its day and of later days the record has events on; those rows,
+ * with the record's outcome summary (mi/outcomes.ts), are forwarded to the practice's reporting
+ * workflow by an activity, in order, before this workflow may finish, so no accepted event is lost
+ * between the two. The record and every decision about it
  * are TransferRecord's (workflows/transfer-record.ts); this file only lends it Temporal.
  */
 import {
@@ -22,7 +23,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { reportsToApi } from '../mi/outputs';
+import { reportsToApi, reportsToMesh } from '../mi/outputs';
 import {
   API_POST_REFUSED,
   recordEventUpdate,
@@ -69,7 +70,11 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   // Posting to the API is new (issue 12): only for records whose outputs include it, and only on runs
   // of this version — histories of earlier versions never reach patched() and replay unchanged.
   const api = reportsToApi(input.options?.outputs) && patched('registrations-api');
-  const record = new TransferRecord(input, { now: Date.now(), continued: workflowInfo().continuedFromExecutionRunId !== undefined, api });
+  // Issue 15: a record posting to the API and forwarding rows also forwards its outcome summary when
+  // only a post's failure (or replay) changed it — a forward earlier versions never made, so behind a
+  // patch, asked only where it can matter.
+  const summaryForwards = api && reportsToMesh(input.options?.outputs) && patched('outcome-summary-forwards');
+  const record = new TransferRecord(input, { now: Date.now(), continued: workflowInfo().continuedFromExecutionRunId !== undefined, api, summaryForwards });
 
   setHandler(
     recordEventUpdate,

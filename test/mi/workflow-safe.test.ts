@@ -47,7 +47,7 @@ describe('the workflow-safe MI core', () => {
       }
     }
     expect(offending).toEqual([]);
-    expect([...graph.keys()].map((f) => path.basename(f)).sort()).toEqual(['events.ts', 'fields.ts', 'formats.ts', 'index.ts', 'record-set.ts', 'records.ts', 'transfer.ts']);
+    expect([...graph.keys()].map((f) => path.basename(f)).sort()).toEqual(['events.ts', 'fields.ts', 'formats.ts', 'index.ts', 'outcomes.ts', 'record-set.ts', 'records.ts', 'transfer.ts']);
   });
 
   it("bundles with Temporal's workflow bundler", async () => {

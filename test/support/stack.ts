@@ -23,6 +23,10 @@ export const TEST_MAILBOXES = [
   'X26SUP041', 'X26NHS041', 'X26SUP042', 'X26NHS042', 'X26SUP043', 'X26NHS043',
   // test/registrations-api/e2e.test.ts (issue 12)
   'X26SUP051', 'X26NHS051',
+  // test/outcomes.test.ts (issue 15)
+  'X26SUP015', 'X26NHS015',
+  // test/browser/console.test.ts (issue 15): one pipeline that delivers, one whose Authority is missing
+  'X26SUP061', 'X26NHS061', 'X26SUP062',
 ];
 
 /** Password of every sandbox mailbox. */

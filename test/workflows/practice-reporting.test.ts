@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import type { DayRow } from '../../mi/record-set';
 import type { SubmissionResult } from '../../messages/submission';
+import type { TransferSummary } from '../../mi/outcomes';
+import { OUTCOME_RETENTION_DAYS } from '../../messages/reporting';
 import { PracticeReporting } from '../../workflows/practice-reporting';
 
 const ods = 'A81001';
@@ -244,5 +246,184 @@ describe('PracticeReporting: the run', () => {
     expect(r.changedDetails(now)).toBeUndefined();
     startOne(r, r.dueDays(now));
     expect(r.changedDetails(now)).toMatch(/0 day\(s\) pending; 1 submission\(s\) in flight/);
+  });
+});
+
+describe('PracticeReporting: transfer outcomes for the console (issue 15)', () => {
+  const H = 3_600_000;
+  const D = 24 * H;
+  const t0 = Date.parse('2026-11-02T09:00:00Z');
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const summary = (key: string, startedAt: number, extra: Partial<TransferSummary> = {}): TransferSummary => ({
+    side: 'RR',
+    key,
+    startedAt: iso(startedAt),
+    seq: 2,
+    ...extra,
+  });
+  const integrated = (key: string, startedAt: number, afterMs: number, extra: Partial<TransferSummary> = {}) =>
+    summary(key, startedAt, { settled: afterMs <= 3 * D ? 'integrated-3d' : 'integrated-8d', integratedAfterMs: afterMs, seq: 4, ...extra });
+  const reporting = () => new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-01' });
+  const buckets = (i: number) => [0, 1, 2, 3, 4, 5].map((b) => (b === i ? 1 : 0));
+
+  it('counts the transfers held per request day and role, as they stand at the time asked', () => {
+    const r = reporting();
+    r.rowsArrived([], [summary('REG-1', t0), integrated('REG-2', t0 + H, 2 * H), { ...summary('C1', t0), side: 'SR' }], t0 + 2 * H);
+    const early = r.consoleView(t0 + 2 * H).outcomes;
+    expect(early).toEqual([
+      { day: '2026-11-02', side: 'RR', counts: { 'in-progress': 1, 'integrated-3d': 1 }, integrationTimes: buckets(1) },
+      { day: '2026-11-02', side: 'SR', counts: { 'in-progress': 1 }, integrationTimes: buckets(-1) },
+    ]);
+    // At the judgement instant the unsettled ones are process failures; nothing has changed in state.
+    expect(r.consoleView(t0 + 14 * D).outcomes[0]!.counts).toEqual({ 'process-failure': 1, 'integrated-3d': 1 });
+    expect(Object.keys(r.state.transfers!)).toHaveLength(3);
+  });
+
+  it('keeps the newest summary of each transfer: a later seq replaces it, an older one does not', () => {
+    const r = reporting();
+    r.rowsArrived([], [integrated('REG-1', t0, 5 * D)], t0 + 5 * D);
+    r.rowsArrived([], [summary('REG-1', t0)], t0 + 5 * D);
+    expect(r.state.transfers!['RR:REG-1']!.settled).toBe('integrated-8d');
+    r.rowsArrived([], [integrated('REG-1', t0, 2 * D, { seq: 5 })], t0 + 5 * D);
+    expect(r.state.transfers!['RR:REG-1']!.settled).toBe('integrated-3d');
+  });
+
+  it('counts a transfer for good 2 days after its judgement, then ignores late summaries of it', () => {
+    const r = reporting();
+    r.rowsArrived([], [summary('REG-1', t0), integrated('REG-2', t0, 5 * D)], t0 + H);
+    const before = r.consoleView(t0 + 16 * D - 1).outcomes;
+    r.foldJudged(t0 + 16 * D - 1);
+    expect(Object.keys(r.state.transfers!)).toHaveLength(2);
+    expect(r.takeJudged()).toEqual([]);
+    r.foldJudged(t0 + 16 * D);
+    expect(r.state.transfers).toEqual({});
+    expect(r.state.outcomeDays).toEqual({ '2026-11-02:RR': { counts: { 'process-failure': 1, 'integrated-8d': 1 }, integrationTimes: buckets(3) } });
+    expect(r.takeJudged()).toEqual([
+      { side: 'RR', outcome: 'process-failure', count: 1 },
+      { side: 'RR', outcome: 'integrated-8d', count: 1 },
+    ]);
+    expect(r.takeJudged()).toEqual([]);
+    // The view does not depend on when the fold ran.
+    expect(r.consoleView(t0 + 16 * D - 1).outcomes).toEqual(before);
+    // A summary arriving after its fold point (an event far too late) is ignored, whether or not the
+    // fold has run: counting it again would count the transfer twice.
+    r.rowsArrived([], [integrated('REG-1', t0, D, { seq: 9 })], t0 + 16 * D);
+    expect(r.state.transfers).toEqual({});
+    const other = reporting();
+    other.rowsArrived([], [integrated('REG-3', t0, D)], t0 + 16 * D);
+    expect(other.state.transfers).toEqual({});
+    expect(other.consoleView(t0 + 16 * D).outcomes).toEqual([]);
+  });
+
+  it('keeps counts and calendar days 9 weeks', () => {
+    const r = reporting();
+    r.rowsArrived([], [summary('REG-1', t0)], t0);
+    r.prune(t0 + 20 * D);
+    expect(Object.keys(r.state.outcomeDays!)).toEqual(['2026-11-02:RR']);
+    r.prune(t0 + OUTCOME_RETENTION_DAYS * D);
+    expect(Object.keys(r.state.outcomeDays!)).toEqual(['2026-11-02:RR']);
+    r.prune(t0 + (OUTCOME_RETENTION_DAYS + 1) * D);
+    expect(r.state.outcomeDays).toEqual({});
+  });
+
+  it('counts overdue transfers and failed API posts; a failed post is noted whatever the transfer\'s age', () => {
+    const r = reporting();
+    r.rowsArrived([], [summary('REG-1', t0, { overdueSince: iso(t0 + D) }), summary('REG-2', t0, { apiPostFailed: true })], t0 + H);
+    expect(r.consoleView(t0 + H)).toMatchObject({ overdueTransfers: 0, apiPostsFailed: 1 });
+    expect(r.consoleView(t0 + 2 * D)).toMatchObject({ overdueTransfers: 1, apiPostsFailed: 1 });
+    // Past the judgement it is a process failure, no longer overdue.
+    expect(r.consoleView(t0 + 15 * D)).toMatchObject({ overdueTransfers: 0 });
+    r.rowsArrived([], [summary('OLD-1', t0 - 40 * D, { apiPostFailed: true })], t0 + H);
+    expect(r.consoleView(t0 + H).apiPostsFailed).toBe(2);
+    r.rowsArrived([], [summary('OLD-1', t0 - 40 * D), summary('REG-2', t0)], t0 + H);
+    expect(r.consoleView(t0 + H).apiPostsFailed).toBe(0);
+    expect(r.state.transfers!['RR:OLD-1']).toBeUndefined();
+  });
+
+  it('the calendar: not reported, pending, in flight, failed, delivered, corrected — with the submission', () => {
+    const r = reporting();
+    const now = Date.parse('2026-11-05T00:05:00Z');
+    const calendar = (at = now, calendarDays = 5) => r.consoleView(at, { calendarDays }).calendar;
+    expect(calendar()).toEqual([
+      { day: '2026-10-31', state: 'not-reported' },
+      { day: '2026-11-01', state: 'pending' },
+      { day: '2026-11-02', state: 'pending' },
+      { day: '2026-11-03', state: 'pending' },
+      { day: '2026-11-04', state: 'pending' },
+    ]);
+    expect(r.dueDays(now)).toEqual(['2026-11-01', '2026-11-02', '2026-11-03', '2026-11-04']);
+    const s1 = startOne(r, ['2026-11-01', '2026-11-02']);
+    const s2 = startOne(r, ['2026-11-03', '2026-11-04']);
+    expect(calendar().slice(1).map((d) => [d.state, d.submissionId])).toEqual([
+      ['in-flight', s1],
+      ['in-flight', s1],
+      ['in-flight', s2],
+      ['in-flight', s2],
+    ]);
+    r.submissionFinished(result(s1, 'delivered'), now);
+    r.submissionFinished(result(s2, 'failed', 'MESH refused'), now);
+    expect(calendar().slice(1).map((d) => [d.state, d.submissionId])).toEqual([
+      ['delivered', s1],
+      ['delivered', s1],
+      ['failed', s2],
+      ['failed', s2],
+    ]);
+    expect(r.consoleView(now).failingSubmissions).toBe(1);
+    // A forced replay of an unchanged day is no correction; a changed day delivered again is.
+    const replay = startOne(r, ['2026-11-01']);
+    r.submissionFinished(result(replay, 'delivered'), now);
+    expect(calendar()[1]).toEqual({ day: '2026-11-01', state: 'delivered', submissionId: replay });
+    r.addRows([row('2026-11-02', 'REG-1', 1)]);
+    expect(calendar()[2]).toMatchObject({ state: 'pending', submissionId: s1 });
+    const s3 = startOne(r, ['2026-11-02', '2026-11-03', '2026-11-04']);
+    r.submissionFinished(result(s3, 'delivered'), now);
+    expect(calendar().slice(2)).toEqual([
+      { day: '2026-11-02', state: 'corrected', submissionId: s3 },
+      { day: '2026-11-03', state: 'delivered', submissionId: s3 },
+      { day: '2026-11-04', state: 'delivered', submissionId: s3 },
+    ]);
+    expect(r.consoleView(now).failingSubmissions).toBe(0);
+    // Refused after delivery (a NACK): failed again, and the refused delivery does not count.
+    r.submissionRejected({ submissionId: s3, reason: 'NACK' }, now);
+    expect(calendar()[2]).toEqual({ day: '2026-11-02', state: 'failed', submissionId: s3 });
+    const s4 = startOne(r, ['2026-11-02', '2026-11-03', '2026-11-04']);
+    r.submissionFinished(result(s4, 'delivered'), now);
+    expect(calendar().slice(2).map((d) => d.state)).toEqual(['corrected', 'delivered', 'delivered']);
+    // Days that left the correction window stay in the calendar.
+    r.prune(Date.parse('2026-11-30T00:05:00Z'));
+    expect(r.state.days['2026-11-02']).toBeUndefined();
+    expect(calendar(Date.parse('2026-11-06T00:05:00Z'), 6).slice(1, 5).map((d) => d.state)).toEqual(['delivered', 'corrected', 'delivered', 'delivered']);
+  });
+
+  it('the calendar has 14 days by default, 1 to 63 on request, most recent last', () => {
+    const r = reporting();
+    const now = Date.parse('2026-11-20T12:00:00Z');
+    const days = (calendarDays?: number) => r.consoleView(now, calendarDays === undefined ? {} : { calendarDays }).calendar.map((d) => d.day);
+    expect(days()).toHaveLength(14);
+    expect(days().at(-1)).toBe('2026-11-19');
+    expect(days(0)).toEqual(['2026-11-19']);
+    expect(days(1000)).toHaveLength(OUTCOME_RETENTION_DAYS);
+    expect(days(Number.NaN)).toHaveLength(14);
+  });
+
+  it('works on state carried from a run before the console: delivered and failed days read from it', () => {
+    const old = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-01' });
+    const now = Date.parse('2026-11-04T00:05:00Z');
+    old.dueDays(now);
+    const s1 = startOne(old, ['2026-11-01']);
+    old.submissionFinished(result(s1, 'delivered'), now);
+    const s2 = startOne(old, ['2026-11-02']);
+    old.submissionFinished(result(s2, 'failed', 'x'), now);
+    const { calendar: _c, transfers: _t, outcomeDays: _o, apiPostsFailed: _a, ...earlier } = old.state;
+    const r = new PracticeReporting({ practiceOds: ods, state: structuredClone(earlier) });
+    expect(r.consoleView(now, { calendarDays: 3 }).calendar).toEqual([
+      { day: '2026-11-01', state: 'delivered' },
+      { day: '2026-11-02', state: 'failed', submissionId: s2 },
+      { day: '2026-11-03', state: 'pending' },
+    ]);
+    expect(r.consoleView(now)).toMatchObject({ outcomes: [], overdueTransfers: 0, apiPostsFailed: 0, failingSubmissions: 1 });
+    r.rowsArrived([row('2026-11-03', 'REG-1', 1)]);
+    r.rowsArrived([], [summary('REG-1', t0)], now);
+    expect(r.consoleView(now).outcomes).toHaveLength(1);
   });
 });

@@ -111,3 +111,37 @@ describe('TransferRecord: posting API events', () => {
     }
   });
 });
+
+describe('TransferRecord: a failed post changes the outcome summary reporting holds (issue 15)', () => {
+  it('forwards the summary alone when a post fails and when it is replayed; one forward each', () => {
+    const r = new TransferRecord(input({ events: [registration, requested] }), { now: 0, api: true, summaryForwards: true });
+    expect(r.hasUnforwarded).toBe(false);
+    const first = r.startApiPost()!;
+    r.apiPostFailed(first, 'refused', at);
+    expect(r.hasUnforwarded).toBe(true);
+    const failed = r.startForwarding()!;
+    expect(failed).toMatchObject({ practiceOds: ods, rows: [], summaries: [{ side: 'RR', key: 'REG-1', apiPostFailed: true }] });
+    r.forwarded();
+    expect(r.hasUnforwarded).toBe(false);
+    r.replayApiPosts();
+    const replayed = r.startForwarding()!;
+    expect(replayed.summaries![0]).not.toHaveProperty('apiPostFailed');
+    r.forwarded();
+    expect(r.startForwarding()).toBeUndefined();
+  });
+
+  it('a run of an earlier version (no patch), or a record that forwards no rows, never forwards it alone', () => {
+    for (const [opts, summaryForwards] of [[options, false], [{ outputs: 'api' as const, reportingSystemSupplier: 'S' }, true]] as const) {
+      const r = new TransferRecord(input({ events: [registration, requested], options: opts }), { now: 0, api: true, summaryForwards });
+      r.apiPostFailed(r.startApiPost()!, 'refused', at);
+      expect(r.hasUnforwarded).toBe(false);
+      expect(r.startForwarding()).toBeUndefined();
+    }
+  });
+
+  it('a reopened record does not forward the summary its earlier run already did', () => {
+    const r = new TransferRecord(input(), { now: 0, api: true, summaryForwards: true });
+    r.restoreRun({ events: [registration, requested], apiDelivery: { posted: [], failed: { id: 'x', endpoint: '/registrations', reason: 'refused', at } } });
+    expect(r.hasUnforwarded).toBe(false);
+  });
+});

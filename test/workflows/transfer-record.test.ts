@@ -184,3 +184,39 @@ describe('TransferRecord: what it shows, and the end of a run', () => {
     expect(r.result(t0)).toEqual({ events: [registration], outcome: 'registered' });
   });
 });
+
+describe('TransferRecord: the outcome summary handed to reporting (issue 15)', () => {
+  const requested = rr('ehr-requested', iso(t0 + H), { conversationId, requestMessageId: conversationId });
+
+  it('goes with every forward once the record is a transfer; a registration alone has none', () => {
+    const r = record('RR', [], {}, t0);
+    r.restore([]);
+    r.record(registration);
+    expect(r.startForwarding()).not.toHaveProperty('summaries');
+    r.forwarded();
+    r.record(requested);
+    const batch = r.startForwarding()!;
+    expect(batch.rows.map((row) => row.day)).toEqual(['2026-11-01']);
+    expect(batch.summaries).toEqual([{ side: 'RR', key: 'REG-1', startedAt: iso(t0 + H), overdueSince: iso(t0 + H + D), seq: 2 }]);
+    r.forwarded();
+    // A re-sent event forwards nothing; no deadline, only events change a summary.
+    r.record(requested);
+    expect(r.startForwarding()).toBeUndefined();
+  });
+
+  it('an API-only event changes no row on a later day, but its summary goes in the same forward', () => {
+    const r = record('RR', [registration, requested], {}, t0);
+    r.record(rr('integration-outcome', iso(t0 + 2 * D), { conversationId, outcome: 'INTEGRATED' }));
+    const batch = r.startForwarding()!;
+    expect(batch.rows).toEqual([]);
+    expect(batch.summaries).toEqual([{ side: 'RR', key: 'REG-1', startedAt: iso(t0 + H), settled: 'integrated-3d', integratedAfterMs: 2 * D - H, seq: 3 }]);
+  });
+
+  it('a record of the sender side: its summary from the request received', () => {
+    const r = record('SR', [], {}, t0);
+    r.restore([]);
+    r.record(sr('request-received', iso(t0), { requestMessageId: conversationId, requestingOds: 'B82002' }));
+    r.record(sr('conversation-closed', iso(t0 + D)));
+    expect(r.startForwarding()!.summaries).toEqual([{ side: 'SR', key: conversationId, startedAt: iso(t0), settled: 'integrated-3d', integratedAfterMs: D, seq: 2 }]);
+  });
+});
