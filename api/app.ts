@@ -20,6 +20,7 @@ import type { EventOutcome, Gp2gpClient } from '../client';
 import { mapConcurrent } from '../client/concurrency';
 import type { FieldProblem, FieldWarning } from '../mi/events';
 import { openApiDocument } from './openapi';
+import { consolePlugin, type ConsoleOptions } from './console';
 
 // ---- what the API needs from the pipeline --------------------------------------------------------
 
@@ -52,6 +53,8 @@ export interface ApiOptions {
   maxInFlightEvents?: number;
   eventConcurrency?: number;
   temporalTimeoutMs?: number;
+  /** The operators' console at /console (api/console/), when given: its data source and settings. */
+  console?: ConsoleOptions;
   /** A pino logger, or false for none (tests). */
   logger?: FastifyBaseLogger | false;
 }
@@ -339,6 +342,9 @@ export async function buildApi(options: ApiOptions): Promise<FastifyInstance> {
       return reply.code(503).header('retry-after', '5').send({ status: 'not-ready', temporal: 'unreachable' });
     }
   });
+
+  // The console checks tokens with the same constant-time matcher as /v1/events.
+  if (options.console) await app.register(consolePlugin, { ...options.console, matchToken });
 
   const document = openApiDocument({ bodyLimitBytes: bodyLimit, maxBatchEvents: maxBatch });
   app.get('/v1/openapi.json', async () => document);

@@ -13,6 +13,7 @@ import { Gp2gpClient } from '../client';
 import { loadPractices } from '../mi/practices';
 import { log } from '../observability/log';
 import { buildApi, clientBackend } from './app';
+import { temporalConsoleSource, type ConsoleOptions } from './console';
 
 export { buildApi, clientBackend, type ApiBackend, type ApiOptions, type EventResult, type BatchResult } from './app';
 
@@ -31,8 +32,37 @@ export function lazyClient(config: Config): Gp2gpClient {
   return new Gp2gpClient(temporal, { taskQueue: config.temporal.taskQueue, practices, config });
 }
 
+/**
+ * The operators' console on the API's Temporal client: the practices file the service runs with, and
+ * the Web UI the page links to (README, "The operators' console").
+ */
+export function consoleOptions(config: Config, apiConfig: ApiConfig, client: Gp2gpClient): ConsoleOptions | undefined {
+  const settings = apiConfig.console;
+  if (!settings) return undefined;
+  return {
+    source: temporalConsoleSource({
+      gp2gp: client,
+      config,
+      practices: loadPractices(config.practicesFile),
+      queryTimeoutMs: Math.min(apiConfig.temporalTimeoutMs, 10_000),
+    }),
+    temporalUi: settings.temporalUi,
+    sessionTtlMs: settings.sessionTtlMs,
+    loginPerMinute: settings.loginPerMinute,
+    searchPerMinute: settings.searchPerMinute,
+    ...(settings.secureCookie !== undefined ? { secureCookie: settings.secureCookie } : {}),
+    readModel: {
+      viewTtlMs: settings.viewTtlMs,
+      concurrency: settings.queryConcurrency,
+      sweepPerSecond: settings.sweepPerSecond,
+      sweepIntervalMs: settings.sweepIntervalMs,
+    },
+  };
+}
+
 export async function startApi(config: Config, apiConfig: ApiConfig = loadApiConfig(), options: { logger?: boolean } = {}): Promise<RunningApi> {
   const client = lazyClient(config);
+  const consoleSettings = consoleOptions(config, apiConfig, client);
   const app = await buildApi({
     backend: clientBackend(client),
     tokens: apiConfig.tokens,
@@ -42,6 +72,7 @@ export async function startApi(config: Config, apiConfig: ApiConfig = loadApiCon
     maxInFlightEvents: apiConfig.maxInFlightEvents,
     eventConcurrency: apiConfig.eventConcurrency,
     temporalTimeoutMs: apiConfig.temporalTimeoutMs,
+    ...(consoleSettings ? { console: consoleSettings } : {}),
     logger: options.logger === false ? false : log.pino.child({ component: 'api' }),
   });
   try {
@@ -79,7 +110,7 @@ if (require.main === module) {
   startApi(config, apiConfig).then(
     (api) => {
       // The token count and where they came from, never the tokens.
-      log.info('api listening', { url: api.url, tokens: apiConfig.tokens.length, tokenSource: apiConfig.tokenSource });
+      log.info('api listening', { url: api.url, tokens: apiConfig.tokens.length, tokenSource: apiConfig.tokenSource, console: apiConfig.console ? `${api.url}/console` : 'off' });
       for (const sig of ['SIGINT', 'SIGTERM'] as const) {
         process.once(sig, () => {
           log.info('api stopping', { signal: sig });

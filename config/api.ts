@@ -33,7 +33,39 @@ const apiEnvSchema = z.object({
   GP2GP_API_MAX_IN_FLIGHT_EVENTS: positiveInt(5_000),
   GP2GP_API_EVENT_CONCURRENCY: positiveInt(16, 1_000),
   GP2GP_API_TEMPORAL_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(600).default(30),
+
+  // The operators' console (issue 15), served by this process at /console.
+  GP2GP_CONSOLE: z.enum(['on', 'off']).default('on'),
+  GP2GP_CONSOLE_TEMPORAL_UI_URL: optionalString.refine((s) => s === undefined || /^https?:\/\/[^\s/]+/i.test(s), 'an http(s) URL of the Temporal Web UI, e.g. http://127.0.0.1:8233'),
+  // Read here only for the default Web UI address (config/index.ts validates them for the pipeline).
+  TEMPORAL_ADDRESS: optionalString,
+  TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  // Behind a proxy that terminates TLS the API sees plain HTTP: this marks the session cookie Secure.
+  GP2GP_CONSOLE_SECURE_COOKIE: z.enum(['true', 'false']).optional(),
+  GP2GP_CONSOLE_SESSION_HOURS: z.coerce.number().min(0.0001).max(168).default(8),
+  GP2GP_CONSOLE_VIEW_TTL_SECONDS: z.coerce.number().min(0).max(3_600).default(30),
+  GP2GP_CONSOLE_SWEEP_PER_SECOND: z.coerce.number().min(0.1).max(1_000).default(20),
+  GP2GP_CONSOLE_SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
+  GP2GP_CONSOLE_QUERY_CONCURRENCY: positiveInt(8, 100),
+  GP2GP_CONSOLE_LOGIN_PER_MINUTE: positiveInt(10, 1_000),
+  GP2GP_CONSOLE_SEARCH_PER_MINUTE: positiveInt(30, 10_000),
 });
+
+/** The console's settings (README, "The operators' console"). */
+export interface ConsoleConfig {
+  /** Where the page's links go: `<baseUrl>/namespaces/<namespace>/workflows/<id>`; undefined = no links. */
+  temporalUi: { baseUrl: string; namespace: string } | undefined;
+  sessionTtlMs: number;
+  viewTtlMs: number;
+  sweepPerSecond: number;
+  sweepIntervalMs: number;
+  queryConcurrency: number;
+  loginPerMinute: number;
+  searchPerMinute: number;
+  /** Mark the session cookie Secure; undefined = when the request itself came over TLS. */
+  secureCookie: boolean | undefined;
+}
 
 export interface ApiConfig {
   host: string;
@@ -52,6 +84,8 @@ export interface ApiConfig {
   eventConcurrency: number;
   /** How long one event may take in Temporal before the request answers 503 (retry). */
   temporalTimeoutMs: number;
+  /** The operators' console; undefined when GP2GP_CONSOLE=off. */
+  console: ConsoleConfig | undefined;
 }
 
 /** Tokens from a file: one per line; blank lines and lines starting with # are ignored. */
@@ -105,5 +139,22 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     maxInFlightEvents: e.GP2GP_API_MAX_IN_FLIGHT_EVENTS,
     eventConcurrency: e.GP2GP_API_EVENT_CONCURRENCY,
     temporalTimeoutMs: Math.round(e.GP2GP_API_TEMPORAL_TIMEOUT_SECONDS * 1000),
+    console: e.GP2GP_CONSOLE === 'off' ? undefined : consoleConfig(e),
+  };
+}
+
+function consoleConfig(e: z.infer<typeof apiEnvSchema>): ConsoleConfig {
+  // The embedded dev server's Web UI unless told otherwise; an external cluster's UI is not guessed.
+  const baseUrl = e.GP2GP_CONSOLE_TEMPORAL_UI_URL ?? (e.TEMPORAL_ADDRESS ? undefined : `http://127.0.0.1:${e.TEMPORAL_UI_PORT}`);
+  return {
+    temporalUi: baseUrl ? { baseUrl: baseUrl.replace(/\/+$/, ''), namespace: e.TEMPORAL_NAMESPACE } : undefined,
+    sessionTtlMs: Math.round(e.GP2GP_CONSOLE_SESSION_HOURS * 3_600_000),
+    viewTtlMs: Math.round(e.GP2GP_CONSOLE_VIEW_TTL_SECONDS * 1000),
+    sweepPerSecond: e.GP2GP_CONSOLE_SWEEP_PER_SECOND,
+    sweepIntervalMs: Math.round(e.GP2GP_CONSOLE_SWEEP_INTERVAL_SECONDS * 1000),
+    queryConcurrency: e.GP2GP_CONSOLE_QUERY_CONCURRENCY,
+    loginPerMinute: e.GP2GP_CONSOLE_LOGIN_PER_MINUTE,
+    searchPerMinute: e.GP2GP_CONSOLE_SEARCH_PER_MINUTE,
+    secureCookie: e.GP2GP_CONSOLE_SECURE_COOKIE === undefined ? undefined : e.GP2GP_CONSOLE_SECURE_COOKIE === 'true',
   };
 }

@@ -33,6 +33,7 @@ import { apiEventsOf } from '../mi/registrations-api-mapping';
 import { API_ENDPOINTS, API_KEY_HEADER, type ApiEndpoint } from '../mi/registrations-api';
 import { visibility } from '../client/operations';
 import { registrationsApiTarget } from '../config/registrations-api';
+import { loadApiConfig } from '../config/api';
 import type { RecordedRequest } from '../stack/registrations-api-stand-in';
 import { METRICS } from '../observability/metric-names';
 import { DEMO_PRACTICES_FILE, EFFECTIVE_PRACTICES_FILE, EXAMPLE_PRACTICES_FILE } from '../stack/operators';
@@ -505,6 +506,8 @@ function printSummary(config: Config, summary: Map<string, PracticeSummary>, sub
     say(`  files NHS England received:  ${dir} (${fs.existsSync(dir) ? fs.readdirSync(dir).length : 0} files in all)`);
   }
   if (config.metrics) say(`  metrics:                     http://${config.metrics.host}:${config.metrics.port}/metrics (gp2gp_* and temporal_*)`);
+  const consoleUrl = operatorsConsole(config);
+  if (consoleUrl) say(`  operators' console:          ${consoleUrl}`);
   if (api) {
     say(`  API posts, failed:           ${q(visibility.failedApiPosts())}  (gp2gp-mi api failed; gp2gp-mi api replay --practice <ODS> once the cause is fixed)`);
     say(`  API posts, pending:          ${q(`WorkflowType = "transferWorkflow" AND GP2GP_ApiDelivery = "pending"`)}`);
@@ -516,6 +519,19 @@ function printSummary(config: Config, summary: Map<string, PracticeSummary>, sub
   if (failedPost?.apiDelivery?.failed) {
     const f = failedPost.apiDelivery.failed;
     say(`  API post(s) failed, e.g. ${failedPost.side} ${failedPost.practiceOds} ${failedPost.key}: ${f.endpoint} ${f.reason}`);
+  }
+}
+
+/** Where the operators' console of the running service is, and how to log in (never the token itself). */
+function operatorsConsole(config: Config): string | undefined {
+  try {
+    const api = loadApiConfig({ ...process.env, GP2GP_API_TOKENS: '', GP2GP_API_TOKEN_FILE: '' });
+    if (!api.console) return undefined;
+    const host = api.host.includes(':') ? `[${api.host}]` : api.host;
+    const token = process.env.GP2GP_API_TOKENS?.trim() || process.env.GP2GP_API_TOKEN_FILE?.trim() ? 'an API token' : `the token in ${shown(path.join(config.dataDir, 'api-token'))}`;
+    return `http://${host}:${api.port}/console (log in with ${token}; every demo practice is in its calendar)`;
+  } catch {
+    return undefined;
   }
 }
 

@@ -28,6 +28,8 @@ export interface PreparedApi {
   url: string;
   port: number;
   tokenNote: string;
+  /** The operators' console is on (GP2GP_CONSOLE is not off). */
+  console: boolean;
 }
 
 /** Validates the API's settings and checks its port before anything else starts, so a mistake fails at once. */
@@ -43,7 +45,7 @@ export async function prepareApi(config: Config, baseEnv: NodeJS.ProcessEnv): Pr
   const apiConfig = loadApiConfig(env);
   await assertPortFree(apiConfig.host, apiConfig.port, 'HTTP API', 'set GP2GP_API_PORT');
   const host = apiConfig.host.includes(':') ? `[${apiConfig.host}]` : apiConfig.host;
-  return { env, url: `http://${host}:${apiConfig.port}`, port: apiConfig.port, tokenNote };
+  return { env, url: `http://${host}:${apiConfig.port}`, port: apiConfig.port, tokenNote, console: apiConfig.console !== undefined };
 }
 
 /** Starts the prepared API; `env` adds what is known only later (Temporal address, MESH settings). */

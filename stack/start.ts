@@ -232,8 +232,14 @@ async function main(): Promise<void> {
     let worker = superviseWorker();
     started.push({ stop: () => worker.stop() });
     if (mesh) started.push(runEmbeddedAuthority(config, workerEnv, path.join(config.dataDir, 'authority')));
-    // HTTP hooks API (issue #5): its own supervised process beside the worker (stack/api.ts).
-    let api = startApiProcess(preparedApi, workerEnv, logs, say);
+    // HTTP hooks API (issue #5): its own supervised process beside the worker (stack/api.ts). Its
+    // console (issue 15) links into the embedded Web UI, whose address only this process knows for
+    // sure (the API sees the dev server as an external TEMPORAL_ADDRESS).
+    const apiEnv: NodeJS.ProcessEnv = {
+      ...workerEnv,
+      ...(temporal && !process.env.GP2GP_CONSOLE_TEMPORAL_UI_URL?.trim() ? { GP2GP_CONSOLE_TEMPORAL_UI_URL: `http://127.0.0.1:${config.temporal.uiPort}` } : {}),
+    };
+    let api = startApiProcess(preparedApi, apiEnv, logs, say);
     started.push({ stop: () => api.stop() });
     const codecProcess = codec?.start();
     if (codecProcess) started.push(codecProcess);
@@ -246,7 +252,7 @@ async function main(): Promise<void> {
         await worker.stop();
         worker = superviseWorker();
         await api.stop();
-        api = startApiProcess(preparedApi, workerEnv, logs, say);
+        api = startApiProcess(preparedApi, apiEnv, logs, say);
       }).catch((err: unknown) => say(`reload failed: ${(err as Error).message}`));
     });
 
@@ -264,6 +270,7 @@ async function main(): Promise<void> {
       say(`  Registrations API ${config.registrationsApi.url} (GP2GP_REGISTRATIONS_API_URL; ${config.registrationsApi.apiKey ? 'key from GP2GP_REGISTRATIONS_API_KEY' : 'no GP2GP_REGISTRATIONS_API_KEY set'})`);
     }
     say(`  HTTP API          ${api.url}/v1/events (${api.tokenNote}; OpenAPI at ${api.url}/v1/openapi.json)`);
+    if (preparedApi.console) say(`  console           ${api.url}/console (log in with an API token: ${api.tokenNote})`);
     say(`  practices         ${practices.file} (${practices.count}${practices.demo ? `, ${practices.demo} added by npm run demo` : ''})`);
     say(`  metrics           ${config.metrics ? `http://${config.metrics.host}:${config.metrics.port}/metrics (Prometheus; dashboard observability/grafana-dashboard.json)` : 'off (GP2GP_METRICS_PORT=0)'}`);
     say(`  encryption        ${config.encryption ? `payloads AES-256-GCM, current key id ${config.encryption.currentKeyId}` : 'off (set GP2GP_ENCRYPTION_KEYS to encrypt payloads)'}`);
