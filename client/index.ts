@@ -6,8 +6,11 @@
  */
 import {
   Client,
+  isGrpcServiceError,
+  ServiceError,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { connectTemporalClient } from '../config/temporal';
@@ -27,6 +30,13 @@ export type EventOutcome =
   /** `warnings`: recorded as sent, but worth a look (e.g. a NACK code 0083.08 does not list); only when any. */
   | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string; warnings?: FieldWarning[] }
   | { status: 'refused'; message: string; problems: FieldProblem[]; eventId?: string };
+
+/** gRPC's DEADLINE_EXCEEDED, bare or wrapped by the SDK. */
+function isDeadlineExceeded(err: unknown): boolean {
+  const DEADLINE_EXCEEDED = 4;
+  const cause = err instanceof ServiceError ? err.cause : err;
+  return isGrpcServiceError(cause) && cause.code === DEADLINE_EXCEEDED;
+}
 
 /** A request refused for what it asked (bad input), as opposed to a failure to reach Temporal. */
 export class RequestRefusedError extends Error {
@@ -148,7 +158,10 @@ export class Gp2gpClient {
   }
 
   /** Submits now: every due day of the practice(s), or the given closed days. */
-  async submit(options: { practiceOds?: string; days?: string[] } = {}): Promise<{ practiceOds: string; result: SubmitResult }[]> {
+  async submit(
+    options: { practiceOds?: string; days?: string[] } = {},
+    { timeoutMs = 60_000 }: { timeoutMs?: number } = {},
+  ): Promise<{ practiceOds: string; result: SubmitResult }[]> {
     // Refused here, before any call: an impossible day (2026-02-30) would otherwise reach the workflow.
     for (const day of options.days ?? []) {
       const refused = dayRefusal('day', day);
@@ -162,12 +175,19 @@ export class Gp2gpClient {
       await startReporting(this.temporal, this.options.config, ods, { practice: this.options.practiceSettings?.find((p) => p.ods === ods) });
       let result: SubmitResult;
       try {
-        result = await this.temporal.workflow
-          .getHandle(reportingWorkflowId(ods))
-          .executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] });
+        // Bounded: with no worker polling, the update would otherwise wait for ever (and the CLI with it).
+        result = await this.temporal.withDeadline(Date.now() + timeoutMs, () =>
+          this.temporal.workflow.getHandle(reportingWorkflowId(ods)).executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] }),
+        );
       } catch (err) {
         // The reporting workflow's validator explains a refused request (e.g. a day not over yet).
         if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
+          throw new Error(
+            `${ods}: the reporting workflow did not take the submit within ${timeoutMs / 1000} s; is a worker running on task queue ` +
+              `${this.options.taskQueue}? The submit may still run when one starts: see \`gp2gp-mi practices status --practice ${ods}\``,
+          );
+        }
         throw err;
       }
       out.push({ practiceOds: ods, result });
@@ -184,6 +204,6 @@ export class Gp2gpClient {
    * outcomes, from its reporting workflow. Many practices, and the counts: client/outcomes.ts.
    */
   async practiceConsole(practiceOds: string, request: ConsoleRequest = {}): Promise<PracticeConsoleView> {
-    return await this.temporal.workflow.getHandle(reportingWorkflowId(practiceOds)).query(consoleQuery, request);
+    return await this.temporal.workflow.getHandle(reportingWorkflowId(practiceOds)).query(consoleQuery, { now: new Date().toISOString(), ...request });
   }
 }

@@ -168,6 +168,12 @@ export interface OutcomeDay {
 export interface ConsoleRequest {
   /** Closed days in the calendar, most recent last (default 14, at most OUTCOME_RETENTION_DAYS). */
   calendarDays?: number;
+  /**
+   * The caller's time (ISO 8601). In a query, the workflow's clock is the time of its last task, which
+   * for an idle practice can be days old (a weekly cadence wakes once a week): judged classes, overdue
+   * counts and "yesterday" would lag. A query changes nothing, so the caller's clock is safe to use.
+   */
+  now?: string;
 }
 
 /** Outcome counts and calendar days are kept this long: 8 full weeks and the current one. */

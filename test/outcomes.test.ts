@@ -199,4 +199,12 @@ describe('gp2gp-mi outcomes: the Authority\'s classes, kept by the reporting wor
     expect(delivered).toEqual({ day: withRows, state: 'delivered', submissionId });
     expect((await pipeline.client.practiceConsole(SENDER)).failingSubmissions).toBe(0);
   });
+
+  it("an idle practice's view is as of the caller's time, not its last workflow task", async () => {
+    // REQUESTER has had nothing to do for a while; its workflow clock stopped at its last task.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const before = Date.now();
+    const view = await pipeline.client.practiceConsole(REQUESTER);
+    expect(Date.parse(view.asOf)).toBeGreaterThanOrEqual(before - 1_000);
+  });
 });

@@ -128,7 +128,10 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     { validator: (request) => reporting.refuseSubmit(request, Date.now()) },
   );
   setHandler(reportingQuery, () => reporting.view(Date.now()));
-  setHandler(consoleQuery, (request) => reporting.consoleView(Date.now(), request ?? {}));
+  setHandler(consoleQuery, (request) => {
+    const asked = request?.now === undefined ? NaN : Date.parse(request.now);
+    return reporting.consoleView(Number.isFinite(asked) ? asked : Date.now(), request ?? {});
+  });
 
   upsertSearchAttributes([{ key: practiceOdsKey, value: ods }]);
 
