@@ -11,7 +11,7 @@ import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { inboxWorkflowId, reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { offlineRender, waitForForwarding } from './support/offline-render';
-import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+import { eventually, historySuffix, startPipeline, type TestPipeline } from './support/pipeline';
 import { recordSetsOf } from './support/record-sets';
 import type { SubmissionView } from '../messages/submission';
 import { submissionQuery } from '../messages/submission';
@@ -37,7 +37,7 @@ async function saveHistories(pipeline: TestPipeline, events: HookEvent[], submis
   ];
   for (const [name, id] of ids) {
     const history = await pipeline.client.temporal.workflow.getHandle(id).fetchHistory();
-    fs.writeFileSync(path.join(dir, `${name}.json`), historyToJSON(history));
+    fs.writeFileSync(path.join(dir, `${name}${historySuffix()}.json`), historyToJSON(history));
   }
 }
 

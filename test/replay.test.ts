@@ -1,6 +1,7 @@
 /**
  * Replay tests: histories saved from real runs of every workflow type (test/histories/, refreshed by
- * `SAVE_HISTORIES=1 npx vitest run test/pipeline.e2e.test.ts`) must replay without non-determinism
+ * `SAVE_HISTORIES=1 npx vitest run test/pipeline.e2e.test.ts`, or SAVE_HISTORIES=<tag> to add a version's
+ * histories beside the earlier ones) must replay without non-determinism
  * against the current workflow code. A change that breaks running workflows fails here, not in
  * production; when such a change is intended, guard it with `patched()`.
  */

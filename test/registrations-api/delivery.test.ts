@@ -17,7 +17,7 @@ import { apiEventsOf } from '../../mi/registrations-api-mapping';
 import { transferQuery, type StoredEvent, type TransferResult, type TransferView } from '../../messages/transfer';
 import { listFailedApiPosts, showTransfer, visibility } from '../../client/operations';
 import { transferWorkflowId } from '../../workflows/ids';
-import { eventually, runCli, startPipeline, workflowBundle, type TestPipeline } from '../support/pipeline';
+import { eventually, historySuffix, runCli, startPipeline, workflowBundle, type TestPipeline } from '../support/pipeline';
 import { registrationEvents, standInRequests } from '../support/registrations-api';
 
 const SUPPLIER = 'TESTSUPP1';
@@ -213,7 +213,7 @@ describe('delivery to the GP Registrations MI API', () => {
       // SAVE_HISTORIES=1 keeps it with the saved histories (test/replay.test.ts).
       const history = await refused.client.temporal.workflow.getHandle(workflowId).fetchHistory();
       await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'replay-api-delivery');
-      if (process.env.SAVE_HISTORIES) fs.writeFileSync(path.join(__dirname, '..', 'histories', 'transferWorkflow.api-replayed.json'), historyToJSON(history));
+      if (process.env.SAVE_HISTORIES) fs.writeFileSync(path.join(__dirname, '..', 'histories', `transferWorkflow.api-replayed${historySuffix()}.json`), historyToJSON(history));
     });
   });
 });

@@ -129,3 +129,12 @@ export function runCli(pipeline: TestPipeline, ...args: string[]): Promise<{ cod
     );
   });
 }
+
+/**
+ * SAVE_HISTORIES=1 refreshes the saved histories; any other value is a tag (e.g. SAVE_HISTORIES=outcomes)
+ * that saves beside them, so the histories of earlier workflow versions keep guarding replay.
+ */
+export function historySuffix(): string {
+  const tag = process.env.SAVE_HISTORIES;
+  return !tag || tag === '1' ? '' : `.${tag.replace(/[^a-z0-9-]/gi, '')}`;
+}
