@@ -2,6 +2,12 @@
  * One real Temporal dev server, one real MESH sandbox (full NHSMESH auth, file store) and one GP
  * Registrations MI API stand-in (in this process) for the whole test run, on free loopback ports;
  * their addresses reach the tests through `inject()`.
+ *
+ * With GP2GP_TEST_TEMPORAL_ADDRESS set (host:port; GP2GP_TEST_TEMPORAL_NAMESPACE, default `default`)
+ * no dev server is started: the tests run against that Temporal, e.g. the production-shaped cluster
+ * of `npm run test:cluster` (test/cluster/run.ts). Its own variable, not TEMPORAL_ADDRESS, so a
+ * developer's shell pointing at a real cluster never sends tests there by accident. There is no Web
+ * UI then (temporalUiUrl is empty: the browser tests need the dev server's).
  */
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -43,44 +49,51 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await Promise.all([...servers.map((s) => s.stop()), standIn?.stop()]);
   };
   try {
-    const namespace = 'default';
-    const uiPort = await freePort();
-    servers.push(
-      await startTemporalDevServer({
-        tools,
-        port: await freePort(),
-        uiPort,
-        namespace,
-        logFile: path.join(workDir, 'temporal.log'),
-      }),
-    );
+    const externalTemporal = process.env.GP2GP_TEST_TEMPORAL_ADDRESS;
+    const namespace = externalTemporal ? (process.env.GP2GP_TEST_TEMPORAL_NAMESPACE ?? 'default') : 'default';
+    const uiPort = externalTemporal ? undefined : await freePort();
+    let temporalAddress: string;
+    if (externalTemporal) {
+      temporalAddress = externalTemporal;
+      console.log(`Temporal: ${externalTemporal} (GP2GP_TEST_TEMPORAL_ADDRESS), namespace ${namespace}`);
+    } else {
+      servers.push(
+        await startTemporalDevServer({
+          tools,
+          port: await freePort(),
+          uiPort,
+          namespace,
+          logFile: path.join(workDir, 'temporal.log'),
+        }),
+      );
+      temporalAddress = servers[0]!.address;
+    }
     const sharedKey = randomBytes(16).toString('hex');
     const storeDir = path.join(workDir, 'mesh-store');
-    servers.push(
-      await startMeshSandbox({
-        tools,
-        port: await freePort(),
-        storeDir,
-        sharedKey,
-        mailboxes: TEST_MAILBOXES,
-        logFile: path.join(workDir, 'mesh-sandbox.log'),
-      }),
-    );
+    const mesh = await startMeshSandbox({
+      tools,
+      port: await freePort(),
+      storeDir,
+      sharedKey,
+      mailboxes: TEST_MAILBOXES,
+      logFile: path.join(workDir, 'mesh-sandbox.log'),
+    });
+    servers.push(mesh);
     const registrationsApiKey = randomBytes(24).toString('hex');
     standIn = await startRegistrationsApiStandIn({
       port: 0,
       apiKey: registrationsApiKey,
       dir: path.join(workDir, 'registrations-api'),
     });
-    project.provide('temporalAddress', servers[0]!.address);
+    project.provide('temporalAddress', temporalAddress);
     project.provide('temporalNamespace', namespace);
-    project.provide('meshUrl', servers[1]!.address);
+    project.provide('meshUrl', mesh.address);
     project.provide('registrationsApiUrl', standIn.url);
     project.provide('registrationsApiKey', registrationsApiKey);
     project.provide('meshSharedKey', sharedKey);
     project.provide('meshStoreDir', storeDir);
     project.provide('workDir', workDir);
-    project.provide('temporalUiUrl', `http://127.0.0.1:${uiPort}`);
+    project.provide('temporalUiUrl', uiPort ? `http://127.0.0.1:${uiPort}` : '');
   } catch (err) {
     await stopAll();
     throw err;

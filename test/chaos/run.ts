@@ -24,6 +24,18 @@
  *
  *   npm run test:chaos                         (CHAOS_PRACTICES=30 CHAOS_DAYS=2 CHAOS_REGISTRATIONS=4)
  *   KEEP_CHAOS_DIR=1 npm run test:chaos        keeps the servers' files and logs for a look afterwards
+ *
+ * Against another Temporal (`npm run test:cluster` runs it so against the full server on PostgreSQL):
+ *   CHAOS_TEMPORAL_ADDRESS=host:port           no dev server of its own; that Temporal's namespace
+ *                                              CHAOS_TEMPORAL_NAMESPACE (default `default`), which
+ *                                              should hold no earlier chaos run's workflows
+ *   CHAOS_WORKERS=2                            that many worker processes on the task queue; the chaos
+ *                                              SIGKILLs one at a time, in turn, while the others poll
+ *   CHAOS_TEMPORAL_RESTART=ipc                 the Temporal restarts are asked of the parent process
+ *                                              over its IPC channel ({type:'restart-temporal'}, answered
+ *                                              {type:'temporal-restarted'} once it serves again); without
+ *                                              it an external Temporal is not restarted (and that check
+ *                                              is left out)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,6 +78,13 @@ const REPORTING_SYSTEM_SUPPLIER = 'X26CHSUPP';
 const CLIENT_CONCURRENCY = 12;
 const HTTP_BATCH = 20;
 const HTTP_CONCURRENCY = 3;
+/** Another Temporal than a dev server of our own (e.g. test:cluster's full server on PostgreSQL). */
+const EXTERNAL_TEMPORAL = process.env.CHAOS_TEMPORAL_ADDRESS || undefined;
+const NAMESPACE = EXTERNAL_TEMPORAL ? (process.env.CHAOS_TEMPORAL_NAMESPACE ?? 'default') : 'default';
+/** Worker processes polling the task queue; one is killed at a time. */
+const N_WORKERS = Math.max(1, Number(process.env.CHAOS_WORKERS ?? 1));
+/** The parent restarts the external Temporal when asked over IPC. */
+const RESTART_VIA_IPC = !!EXTERNAL_TEMPORAL && process.env.CHAOS_TEMPORAL_RESTART === 'ipc' && typeof process.send === 'function';
 
 const startedAt = Date.now();
 const hardDeadline = startedAt + BUDGET_MS;
@@ -168,6 +187,21 @@ interface Check {
   detail: string;
 }
 
+/** Asks the parent (npm run test:cluster) to restart its Temporal server; resolves once it serves again. */
+function restartExternalTemporal(): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: unknown) => {
+      const msg = m as { type?: string; error?: string };
+      if (msg?.type !== 'temporal-restarted') return;
+      process.off('message', onMessage);
+      if (msg.error) reject(new Error(`the parent could not restart Temporal: ${msg.error}`));
+      else resolve();
+    };
+    process.on('message', onMessage);
+    process.send!({ type: 'restart-temporal' });
+  });
+}
+
 async function main(): Promise<Check[]> {
   const tools: Tools = provision((line) => say(line));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp2gp-mi-chaos-'));
@@ -201,13 +235,19 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     say(`${ok ? 'PASS' : 'FAIL'} ${name}${detail ? ` — ${detail}` : ''}`);
   };
 
-  // -- servers: our own, on free loopback ports
+  // -- servers: our own, on free loopback ports (or an external Temporal, CHAOS_TEMPORAL_ADDRESS)
   const temporalPort = await freePort();
   const dbFile = path.join(dir, 'temporal.sqlite');
-  const startTemporal = () =>
-    startTemporalDevServer({ tools, port: temporalPort, dbFile, namespace: 'default', logFile: path.join(dir, 'temporal.log') });
-  let temporal: ServerHandle = await startTemporal();
+  const startTemporal = (): Promise<Pick<ServerHandle, 'address' | 'stop'>> =>
+    EXTERNAL_TEMPORAL
+      ? Promise.resolve({ address: EXTERNAL_TEMPORAL, stop: () => Promise.resolve() })
+      : startTemporalDevServer({ tools, port: temporalPort, dbFile, namespace: NAMESPACE, logFile: path.join(dir, 'temporal.log') });
+  let temporal = await startTemporal();
   cleanups.push(() => temporal.stop());
+  const temporalRestartable = !EXTERNAL_TEMPORAL || RESTART_VIA_IPC;
+  const temporalWhat = EXTERNAL_TEMPORAL
+    ? `external Temporal ${EXTERNAL_TEMPORAL}, namespace ${NAMESPACE}${RESTART_VIA_IPC ? ', restarted by the parent on its database' : ', not restarted'}`
+    : `Temporal dev server ${temporal.address} (SQLite ${dbFile})`;
   const sharedKey = randomBytes(16).toString('hex');
   const mesh = await startMeshSandbox({
     tools,
@@ -218,7 +258,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     logFile: path.join(dir, 'mesh-sandbox.log'),
   });
   cleanups.push(() => mesh.stop());
-  say(`Temporal ${temporal.address} (SQLite ${dbFile}), MESH sandbox ${mesh.address}`);
+  say(`${temporalWhat}, MESH sandbox ${mesh.address}`);
 
   // -- the fault proxy between the worker and MESH: a few sure faults first, then random ones
   const random = prng(SEED);
@@ -279,7 +319,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     TEMPORAL_ADDRESS: temporal.address,
-    TEMPORAL_NAMESPACE: 'default',
+    TEMPORAL_NAMESPACE: NAMESPACE,
     TEMPORAL_TASK_QUEUE: 'gp2gp-mi-chaos',
     MESH_URL: proxy.url,
     MESH_MAILBOX: SUPPLIER,
@@ -304,13 +344,20 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   };
   // When the pipeline itself may have lost an API post's completion (the post is then made again).
   const lossWindows: LossWindow[] = [];
-  const worker = new Supervised('worker', 'worker/main.ts', env, path.join(dir, 'worker.log'), (code, signal) => {
-    counts.workerUnexpectedExits++;
-    lossWindows.push({ from: Date.now() - 1_000, to: Date.now(), what: 'worker exit' });
-    say(`worker exited by itself (${signal ?? code}); restarting it, as npm start's supervisor does`);
+  const workers = Array.from({ length: N_WORKERS }, (_, i) => {
+    const name = N_WORKERS === 1 ? 'worker' : `worker ${i + 1}`;
+    const logFile = path.join(dir, N_WORKERS === 1 ? 'worker.log' : `worker-${i + 1}.log`);
+    return new Supervised(name, 'worker/main.ts', env, logFile, (code, signal) => {
+      counts.workerUnexpectedExits++;
+      lossWindows.push({ from: Date.now() - 1_000, to: Date.now(), what: `${name} exit` });
+      say(`${name} exited by itself (${signal ?? code}); restarting it, as npm start's supervisor does`);
+    });
   });
-  worker.start();
-  cleanups.push(() => worker.stop());
+  for (const worker of workers) {
+    worker.start();
+    cleanups.push(() => worker.stop());
+  }
+  if (N_WORKERS > 1) say(`${N_WORKERS} worker processes on task queue ${env.TEMPORAL_TASK_QUEUE}; the chaos kills one at a time`);
   const api = new Supervised('api', 'api/main.ts', env, path.join(dir, 'api.log'), (code, signal) => {
     say(`HTTP API exited by itself (${signal ?? code}); restarting it`);
   });
@@ -433,22 +480,35 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
 
   // -- the chaos: actions at intervals, during ingestion and then during delivery
   const killWorker = async () => {
-    lossWindows.push({ from: Date.now(), to: Date.now(), what: 'worker SIGKILL' });
+    // One at a time, in turn: with several workers the others keep polling meanwhile.
+    const worker = workers[counts.workerKills % workers.length]!;
+    lossWindows.push({ from: Date.now(), to: Date.now(), what: `${worker.name} SIGKILL` });
     await worker.kill();
     counts.workerKills++;
-    say(`SIGKILL worker (${counts.workerKills}); accepted so far ${outcome.size}/${events.length}`);
+    say(`SIGKILL ${worker.name} (${counts.workerKills}); accepted so far ${outcome.size}/${events.length}`);
     await sleep(1_500);
     worker.start();
   };
   const restartTemporal = async () => {
-    say(`stopping the Temporal dev server; accepted so far ${outcome.size}/${events.length}`);
+    if (!temporalRestartable) {
+      say('(the external Temporal is not restarted: no CHAOS_TEMPORAL_RESTART=ipc)');
+      return;
+    }
     const from = Date.now();
-    await temporal.stop();
-    await sleep(3_000);
-    temporal = await startTemporal();
+    if (EXTERNAL_TEMPORAL) {
+      say(`asking the parent to restart the Temporal server; accepted so far ${outcome.size}/${events.length}`);
+      await restartExternalTemporal();
+      counts.temporalRestarts++;
+      say(`Temporal server running again on its database (${counts.temporalRestarts})`);
+    } else {
+      say(`stopping the Temporal dev server; accepted so far ${outcome.size}/${events.length}`);
+      await temporal.stop();
+      await sleep(3_000);
+      temporal = await startTemporal();
+      counts.temporalRestarts++;
+      say(`Temporal dev server running again on the same SQLite file (${counts.temporalRestarts})`);
+    }
     lossWindows.push({ from, to: Date.now(), what: 'Temporal restart' });
-    counts.temporalRestarts++;
-    say(`Temporal dev server running again on the same SQLite file (${counts.temporalRestarts})`);
   };
   const progress = setInterval(() => say(`… ${outcome.size}/${events.length} recorded`), 10_000);
   void ingest.finally(() => clearInterval(progress));
@@ -647,8 +707,9 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   console.log(`  sends                   ${counts.sends} (${counts.duplicateSends} re-sent duplicates; half via client, half via HTTP API)`);
   console.log(`  events accepted         ${acceptedEvents.length} of ${events.length} (answers: ${counts.accepted} accepted, ${counts.duplicate} duplicate, ${counts.refused} refused)`);
   console.log(`  retries by the driver   client ${counts.clientRetries}, HTTP ${counts.httpRetries}, submit ${counts.submitRetries}`);
-  console.log(`  worker SIGKILLs         ${counts.workerKills} (restarts ${worker.starts - 1}, exits on its own ${counts.workerUnexpectedExits})`);
-  console.log(`  Temporal restarts       ${counts.temporalRestarts} (same SQLite file)`);
+  console.log(`  Temporal                ${temporalWhat}`);
+  console.log(`  worker SIGKILLs         ${counts.workerKills}${N_WORKERS > 1 ? ` across ${N_WORKERS} worker processes, one at a time` : ''} (restarts ${workers.reduce((n, w) => n + w.starts - 1, 0)}, exits on their own ${counts.workerUnexpectedExits})`);
+  console.log(`  Temporal restarts       ${counts.temporalRestarts} (${EXTERNAL_TEMPORAL ? (temporalRestartable ? 'the external server, on its database' : 'external: not restarted') : 'same SQLite file'})`);
   console.log(`  MESH requests via proxy ${proxy.requests.length}; faults injected: ${Object.entries(faultKinds).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`                          (${Object.entries(faults).filter(([k]) => k !== 'forward').map(([k, v]) => `${k}: ${v}`).join(', ')})`);
   console.log(`  submissions             ${submitted.size} started by submit`);
@@ -670,7 +731,9 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   check('no MESH message sent twice for one submission file (local ids unique)', sentTwice.length === 0, sentTwice.length ? `twice: ${sentTwice.slice(0, 5).join(', ')}` : `${localIds.length} messages, ${new Set(localIds).size} local ids`);
   check('every submission delivered (all files acknowledged)', delivered, '');
   check('the worker was SIGKILLed and restarted several times', counts.workerKills >= 3, `${counts.workerKills} kills`);
-  check('the Temporal dev server was restarted on its SQLite file', counts.temporalRestarts >= 2, `${counts.temporalRestarts} restarts`);
+  if (!EXTERNAL_TEMPORAL) check('the Temporal dev server was restarted on its SQLite file', counts.temporalRestarts >= 2, `${counts.temporalRestarts} restarts`);
+  else if (temporalRestartable) check('the external Temporal server was restarted on its database', counts.temporalRestarts >= 2, `${counts.temporalRestarts} restarts`);
+  if (N_WORKERS > 1) check(`each of the ${N_WORKERS} worker processes was SIGKILLed while the others polled`, workers.every((w) => w.starts > 1), workers.map((w) => `${w.name}: ${w.starts - 1} restarts`).join(', '));
   check('duplicates were re-sent', counts.duplicateSends > 0, `${counts.duplicateSends} re-sent`);
   check('every kind of MESH fault was injected', Object.values(faultKinds).every((n) => n > 0), JSON.stringify(faultKinds));
   check('every transfer reports to MESH and the API (outputs both)', notReporting.length === 0, notReporting.length ? `not: ${notReporting.slice(0, 5).join(', ')}` : `${transferIds.length} transfers`);
