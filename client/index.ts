@@ -10,6 +10,7 @@ import {
   ServiceError,
   WithStartWorkflowOperation,
   WorkflowUpdateFailedError,
+  WorkflowNotFoundError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
@@ -30,6 +31,24 @@ export type EventOutcome =
   /** `warnings`: recorded as sent, but worth a look (e.g. a NACK code 0083.08 does not list); only when any. */
   | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string; warnings?: FieldWarning[] }
   | { status: 'refused'; message: string; problems: FieldProblem[]; eventId?: string };
+
+/**
+ * The server's answers to an update whose run ended under it (Temporal's update abort errors): its
+ * last workflow task was refused ("unexpected workflow task failure", FAILED_PRECONDITION), the update
+ * was aborted by the server (UNAVAILABLE), or by the workflow closing (NOT_FOUND).
+ */
+function updateAbortedByRunEnd(err: unknown): boolean {
+  const message = err instanceof Error ? err.message : '';
+  if (err instanceof WorkflowNotFoundError) return /aborted by closing workflow/.test(message);
+  const cause = err instanceof ServiceError ? err.cause : err;
+  if (!isGrpcServiceError(cause)) return false;
+  const FAILED_PRECONDITION = 9;
+  const UNAVAILABLE = 14;
+  return (
+    (cause.code === FAILED_PRECONDITION && /unexpected workflow task failure/.test(cause.message)) ||
+    (cause.code === UNAVAILABLE && /update was aborted/.test(cause.message))
+  );
+}
 
 /** gRPC's DEADLINE_EXCEEDED, bare or wrapped by the SDK. */
 function isDeadlineExceeded(err: unknown): boolean {
@@ -104,9 +123,26 @@ export class Gp2gpClient {
     const tooOld = eventAgeRefusal(event.occurredAt, Date.now(), this.options.config.pipeline.correctionWindowDays);
     if (tooOld) return { status: 'refused', message: tooOld.message, problems: [tooOld], eventId: event.eventId };
     const workflowId = transferWorkflowId(side, practiceOds, key);
+    // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
+    const deadline = Number(options.deadline ?? Date.now() + (this.options.timeoutMs ?? 30_000));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.sendEvent(event, workflowId, deadline, checked.warnings);
+      } catch (err) {
+        // The event reached the run just as it ended (continue-as-new, or completion after its quiet
+        // period): the server refused that run's last task and the update with it, so the event was
+        // not applied. Sent again it reaches the next run; an event that did get in is answered
+        // "duplicate". Never thrown at the caller, who would take it for Temporal being unreachable.
+        const pause = Math.min(1_000, 50 * 2 ** attempt);
+        if (!updateAbortedByRunEnd(err) || Date.now() + pause >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, pause));
+      }
+    }
+  }
+
+  private async sendEvent(event: StoredEvent, workflowId: string, deadline: number, warnings: FieldWarning[] | undefined): Promise<EventOutcome> {
+    const { side, practiceOds, key } = recordKeyOf(event);
     try {
-      // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
-      const deadline = options.deadline ?? Date.now() + (this.options.timeoutMs ?? 30_000);
       const result = await this.temporal.withDeadline(deadline, () => this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
         // No update id from the event: the workflow itself recognises a re-sent eventId and answers
         // "duplicate", which tells the GP system more than replaying the first answer would.
@@ -123,6 +159,7 @@ export class Gp2gpClient {
                 finalQuietMs: this.options.config.pipeline.transferFinalQuietMs,
                 idleMs: this.options.config.pipeline.transferIdleMs,
                 maxEventAgeDays: this.options.config.pipeline.correctionWindowDays,
+                ...(this.options.config.pipeline.transferEventsPerRun ? { eventsPerRun: this.options.config.pipeline.transferEventsPerRun } : {}),
                 ...this.outputsOf(practiceOds),
               },
             },
@@ -131,7 +168,7 @@ export class Gp2gpClient {
           staticSummary: `GP2GP ${side} record of practice ${practiceOds}`,
         }),
       }));
-      return { status: result.outcome, eventId: result.eventId, workflowId, ...(checked.warnings ? { warnings: checked.warnings } : {}) };
+      return { status: result.outcome, eventId: result.eventId, workflowId, ...(warnings ? { warnings } : {}) };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const message = err.cause?.message ?? err.message;

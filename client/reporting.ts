@@ -25,6 +25,7 @@ export function reportingInput(config: Config, practice: PracticeSettings | unde
         trackingMaxIntervalMs: config.pipeline.trackingMaxIntervalMs,
         deliveryDeadlineMs: config.pipeline.deliveryDeadlineMs,
       },
+      ...(config.pipeline.reportingSignalsPerRun ? { signalsPerRun: config.pipeline.reportingSignalsPerRun } : {}),
     },
   };
 }

@@ -83,6 +83,11 @@ const envSchema = z.object({
   GP2GP_DELIVERY_DEADLINE_HOURS: z.coerce.number().min(0.001).default(120),
   GP2GP_TRANSFER_FINAL_QUIET_HOURS: z.coerce.number().min(0.0001).default(14 * 24),
   GP2GP_TRANSFER_IDLE_HOURS: z.coerce.number().min(0.0001).default(60 * 24),
+  // Continue-as-new thresholds of the long-lived workflows: unset = the workflows' own (2,000 signals,
+  // 2,000 events, 500 polls). Lowered only by tests that prove continue-as-new (test/month.test.ts).
+  GP2GP_REPORTING_SIGNALS_PER_RUN: z.coerce.number().int().min(1).optional(),
+  GP2GP_TRANSFER_EVENTS_PER_RUN: z.coerce.number().int().min(1).optional(),
+  GP2GP_INBOX_POLLS_PER_RUN: z.coerce.number().int().min(1).optional(),
 
   // Operators (issue #7): payload encryption keys (secret) and the worker's Prometheus endpoint.
   GP2GP_ENCRYPTION_KEYS: optionalString,
@@ -153,6 +158,13 @@ export interface PipelineConfig {
    * Unset: the day a practice's reporting workflow starts. Earlier days are sent only if they have rows.
    */
   firstDay: string | undefined;
+  /**
+   * Continue-as-new thresholds (signals of a reporting run, events of a transfer run, polls of an inbox
+   * run); undefined = the workflows' defaults. Set only by tests proving continue-as-new.
+   */
+  reportingSignalsPerRun?: number | undefined;
+  transferEventsPerRun?: number | undefined;
+  inboxPollsPerRun?: number | undefined;
 }
 
 export interface Config {
@@ -237,6 +249,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
       workerCachedWorkflows: e.GP2GP_WORKER_CACHED_WORKFLOWS,
       firstDay: e.GP2GP_FIRST_DAY,
+      reportingSignalsPerRun: e.GP2GP_REPORTING_SIGNALS_PER_RUN,
+      transferEventsPerRun: e.GP2GP_TRANSFER_EVENTS_PER_RUN,
+      inboxPollsPerRun: e.GP2GP_INBOX_POLLS_PER_RUN,
     },
     dataDir,
     practicesFile: resolvePracticesFile({ GP2GP_PRACTICES: e.GP2GP_PRACTICES }, dataDir).file,

@@ -33,6 +33,11 @@ export interface InboxOptions {
   pollIntervalMs?: number;
   /** Messages per poll (default 500, MESH's page). */
   pageSize?: number;
+  /**
+   * Polls after which a run continues as new (default 500). Lowered only to prove continue-as-new in
+   * tests (test/month.test.ts, GP2GP_INBOX_POLLS_PER_RUN); carried with the input.
+   */
+  pollsPerRun?: number;
 }
 
 /** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */

@@ -24,6 +24,11 @@ export interface ReportingOptions {
   /** After a failed submission, its days are tried again after this long (doubling up to 12 h). */
   retryAfterFailureMs?: number;
   submission?: SubmissionOptions;
+  /**
+   * Signals after which a run continues as new (default 2,000). Lowered only to prove continue-as-new
+   * in tests (test/month.test.ts, GP2GP_REPORTING_SIGNALS_PER_RUN); carried with the input.
+   */
+  signalsPerRun?: number;
 }
 
 /** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */

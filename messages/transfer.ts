@@ -42,6 +42,11 @@ export interface TransferOptions {
   outputs?: Outputs;
   /** reportingSystemSupplier of the API's events (GP2GP_REPORTING_SYSTEM_SUPPLIER); with outputs api or both. */
   reportingSystemSupplier?: string;
+  /**
+   * Events after which a run continues as new (default 2,000). Lowered only to prove continue-as-new
+   * in tests (test/month.test.ts, GP2GP_TRANSFER_EVENTS_PER_RUN); carried with the input.
+   */
+  eventsPerRun?: number;
 }
 
 export interface TransferInput {

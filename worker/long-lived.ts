@@ -25,7 +25,12 @@ export async function ensureLongLivedWorkflows(config: Config): Promise<void> {
       await client.workflow.start<InboxWorkflow>(inboxWorkflowType, {
         workflowId: inboxWorkflowId(config.mesh.mailbox),
         taskQueue: config.temporal.taskQueue,
-        args: [{ mailbox: config.mesh.mailbox, options: { pollIntervalMs: config.pipeline.inboxPollMs } }],
+        args: [
+          {
+            mailbox: config.mesh.mailbox,
+            options: { pollIntervalMs: config.pipeline.inboxPollMs, ...(config.pipeline.inboxPollsPerRun ? { pollsPerRun: config.pipeline.inboxPollsPerRun } : {}) },
+          },
+        ],
         workflowIdConflictPolicy: 'USE_EXISTING',
         staticSummary: `MESH inbox ${config.mesh.mailbox}: reports and acknowledgements`,
       });

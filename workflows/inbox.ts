@@ -39,7 +39,8 @@ export async function inboxWorkflow(input: InboxInput): Promise<void> {
   setHandler(inboxQuery, () => inbox.view());
   setHandler(pollNowSignal, () => inbox.requestPoll());
 
-  for (let poll = 0; poll < POLLS_PER_RUN; poll++) {
+  const pollsPerRun = input.options?.pollsPerRun ?? POLLS_PER_RUN;
+  for (let poll = 0; poll < pollsPerRun; poll++) {
     inbox.pollStarting();
     let page: InboxPage;
     try {

@@ -46,7 +46,7 @@ const DAY_MS = 86_400_000;
 const MAX_DAYS_PER_SUBMISSION = 31;
 /** Keeps a submission's input (rows) far below Temporal's 2 MB payload limit. */
 const MAX_SUBMISSION_ROW_BYTES = 1_000_000;
-/** Signals after which a run continues as new, to keep its history small. */
+/** Signals after which a run continues as new, to keep its history small (ReportingOptions.signalsPerRun lowers it). */
 const SIGNALS_PER_RUN = 2_000;
 /** A judged transfer is counted for good this long after its judgement instant (late events). */
 export const OUTCOME_GRACE_MS = 2 * DAY_MS;
@@ -94,6 +94,8 @@ export class PracticeReporting {
   readonly submitAfterMidnightMs: number;
   readonly correctionWindowDays: number;
   readonly retryAfterFailureMs: number;
+  /** Signals after which a run continues as new. */
+  readonly signalsPerRun: number;
   /** Signals taken by this run (not carried across continue-as-new). */
   private signalsThisRun = 0;
   /** The details text last shown, so only changes are shown again. */
@@ -122,6 +124,7 @@ export class PracticeReporting {
     this.cadence = input.options?.cadence ?? 'daily';
     this.submitAfterMidnightMs = input.options?.submitAfterMidnightMs ?? 5 * 60_000;
     this.correctionWindowDays = input.options?.correctionWindowDays ?? 14;
+    this.signalsPerRun = input.options?.signalsPerRun ?? SIGNALS_PER_RUN;
   }
 
   get practiceOds(): string {
@@ -342,7 +345,7 @@ export class PracticeReporting {
 
   /** True when this run has taken enough signals to continue as new. */
   runIsLong(): boolean {
-    return this.signalsThisRun >= SIGNALS_PER_RUN;
+    return this.signalsThisRun >= this.signalsPerRun;
   }
 
   /** When the loop must wake next: the cadence point, or an earlier retry of failed days. */

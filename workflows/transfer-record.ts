@@ -436,7 +436,7 @@ export class TransferRecord {
 
   /** Time for a new run: this one has taken many updates, or Temporal suggests it. */
   shouldContinueAsNew(suggested: boolean): boolean {
-    return this.eventsThisRun >= MAX_EVENTS_PER_RUN || suggested;
+    return this.eventsThisRun >= (this.input.options?.eventsPerRun ?? MAX_EVENTS_PER_RUN) || suggested;
   }
 
   /** The next run's input: the events travel with it; only once every row has been forwarded. */

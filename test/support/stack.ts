@@ -27,6 +27,10 @@ export const TEST_MAILBOXES = [
   'X26SUP015', 'X26NHS015',
   // test/browser/console.test.ts (issue 15): one pipeline that delivers, one whose Authority is missing
   'X26SUP061', 'X26NHS061', 'X26SUP062',
+  // test/month.test.ts (issue 14): the simulated month
+  'X26SUP071', 'X26NHS071',
+  // test/client/record-during-run-end.test.ts
+  'X26SUP081', 'X26NHS081',
 ];
 
 /** Password of every sandbox mailbox. */
