@@ -7,6 +7,7 @@
  * record set that cannot be rendered, an unknown practice) ends the attempt at once as a
  * non-retryable ApplicationFailure with its reason, instead of being retried for ever.
  */
+import * as fs from 'node:fs';
 import { Context, ApplicationFailure } from '@temporalio/activity';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
@@ -17,10 +18,10 @@ import { loadPractices, type PracticeSettings } from '../mi/practices';
 import { recordSetFromRows, type RecordSet } from '../mi/record-set';
 import type { EndedSubmission, FindEndedSubmissionsInput, ForwardRowsInput, ReportingActivities } from '../messages/reporting';
 import type { SendSubmissionFilesInput, SentFile, SubmissionActivities, TrackedMessage, TrackMessagesInput } from '../messages/submission';
-import { renderFiles } from '../mi/csv';
 import { meshLocalId, submissionOfLocalId } from '../workflows/ids';
 import type { AcknowledgeMessagesInput, InboxActivities, InboxItem, InboxPage, PollInboxInput } from '../messages/inbox';
 import { inboxItem, readInboxMessage } from './inbox-messages';
+import { RenderError, withScratchDir, writeRecordSetFiles, type WrittenFile } from './submission-files';
 import { startReporting } from '../client/reporting';
 import {
   API_ANSWER_LOST,
@@ -51,6 +52,17 @@ function permanent(err: unknown): never {
     throw ApplicationFailure.nonRetryable(err.message, err.name);
   }
   throw err;
+}
+
+const fileExists = (file: string): Promise<boolean> =>
+  fs.promises.access(file).then(
+    () => true,
+    () => false,
+  );
+
+/** Record sets that cannot be rendered: a fault of the rows, so no retry (the submission ends failed with it). */
+function renderFailed(err: unknown): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(`the record sets cannot be rendered: ${(err as Error).message}`, 'RenderFailed');
 }
 
 /**
@@ -168,43 +180,58 @@ export function createActivities(
       }
     },
 
-    /** Renders the record sets into files (≤ 50 MB, split after an FR) and sends each over MESH once. */
+    /**
+     * Renders the record sets into files (≤ 50 MB, split after an FR) and sends each over MESH once.
+     * The files are written to a scratch folder one record set at a time and MESH reads them back chunk
+     * by chunk, so a large submission does not hold its whole CSV in memory.
+     */
     async sendSubmissionFiles(input: SendSubmissionFilesInput): Promise<SentFile[]> {
       const settings = practice(input.practiceOds);
-      let files: ReturnType<typeof renderFiles>;
+      let sets: RecordSet[];
       try {
-        const sets: RecordSet[] = input.recordSets.map((s) => recordSetFromRows(settings, s.day, s.rows));
-        files = renderFiles(sets);
+        sets = input.recordSets.map((s) => recordSetFromRows(settings, s.day, s.rows));
       } catch (err) {
-        // Rendering is a pure function of these rows: what cannot be rendered now never will be.
-        throw ApplicationFailure.nonRetryable(`the record sets cannot be rendered: ${(err as Error).message}`, 'RenderFailed');
+        throw renderFailed(err);
       }
-      const m = meshClient();
-      const sent: SentFile[] = [];
-      return await withHeartbeats(async (progress) => {
-        for (const [index, file] of files.entries()) {
-          progress({ file: index });
-          const localId = meshLocalId(input.submissionId, index);
-          const content = file.content;
-          const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
-          try {
-            // A retried activity must not send again: MeshClient.send looks the local id up first and
-            // reuses the message an earlier attempt created.
-            const { messageId } = await m.send({
-              to: config.mesh.to,
-              workflowId: config.mesh.workflowId,
-              body: content,
-              localId,
-              fileName: file.fileName,
-              subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
-              contentType: 'text/csv',
-            });
-            sent.push({ fileName: file.fileName, localId, messageId, bytes: file.bytes, rows });
-          } catch (err) {
-            permanent(err);
-          }
+      return await withScratchDir(async (dir) => {
+        let files: WrittenFile[];
+        try {
+          files = await writeRecordSetFiles(sets, dir);
+        } catch (err) {
+          // Rendering is a pure function of these rows: what cannot be rendered now never will be.
+          // A disk fault (RenderError aside) is retried like any other.
+          if (err instanceof RenderError) throw renderFailed(err);
+          throw err;
         }
-        return sent;
+        const m = meshClient();
+        const sent: SentFile[] = [];
+        return await withHeartbeats(async (progress) => {
+          for (const [index, file] of files.entries()) {
+            progress({ file: index });
+            const localId = meshLocalId(input.submissionId, index);
+            const rows = file.recordSets.reduce((n, s) => n + s.rows.length, 0);
+            try {
+              // A retried activity must not send again: MeshClient.send looks the local id up first and
+              // reuses the message an earlier attempt created.
+              const { messageId } = await m.send({
+                to: config.mesh.to,
+                workflowId: config.mesh.workflowId,
+                body: { file: file.path },
+                localId,
+                fileName: file.fileName,
+                subject: `GP2GP MI ${input.practiceOds} ${input.recordSets[0]?.day ?? ''}`.trim(),
+                contentType: 'text/csv',
+              });
+              sent.push({ fileName: file.fileName, localId, messageId, bytes: file.bytes, rows });
+            } catch (err) {
+              // Our own scratch file gone (a temp cleaner, a full disk) is not MESH's configuration:
+              // the next attempt renders it again.
+              if (err instanceof MeshConfigError && !(await fileExists(file.path))) throw ApplicationFailure.retryable(`the rendered file went missing: ${err.message}`, 'RenderedFileMissing');
+              permanent(err);
+            }
+          }
+          return sent;
+        });
       });
     },
 

@@ -24,11 +24,11 @@ import { cpuDuring, percentile, practiceCodes, startBenchStack, startScript, tim
 
 const NATIONAL_DAY_EVENTS = 80_000;
 
-function utcDay(offsetDays: number): string {
+export function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 }
 
-function traffic(practices: string[], days: string[], registrations: number): StoredEvent[] {
+export function traffic(practices: string[], days: string[], registrations: number): StoredEvent[] {
   return generateTraffic({ practices, days, registrationsPerPracticeDay: registrations, seed: 11, notAfter: new Date(Date.now() - 60_000).toISOString() }).map(
     (e) => withEventId(e),
   );
@@ -53,7 +53,7 @@ async function baseline(stack: BenchStack, events: StoredEvent[], concurrency: n
   });
 }
 
-async function viaClient(stack: BenchStack, events: HookEvent[], concurrency: number): Promise<Timed> {
+export async function viaClient(stack: BenchStack, events: HookEvent[], concurrency: number): Promise<Timed> {
   return await timedPool(events, concurrency, async (event) => {
     const o = await stack.client.recordEvent(event);
     if (o.status !== 'accepted') throw new Error(`client: ${JSON.stringify(o)}`);

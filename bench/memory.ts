@@ -4,6 +4,11 @@
  * each: open, waiting for the next stage), and the difference per workflow. Own Temporal dev server
  * (SQLite) and MESH sandbox.
  *
+ * Twice, in one run: the worker as deployed (our modules shared by every cached workflow, see
+ * WORKFLOW_PRELOAD_MODULES in worker/main.ts), and as before issue 13 (GP2GP_WORKER_SHARE_MODULES=off:
+ * each workflow evaluates its own copy), the baseline of the per-workflow figure. BENCH_MEMORY_BASELINE=0
+ * skips the baseline.
+ *
  *   npx tsx bench/memory.ts       (or npm run bench -- memory)
  */
 import * as fs from 'node:fs';
@@ -37,11 +42,17 @@ async function settledRss(pgid: number): Promise<number> {
   return Math.min(...samples);
 }
 
-export async function benchMemory(): Promise<BenchResult[]> {
-  const n = Number(process.env.BENCH_MEMORY_WORKFLOWS ?? 10_000);
+interface Measured {
+  idle: number;
+  loaded: number;
+  seconds: number;
+}
+
+async function measure(n: number, shareModules: boolean): Promise<Measured> {
   const practices = practiceCodes('M', 50);
   // The whole set cached, so RSS shows the per-workflow cost (production default: 2,000).
-  const stack = await startBenchStack({ name: 'memory', practices, env: { GP2GP_WORKER_CACHED_WORKFLOWS: String(n) } });
+  const env: Record<string, string> = { GP2GP_WORKER_CACHED_WORKFLOWS: String(n), ...(shareModules ? {} : { GP2GP_WORKER_SHARE_MODULES: 'off' }) };
+  const stack = await startBenchStack({ name: 'memory', practices, env });
   try {
     const pgid = stack.worker.child.pid!;
     const idle = await settledRss(pgid);
@@ -58,17 +69,37 @@ export async function benchMemory(): Promise<BenchResult[]> {
       const o = await stack.client.recordEvent(e);
       if (o.status !== 'accepted') throw new Error(`memory: ${JSON.stringify(o)}`);
     });
-    console.error(`memory: ${n} transfer workflows opened in ${t.seconds.toFixed(0)} s`);
+    console.error(`memory: ${n} transfer workflows opened in ${t.seconds.toFixed(0)} s (${shareModules ? 'shared modules' : 'modules per workflow'})`);
     const loaded = await settledRss(pgid);
-    const perWorkflow = (loaded - idle) / n;
-    return [
-      { name: 'memory.worker.idle', value: idle / MiB, unit: 'MiB', note: `worker RSS when ready (${practices.length} practices' reporting workflows)` },
-      { name: `memory.worker.${n}-open-transfers`, value: loaded / MiB, unit: 'MiB', note: `worker RSS with ${n} open transfer workflows cached (all cached)` },
-      { name: 'memory.worker.per-workflow', value: perWorkflow / 1024, unit: 'KiB', note: '(loaded − idle) / workflows' },
-    ];
+    return { idle, loaded, seconds: t.seconds };
   } finally {
     await stack.stop();
   }
+}
+
+export async function benchMemory(): Promise<BenchResult[]> {
+  const n = Number(process.env.BENCH_MEMORY_WORKFLOWS ?? 10_000);
+  const withBaseline = process.env.BENCH_MEMORY_BASELINE !== '0';
+  const before = withBaseline ? await measure(n, false) : undefined;
+  const ours = await measure(n, true);
+  const perWorkflow = (m: Measured) => (m.loaded - m.idle) / n / 1024;
+  const results: BenchResult[] = [
+    { name: 'memory.worker.idle', value: ours.idle / MiB, unit: 'MiB', note: "worker RSS when ready (50 practices' reporting workflows)" },
+    { name: `memory.worker.${n}-open-transfers`, value: ours.loaded / MiB, unit: 'MiB', note: `worker RSS with ${n} open transfer workflows cached (all cached); opened in ${ours.seconds.toFixed(0)} s` },
+    {
+      name: 'memory.worker.per-workflow',
+      value: perWorkflow(ours),
+      unit: 'KiB',
+      ...(before ? { baseline: perWorkflow(before), ratio: perWorkflow(ours) / perWorkflow(before) } : {}),
+      note: `(loaded − idle) / workflows, our modules shared by every workflow; goal ≤ 150 KiB${before ? '; baseline: each workflow with its own copy (as before)' : ''}`,
+    },
+  ];
+  if (before) {
+    results.push(
+      { name: 'memory.worker.per-workflow.unshared', value: perWorkflow(before), unit: 'KiB', note: `GP2GP_WORKER_SHARE_MODULES=off: idle ${(before.idle / MiB).toFixed(0)} MiB, ${(before.loaded / MiB).toFixed(0)} MiB with ${n} cached` },
+    );
+  }
+  return results;
 }
 
 if (require.main === module) {

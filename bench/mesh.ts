@@ -6,7 +6,7 @@
  *   - plain `curl` requests carrying the same chunks (the floor: no client logic at all).
  * Seconds (median of BENCH_MESH_RUNS, default 3, runs interleaved) and peak memory (max RSS) for
  * each, with ratios to curl. Every download is checked byte for byte against the original.
- * Goals (issue #8): within 1.25× curl's time; memory that does not grow with message size (under
+ * Goals (issue #13): within 1.15× curl's time; memory that does not grow with message size (under
  * 100 MB for a 100 MB message), shown by running ours at 200 MB too. A gzip-per-chunk round trip
  * compares ours with mesh-client (curl has no compressing counterpart).
  *
@@ -29,7 +29,8 @@ const SENDER = 'X26BEN001';
 const RECIPIENT = 'X26BEN002';
 const PASSWORD = 'password';
 
-type Peer = 'ours' | 'mesh-client' | 'curl';
+/** `ours-warm`: ours after the mailbox handshake (see mesh-ours.ts). */
+type Peer = 'ours' | 'ours-warm' | 'mesh-client' | 'curl';
 
 interface Measured {
   seconds: number;
@@ -99,9 +100,10 @@ class MeshBench {
       out,
       chunkSize: CHUNK,
       gzip,
+      warm: peer === 'ours-warm',
     };
     const stdout =
-      peer === 'ours'
+      peer === 'ours' || peer === 'ours-warm'
         ? await run(process.execPath, ['--require', 'tsx/cjs', path.join(PROJECT_ROOT, 'bench', 'mesh-ours.ts'), JSON.stringify(args)])
         : await run(this.tools.python, [path.join(PROJECT_ROOT, 'bench', 'mesh_peers.py'), peer, JSON.stringify(args)]);
     const measured = JSON.parse(stdout.trim().split('\n').pop()!) as Measured;
@@ -136,10 +138,10 @@ export async function benchMesh(): Promise<BenchResult[]> {
     const big = await message('100MB', 100 * MiB, true);
     const bigger = await message('200MB', 200 * MiB, false);
 
-    const plain: Record<Peer, Measured[]> = { curl: [], ours: [], 'mesh-client': [] };
+    const plain: Record<Peer, Measured[]> = { curl: [], ours: [], 'ours-warm': [], 'mesh-client': [] };
     for (let i = 0; i < runs; i++) {
       // Interleaved, so a slow spell of the machine does not land on one client only.
-      for (const peer of ['curl', 'ours', 'mesh-client'] as const) plain[peer].push(await bench.roundTrip(peer, big, false));
+      for (const peer of ['curl', 'ours', 'ours-warm', 'mesh-client'] as const) plain[peer].push(await bench.roundTrip(peer, big, false));
     }
     const seconds = (peer: Peer) => median(plain[peer].map((m) => m.seconds));
     const peak = (ms: Measured[]) => mib(Math.max(...ms.map((m) => m.peakRssBytes)));
@@ -153,7 +155,8 @@ export async function benchMesh(): Promise<BenchResult[]> {
     const vsCurl = (name: string, value: number, note: string): BenchResult => ({ name, value, unit: 's', baseline: curlSeconds, ratio: value / curlSeconds, note });
     return [
       { name: 'mesh.roundtrip.100MB.curl', value: curlSeconds, unit: 's', note: `median of ${runs}; 5 × 20 MB chunks up, 5 down, list, ack` },
-      vsCurl('mesh.roundtrip.100MB.ours', seconds('ours'), 'goal ≤ 1.25× curl'),
+      vsCurl('mesh.roundtrip.100MB.ours', seconds('ours'), 'a fresh process, its first requests included; goal ≤ 1.15× curl'),
+      vsCurl('mesh.roundtrip.100MB.ours-warm', seconds('ours-warm'), 'after the mailbox handshake (connections open, code loaded), as in a running worker'),
       vsCurl('mesh.roundtrip.100MB.mesh-client', seconds('mesh-client'), "NHS England's Python client"),
       { name: 'mesh.peak-rss.100MB.curl', value: peak(plain.curl), unit: 'MiB', note: 'largest curl process' },
       { name: 'mesh.peak-rss.100MB.ours', value: peak(plain.ours), unit: 'MiB', baseline: 100, ratio: peak(plain.ours) / 100, note: 'whole node process, runtime included; baseline = message size' },

@@ -10,6 +10,7 @@ import { benchMesh } from './mesh';
 import { benchNationalDay } from './national-day';
 import { benchReporting } from './reporting';
 import { benchRender } from './render';
+import { benchSqlite } from './sqlite';
 import { formatResults, type BenchResult } from './result';
 
 /** Each bench, by name. Register new ones here. */
@@ -20,6 +21,7 @@ export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   reporting: benchReporting,
   memory: benchMemory,
   'national-day': benchNationalDay,
+  sqlite: benchSqlite,
 };
 
 async function main(names: string[]): Promise<void> {

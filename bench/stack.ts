@@ -85,6 +85,8 @@ export async function startBenchStack(options: {
   practices: string[];
   api?: boolean;
   env?: Record<string, string>;
+  /** SQLite pragmas of the dev server's file (default: the embedded default's, stack/servers.ts). */
+  sqlitePragmas?: Record<string, string>;
 }): Promise<BenchStack> {
   const tools = provision();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gp2gp-mi-bench-${options.name}-`));
@@ -100,6 +102,7 @@ export async function startBenchStack(options: {
       dbFile: path.join(dir, 'temporal.sqlite'),
       namespace: 'default',
       logFile: path.join(dir, 'temporal.log'),
+      sqlitePragmas: options.sqlitePragmas,
     });
     stops.push(() => temporal.stop());
     const sharedKey = randomBytes(16).toString('hex');

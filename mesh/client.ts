@@ -188,8 +188,13 @@ const DEFAULTS = {
  */
 type Sink = (chunk: Readable) => Promise<void>;
 
-/** Bytes a file sink buffers while a write is in flight; batched into one writev. */
-const WRITE_BUFFER_BYTES = 1024 * 1024;
+/**
+ * Bytes a file sink buffers while a write is in flight; batched into one writev. With 1 MiB the
+ * socket was paused whenever the disk lagged a little, and MESH's sender stalled with it: 4 MiB made a
+ * 100 MB download to a file about 25 % faster (bench/mesh.ts), and is still a fixed amount whatever
+ * the message size.
+ */
+const WRITE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class MeshClient {
   readonly mailbox: string;

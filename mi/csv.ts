@@ -2,33 +2,25 @@
  * The MI file's bytes (0171.02 §2–3): record sets chained HR, rows, FR; CRLF after every record; the
  * quoted fields (HR4, RR13, RR29, SR13, SR20) in double quotes when they have a value and empty when
  * null; no other field quoted; free text on one line and within its maximum length; every field in
- * ASCII (§2.3.1: see ascii.ts), lengths counted after transliteration. csv-stringify does
- * the CSV mechanics: quoting is switched on per value (a quoted field reaches it as a small object that
- * its object cast turns into a quoted value), so nothing else is ever quoted. Not workflow code: the
- * send activity and the CLI render, workflows only hand over rows.
+ * ASCII (§2.3.1: see ascii.ts), lengths counted after transliteration. Not workflow code: the send
+ * activity and the CLI render, workflows only hand over rows.
+ *
+ * The CSV mechanics are written out here rather than left to csv-stringify (which rendered these bytes
+ * until issue 13): the format needs only "join with commas, quote five known fields, double their
+ * quotes", every other field that would need quoting is refused, and csv-stringify's per-field option
+ * handling cost 3.5× a plain join for a national week. bench/render.ts checks, on a national week,
+ * that the bytes are identical to the csv-stringify renderer's (kept there as bench/render-stringify.ts).
+ * Record sets are rendered one at a time, so a caller can stream them into a file (see
+ * renderFileParts) instead of holding the whole output.
  */
-import { stringify } from 'csv-stringify/sync';
 import { toAscii } from './ascii';
 import { FIELDS, QUOTED_POSITIONS, SR_SPEC_FIELD_COUNT, type RecordType } from './fields';
 import { formatDecimal, oneLine } from './formats';
 import type { PracticeSettings } from './practices';
-import type { RecordSet, RecordSetRow } from './record-set';
+import type { RecordSet } from './record-set';
 
 /** MI21: DTS/MESH take files up to 50 MB; the decimal megabyte is the safe reading. */
 export const MAX_FILE_BYTES = 50_000_000;
-
-/** A quoted field's text on its way to csv-stringify (only quoted fields are ever objects). */
-interface QuotedText {
-  quotedText: string;
-}
-
-const STRINGIFY_OPTIONS = {
-  record_delimiter: '\r\n',
-  eof: true,
-  cast: {
-    object: (value: Record<string, unknown>) => ({ value: (value as unknown as QuotedText).quotedText, quoted: true }),
-  },
-} as const;
 
 // ---- field values -------------------------------------------------------------------------------
 
@@ -91,48 +83,99 @@ export function footerFields(set: RecordSet): string[] {
   return ['FR', String(rr), String(set.rows.length - rr), set.practice.ods, set.day];
 }
 
+/** Per record type, whether each position is a quoted field (an array lookup per field, not a search). */
+const QUOTED: Readonly<Record<RecordType, readonly boolean[]>> = {
+  HR: quotedMask('HR'),
+  RR: quotedMask('RR'),
+  SR: quotedMask('SR'),
+  FR: quotedMask('FR'),
+};
+
+function quotedMask(type: RecordType): boolean[] {
+  return FIELDS[type].map((_, i) => QUOTED_POSITIONS[type].includes(i));
+}
+
+/** A character that a field must not carry as it is: CSV specials, or not ASCII. */
+const NOT_PLAIN_RE = /[",\r\n\u0080-\uFFFF]/;
+const CSV_SPECIAL_RE = /[",\r\n]/;
+
 /**
- * A record as csv-stringify gets it: quoted fields with a value become QuotedText, in ASCII and cut to
- * fit. Other fields are codes and identifiers that validation keeps ASCII; one that is not (a row or
- * setting from elsewhere) is transliterated too, so no field can put a non-ASCII byte into a file. Any
- * other field that would need quoting (a comma, quote or line break) is a corrupted row: refused here
- * rather than quietly quoted against the spec.
+ * A field that is not text (a row from elsewhere, e.g. read from JSON). Written as csv-stringify's
+ * default casts wrote it, so that even such a row gives the bytes it gave before: nothing for null,
+ * undefined and false, 1 for true, numbers as they print, a Date as its milliseconds, and nothing for
+ * any other object (the old renderer took an object for its own quoted-field wrapper, and found no
+ * text in it). Anything else (a function, a symbol) is refused.
  */
-function prepare(type: RecordType, fields: readonly string[], context: string): (string | QuotedText)[] {
+function nonText(value: unknown, context: string, id: string): string {
+  if (value === null || value === undefined || value === false) return '';
+  if (value === true) return '1';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  if (value instanceof Date) return String(value.getTime());
+  if (typeof value === 'object') return '';
+  throw new Error(`${context}: ${id} is not text`);
+}
+
+/**
+ * One record's line (without its CRLF): quoted fields with a value in quotes, in ASCII and cut to fit
+ * (inner quotes doubled); a quoted field that fits to nothing (e.g. only invisible characters) is
+ * left empty, unquoted. Other fields are codes and identifiers that validation keeps ASCII; one that
+ * is not (a row or setting from elsewhere) is transliterated too, so no field can put a non-ASCII
+ * byte into a file. Any other field that would need quoting (a comma, quote or line break) is a
+ * corrupted row: refused here rather than quietly quoted against the spec.
+ */
+function recordLine(type: RecordType, fields: readonly string[], count: number, context: string): string {
   const defs = FIELDS[type];
-  const count = type === 'SR' && fields.length === SR_SPEC_FIELD_COUNT ? SR_SPEC_FIELD_COUNT : defs.length;
-  if (fields.length !== count) throw new Error(`${context}: ${fields.length} fields, expected ${count}`);
-  const out: (string | QuotedText)[] = fields.slice();
-  const quoted = QUOTED_POSITIONS[type];
-  for (let i = 0; i < fields.length; i++) {
-    const value = fields[i]!;
-    if (value === '') continue;
-    if (quoted.includes(i)) {
-      const max = defs[i]!.max;
-      out[i] = { quotedText: type === 'HR' ? fitSoftware(value, max) : fitQuotedText(value, max) };
-    } else if (/[",\r\n\u0080-\uFFFF]/.test(value)) {
-      const ascii = toAscii(value);
-      if (/[",\r\n]/.test(ascii)) {
-        throw new Error(`${context}: ${defs[i]!.id} ${JSON.stringify(value.slice(0, 60))} would need quoting; it is not a quoted field`);
+  const expected = type === 'SR' && count === SR_SPEC_FIELD_COUNT ? SR_SPEC_FIELD_COUNT : defs.length;
+  if (count !== expected) throw new Error(`${context}: ${count} fields, expected ${expected}`);
+  const quoted = QUOTED[type];
+  // Built as an array and joined: V8 joins flat strings fast, while a line grown by += is a chain of
+  // pieces that joining the record sets later would have to walk (that cost 2.5× the rendering).
+  const out = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    let value = fields[i] as unknown;
+    if (value === '') {
+      out[i] = '';
+      continue;
+    }
+    if (quoted[i]) {
+      // Not text in a quoted field fails in oneLine, as it always did.
+      const text = type === 'HR' ? fitSoftware(value as string, defs[i]!.max) : fitQuotedText(value as string, defs[i]!.max);
+      out[i] = text === '' ? '' : `"${text.includes('"') ? text.replaceAll('"', '""') : text}"`;
+      continue;
+    }
+    if (typeof value !== 'string') value = nonText(value, context, defs[i]!.id);
+    const text = value as string;
+    if (NOT_PLAIN_RE.test(text)) {
+      const ascii = toAscii(text);
+      if (CSV_SPECIAL_RE.test(ascii)) {
+        throw new Error(`${context}: ${defs[i]!.id} ${JSON.stringify(text.slice(0, 60))} would need quoting; it is not a quoted field`);
       }
       out[i] = ascii;
-    }
+    } else out[i] = text;
   }
-  return out;
+  return out.join(',');
 }
 
-function rowRecord(set: RecordSet, row: RecordSetRow): (string | QuotedText)[] {
-  const fields = row.side === 'SR' && !set.practice.placeholderColumns ? row.fields.slice(0, SR_SPEC_FIELD_COUNT) : row.fields;
-  return prepare(row.side, fields, `record set ${set.practice.ods} ${set.day}, ${row.side} ${row.key}`);
-}
-
-function recordsOf(set: RecordSet): (string | QuotedText)[][] {
+/**
+ * One record set's text: HR, its rows, FR, CRLF after each. SR rows lose SR29–SR33 unless the
+ * practice takes the placeholder columns.
+ */
+export function renderRecordSet(set: RecordSet): string {
   const context = `record set ${set.practice.ods} ${set.day}`;
-  return [
-    prepare('HR', headerFields(set.practice, set.day), `${context} header`),
-    ...set.rows.map((row) => rowRecord(set, row)),
-    prepare('FR', footerFields(set), `${context} footer`),
-  ];
+  const lines = new Array<string>(set.rows.length + 3);
+  const header = headerFields(set.practice, set.day);
+  lines[0] = recordLine('HR', header, header.length, `${context} header`);
+  const placeholders = set.practice.placeholderColumns;
+  for (let r = 0; r < set.rows.length; r++) {
+    const row = set.rows[r]!;
+    const count = row.side === 'SR' && !placeholders ? Math.min(row.fields.length, SR_SPEC_FIELD_COUNT) : row.fields.length;
+    lines[r + 1] = recordLine(row.side, row.fields, count, `${context}, ${row.side} ${row.key}`);
+  }
+  const footer = footerFields(set);
+  lines[set.rows.length + 1] = recordLine('FR', footer, footer.length, `${context} footer`);
+  // The last element is empty: the join puts the CRLF after every record, the last one included.
+  lines[set.rows.length + 2] = '';
+  return lines.join('\r\n');
 }
 
 function checkDistinct(sets: readonly RecordSet[]): void {
@@ -150,37 +193,9 @@ function checkDistinct(sets: readonly RecordSet[]): void {
 /** The record sets chained, in the order given: HR, rows, FR for each; CRLF after every record. */
 export function renderRecordSets(sets: readonly RecordSet[]): string {
   checkDistinct(sets);
-  // In batches: csv-stringify's per-record garbage of one batch can go before the next is prepared,
-  // which keeps the peak near the size of the output instead of several times it.
-  const parts: string[] = [];
-  let batch: (string | QuotedText)[][] = [];
-  for (const set of sets) {
-    for (const record of recordsOf(set)) batch.push(record);
-    if (batch.length >= RECORDS_PER_BATCH) {
-      parts.push(stringify(batch, STRINGIFY_OPTIONS));
-      batch = [];
-    }
-  }
-  if (batch.length > 0) parts.push(stringify(batch, STRINGIFY_OPTIONS));
+  const parts: string[] = new Array(sets.length);
+  for (let i = 0; i < sets.length; i++) parts[i] = renderRecordSet(sets[i]!);
   return parts.join('');
-}
-
-const RECORDS_PER_BATCH = 1000;
-
-/** Each record set's own text, rendered in one pass (one csv-stringify call for all of them). */
-function renderEach(sets: readonly RecordSet[]): string[] {
-  const all = renderRecordSets(sets);
-  if (all === '') return [];
-  // Every record is one line (free text was put on one line), so lines map back to record sets.
-  const lines = all.split('\r\n');
-  const out: string[] = [];
-  let at = 0;
-  for (const set of sets) {
-    const count = set.rows.length + 2;
-    out.push(lines.slice(at, at + count).join('\r\n') + '\r\n');
-    at += count;
-  }
-  return out;
 }
 
 export interface PlanOptions {
@@ -232,36 +247,62 @@ export function fileNameOf(sets: readonly RecordSet[], part: number, parts: numb
   ].join('_') + '.csv';
 }
 
-function plan(sets: readonly RecordSet[], options: PlanOptions): { file: PlannedFile; texts: string[] }[] {
+/** One rendered record set on its way into a file. */
+export interface FilePart {
+  /** The file it goes into, 1-based. */
+  file: number;
+  set: RecordSet;
+  text: string;
+  /** Its size in the file. */
+  bytes: number;
+}
+
+/**
+ * The record sets rendered one at a time, in the order given, each with the file it goes into: each
+ * file as full as the byte limit allows, split only after a footer (MI21). A caller can write each
+ * text as it comes, so memory does not grow with the number of rows; only the file names have to
+ * wait for the end, since they carry the number of files (fileNameOf). Throws before yielding anything
+ * if a record set appears twice.
+ */
+export function* renderFileParts(sets: readonly RecordSet[], options: PlanOptions = {}): Generator<FilePart, void, undefined> {
   const maxBytes = options.maxBytes ?? MAX_FILE_BYTES;
-  const texts = renderEach(sets);
-  const groups: { sets: RecordSet[]; texts: string[]; bytes: number }[] = [];
-  let current: (typeof groups)[number] | undefined;
-  sets.forEach((set, i) => {
-    const text = texts[i]!;
+  checkDistinct(sets);
+  let file = 0;
+  let used = 0;
+  for (const set of sets) {
+    const text = renderRecordSet(set);
+    // Every byte is ASCII (see recordLine), so the length is the size; Buffer.byteLength says so anyway.
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > maxBytes) throw new Error(`record set ${set.practice.ods} ${set.day} alone is ${bytes} bytes, over the ${maxBytes}-byte file limit`);
-    // MI21: files are split only after a footer, i.e. between record sets.
-    if (!current || current.bytes + bytes > maxBytes) {
-      current = { sets: [], texts: [], bytes: 0 };
-      groups.push(current);
+    if (file === 0 || used + bytes > maxBytes) {
+      file++;
+      used = 0;
     }
-    current.sets.push(set);
-    current.texts.push(text);
-    current.bytes += bytes;
-  });
-  return groups.map((g, i) => ({
-    file: { fileName: fileNameOf(g.sets, i + 1, groups.length, options), recordSets: g.sets, bytes: g.bytes },
-    texts: g.texts,
-  }));
+    used += bytes;
+    yield { file, set, text, bytes };
+  }
+}
+
+/** The files' record sets and sizes as renderFileParts splits them, each text handed to `take`. */
+function plan(sets: readonly RecordSet[], options: PlanOptions, take: (file: number, text: string) => void): PlannedFile[] {
+  const groups: { recordSets: RecordSet[]; bytes: number }[] = [];
+  for (const part of renderFileParts(sets, options)) {
+    const group = (groups[part.file - 1] ??= { recordSets: [], bytes: 0 });
+    group.recordSets.push(part.set);
+    group.bytes += part.bytes;
+    take(part.file, part.text);
+  }
+  return groups.map((g, i) => ({ fileName: fileNameOf(g.recordSets, i + 1, groups.length, options), recordSets: g.recordSets, bytes: g.bytes }));
 }
 
 /** How record sets go into files: in the order given, each file as full as the byte limit allows. */
 export function planFiles(sets: readonly RecordSet[], options: PlanOptions = {}): PlannedFile[] {
-  return plan(sets, options).map((p) => p.file);
+  return plan(sets, options, () => {});
 }
 
-/** The files of planFiles with their content. */
+/** The files of planFiles with their content, in memory (renderFileParts streams them instead). */
 export function renderFiles(sets: readonly RecordSet[], options: PlanOptions = {}): RenderedFile[] {
-  return plan(sets, options).map(({ file, texts }) => ({ fileName: file.fileName, content: texts.join(''), bytes: file.bytes, recordSets: file.recordSets }));
+  const texts: string[][] = [];
+  const files = plan(sets, options, (file, text) => (texts[file - 1] ??= []).push(text));
+  return files.map((f, i) => ({ fileName: f.fileName, content: texts[i]!.join(''), bytes: f.bytes, recordSets: f.recordSets }));
 }

@@ -131,7 +131,26 @@ export interface TemporalDevServerOptions {
   logFile: string;
   /** The Web UI's remote codec endpoint (codec server URL), for decoding encrypted payloads. */
   uiCodecEndpoint?: string | undefined;
+  /**
+   * SQLite pragmas of the file (`--sqlite-pragma name=value`); default DEV_SERVER_SQLITE_PRAGMAS. `{}`
+   * runs SQLite's own defaults (rollback journal, synchronous=FULL). Ignored without a file.
+   */
+  sqlitePragmas?: Readonly<Record<string, string>> | undefined;
 }
+
+/**
+ * The SQLite settings of the embedded dev server's file: a write-ahead log, still synced at every
+ * commit. Measured side by side (npm run bench -- sqlite, two runs on 2 shared cores): client ingest
+ * 1.38× and 1.78× the rate of SQLite's defaults (rollback journal, synchronous=FULL), p99 latency
+ * 0.52–0.60×, server CPU per event 0.75–0.85× — the rollback journal syncs several files per commit,
+ * the WAL one. Safe: a server SIGKILLed mid-ingest and restarted on its file kept every accepted event
+ * and passed SQLite's integrity check, and because every commit is still synced, an OS crash or power
+ * cut loses nothing acknowledged either. synchronous=NORMAL was faster still (1.95×, 2.03×) but may
+ * lose the last commits on an OS crash or power cut — events the GP system was told were accepted —
+ * so it is not the default.
+ * WAL keeps `temporal.sqlite-wal` and `-shm` beside the file (same owner-only folder).
+ */
+export const DEV_SERVER_SQLITE_PRAGMAS: Readonly<Record<string, string>> = { journal_mode: 'WAL', synchronous: 'FULL' };
 
 export async function startTemporalDevServer(o: TemporalDevServerOptions): Promise<ServerHandle> {
   const host = o.host ?? '127.0.0.1';
@@ -145,6 +164,9 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   if (o.dbFile) {
     fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
     args.push('--db-filename', o.dbFile);
+    // The pinned CLI (1.9.1) hands any name=value to SQLite as a pragma; only journal_mode and
+    // synchronous matter here, and SQLite ignores a name it does not know.
+    for (const [name, value] of Object.entries(o.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS)) args.push('--sqlite-pragma', `${name}=${value}`);
   }
   // Registered here for speed on the dev server; the worker registers them again on any cluster.
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);

@@ -24,6 +24,26 @@ export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${pa
 export const WORKFLOW_INTERCEPTOR_MODULES = [path.join(__dirname, '..', 'observability', `workflow-interceptors${path.extname(__filename)}`)];
 
 /**
+ * Modules that every cached workflow shares instead of evaluating its own copy: all of ours in the
+ * bundle (the workflows and what they import from mi/ and messages/, and the interceptors). With the
+ * SDK's reusable V8 context, a module first required by a workflow is evaluated again for each
+ * workflow, so its functions, tables (mi/fields.ts), sets and message definitions were copied per
+ * cached workflow: 105 of the 120 KiB a workflow context costs before its own state (measured by
+ * loading the bundle into the SDK's ReusableVMWorkflowCreator). Preloaded, they are evaluated once,
+ * before any workflow exists, and deep-frozen by the SDK.
+ *
+ * Safe because these modules hold no per-workflow state at module level: no `let`, no mutated
+ * module-level object (an exported one would now throw, being frozen; the two module-level Sets,
+ * FAILED_TRACKING and NACK_SET, are only read), and nothing at module level calls the workflow API
+ * (preloading runs before a workflow exists, so such a call would fail at worker start). Every
+ * workflow's state lives in what its workflow function creates. Keep it so: a module-level cache or
+ * counter in these modules would leak between workflows and break determinism.
+ *
+ * A pre-built bundle must be built with them too: bundleWorkflowCode({ preloadModules }).
+ */
+export const WORKFLOW_PRELOAD_MODULES = [WORKFLOWS_PATH, ...WORKFLOW_INTERCEPTOR_MODULES];
+
+/**
  * The process-wide Temporal Runtime of the worker: its logs (SDK, workflow and activity context, and
  * the Rust core's) as pino JSON lines, and Prometheus metrics (Temporal's and ours) on
  * GP2GP_METRICS_HOST:GP2GP_METRICS_PORT. Install once, before any connection.
@@ -57,6 +77,11 @@ export interface RunWorkerOptions {
   activityDeps?: ActivityDeps;
   /** Called once the worker polls and the long-lived workflows exist. */
   onReady?: () => void;
+  /**
+   * false: every workflow evaluates its own copy of our modules, as before issue 13 (bench/memory.ts
+   * measures both; GP2GP_WORKER_SHARE_MODULES=off sets it for `tsx worker/main.ts`). Default true.
+   */
+  shareModules?: boolean;
 }
 
 export async function runWorker(config: Config, options: RunWorkerOptions = {}): Promise<void> {
@@ -85,7 +110,9 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
-      ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+      ...(options.workflowBundle
+        ? { workflowBundle: options.workflowBundle }
+        : { workflowsPath: WORKFLOWS_PATH, ...(options.shareModules === false ? {} : { bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES } }) }),
       activities,
       dataConverter: dataConverter(config),
       interceptors: {
@@ -93,8 +120,8 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         // With a pre-built bundle the interceptors are whatever it was built with.
         ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
       },
-      // Each cached workflow costs ~280 KiB (npm run bench): 2,000 by default keeps the worker near 1 GB;
-      // an evicted workflow is replayed from history when it next gets a task.
+      // Each cached workflow costs memory (npm run bench -- memory): 2,000 by default bounds the
+      // worker; an evicted workflow is replayed from history when it next gets a task.
       maxCachedWorkflows: config.pipeline.workerCachedWorkflows,
     });
     await worker.runUntil(async () => {
@@ -136,7 +163,9 @@ if (require.main === module) {
     process.exit(2);
   }
   Runtime.install(workerRuntimeOptions(config));
-  runWorker(config, { signal: controller.signal }).then(
+  // A measuring switch for bench/memory.ts, not a setting: sharing the modules is always right.
+  const shareModules = process.env.GP2GP_WORKER_SHARE_MODULES !== 'off';
+  runWorker(config, { signal: controller.signal, shareModules }).then(
     () => process.exit(0),
     (err: unknown) => {
       log.error('worker failed', { error: err instanceof Error ? err.message : String(err) });
