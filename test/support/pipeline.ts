@@ -12,13 +12,14 @@ import { loadConfig, type Config } from '../../config';
 import { Gp2gpClient } from '../../client';
 import { MeshClient } from '../../mesh';
 import { AuthorityMailbox } from '../../stack/authority';
-import { runWorker, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOWS_PATH } from '../../worker/main';
+import { runWorker, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../../worker/main';
 import { SANDBOX_PASSWORD } from './stack';
 
 let bundle: Promise<WorkflowBundle> | undefined;
 /** Bundling takes seconds: once per test file (process) is enough. */
 export function workflowBundle(): Promise<WorkflowBundle> {
-  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES }));
+  // The same bundle as the worker runs: our workflow modules preloaded and shared by every workflow.
+  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, preloadModules: WORKFLOW_PRELOAD_MODULES }));
 }
 
 export interface TestPipeline {
