@@ -11,25 +11,12 @@
  *
  *   npx tsx bench/memory.ts       (or npm run bench -- memory)
  */
-import * as fs from 'node:fs';
 import { formatResults, type BenchResult } from './result';
-import { MiB, practiceCodes, startBenchStack, timedPool } from './stack';
+import { groupProcesses, MiB, practiceCodes, startBenchStack, statusBytes, timedPool } from './stack';
 
 /** RSS of the largest process in a process group (the worker's node process, not tsx's launcher). */
 function groupRssBytes(pgid: number): number {
-  let largest = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
-      const rss = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
-      if (rss) largest = Math.max(largest, Number(rss[1]) * 1024);
-    } catch {
-      /* gone */
-    }
-  }
-  return largest;
+  return Math.max(0, ...groupProcesses(pgid, (pid) => statusBytes(pid, 'VmRSS')));
 }
 
 /** RSS after things settle: the lowest of a few samples a second apart (GC may run between). */

@@ -13,14 +13,13 @@
  *   BENCH_NATIONAL_PRACTICES=300 BENCH_NATIONAL_EVENTS=4000 npm run bench -- national-day
  *   BENCH_NATIONAL_BATCH=500 BENCH_NATIONAL_REQUESTS=4   (events per request, requests in flight)
  */
-import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { mapConcurrent } from '../client/concurrency';
 import { generateTraffic } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
 import { AuthorityMailbox } from '../stack/authority';
 import { formatResults, type BenchResult } from './result';
-import { practiceCodes, startBenchStack, type BenchStack } from './stack';
+import { groupProcesses, practiceCodes, startBenchStack, statusBytes, type BenchStack } from './stack';
 
 const NATIONAL_PRACTICES = 6_300;
 const NATIONAL_EVENTS = 80_000;
@@ -31,19 +30,7 @@ function utcDay(offsetDays: number): string {
 
 /** Peak RSS (VmHWM, bytes) of every process in a process group, summed: each process's own peak. */
 function groupPeakRss(pgid: number): number {
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) !== pgid) continue;
-      const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${entry}/status`, 'utf8'));
-      if (m) total += Number(m[1]) * 1024;
-    } catch {
-      // The process ended between listing and reading.
-    }
-  }
-  return total;
+  return groupProcesses(pgid, (pid) => statusBytes(pid, 'VmHWM')).reduce((a, b) => a + b, 0);
 }
 
 /** The day's traffic, sized to about `target` events: registrations per practice from a sample's ratio. */

@@ -5,6 +5,7 @@
  * Not used by the service.
  */
 import { stringify } from 'csv-stringify/sync';
+import { syntheticPractice } from '../demo/traffic';
 import { toAscii } from '../mi/ascii';
 import { fitQuotedText, fitSoftware, footerFields, headerFields } from '../mi/csv';
 import { FIELDS, QUOTED_POSITIONS, SR_SPEC_FIELD_COUNT, type RecordType } from '../mi/fields';
@@ -113,18 +114,7 @@ export function compareOnAdversarialSets(render: (sets: readonly RecordSet[]) =>
   const samples = fc.sample(fc.array(setArbitrary, { minLength: 1, maxLength: 4 }), { seed, numRuns: runs });
   for (const [n, sample] of samples.entries()) {
     const sets: RecordSet[] = sample.map((s, i) => ({
-      practice: {
-        ods: `Z${String(i).padStart(5, '0')}`,
-        asid: '200000000101',
-        software: s.software,
-        applicationStatus: '110100000000000',
-        maxMessageSizeMb: 5,
-        maxAttachments: 99,
-        maxAttachmentSizeMb: 5,
-        largeMessageFactorA: 1,
-        largeMessageFactorB: 1,
-        placeholderColumns: s.placeholderColumns,
-      },
+      practice: syntheticPractice(`Z${String(i).padStart(5, '0')}`, '200000000101', { software: s.software, placeholderColumns: s.placeholderColumns }),
       day: '2026-03-23',
       rows: s.rows.map((fields, r) => ({ side: fields[0] as 'RR' | 'SR', key: `K${r}`, firstEventAt: '2026-03-23T00:00:00.000Z', fields })),
     }));

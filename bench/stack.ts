@@ -214,24 +214,34 @@ export function percentile(sorted: number[], p: number): number {
 
 export const MiB = 1024 * 1024;
 
+/** The /proc entries of every process in a process group (Linux), read with `read`; a process that ends meanwhile is skipped. */
+export function groupProcesses<T>(pgid: number, read: (pid: string, statFields: string[]) => T): T[] {
+  const out: T[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces) start after the last ')'.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) !== pgid) continue; // pgrp
+      out.push(read(entry, fields));
+    } catch {
+      // The process ended between listing and reading.
+    }
+  }
+  return out;
+}
+
+/** A kB figure (e.g. VmRSS, VmHWM) from /proc/<pid>/status, in bytes; 0 if absent. */
+export function statusBytes(pid: string, field: string): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
 /** CPU seconds (user + system) used so far by every process in a process group (Linux /proc). */
 export function groupCpuSeconds(pgid: number): number {
   const tick = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue;
-    }
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) !== pgid) continue; // pgrp
-    total += (Number(fields[11]) + Number(fields[12])) / tick; // utime, stime
-  }
-  return total;
+  return groupProcesses(pgid, (_pid, fields) => (Number(fields[11]) + Number(fields[12])) / tick).reduce((a, b) => a + b, 0); // utime, stime
 }
 
 /** CPU seconds used by the processes of these groups during fn. */
