@@ -7,11 +7,17 @@
  * the measured client rate unless BENCH_NATIONAL_DAY=1 runs it for real.
  *
  * It starts its own Temporal dev server (SQLite) and MESH sandbox; the product's worker, the no-op
- * worker and the HTTP API each run as a separate process, as deployed.
+ * worker and the HTTP API each run as a separate process, as deployed. With TEMPORAL_ADDRESS set it
+ * runs on that Temporal instead — e.g. the production-shaped cluster (full server on PostgreSQL) that
+ * `npm run test:cluster -- --serve` keeps up: paste the two lines it prints, whose TEMPORAL_SERVER_PID
+ * and POSTGRES_PID make the engine's CPU per event the server's plus its database's. An external
+ * engine keeps what earlier runs left, so each run there draws its own registrations (a fresh seed).
  *
  *   npx tsx bench/ingest.ts       (or npm run bench -- ingest)
  *   BENCH_INGEST_PRACTICES=30 BENCH_INGEST_DAYS=4 BENCH_INGEST_CONCURRENCY=32
+ *   TEMPORAL_ADDRESS=127.0.0.1:40123 TEMPORAL_NAMESPACE=default TEMPORAL_SERVER_PID=… POSTGRES_PID=… npm run bench -- ingest
  */
+import { randomInt } from 'node:crypto';
 import * as path from 'node:path';
 import { WithStartWorkflowOperation } from '@temporalio/client';
 import { generateTraffic } from '../demo/traffic';
@@ -20,7 +26,7 @@ import { withEventId } from '../mi/event-id';
 import { recordEventUpdate, type StoredEvent } from '../messages/transfer';
 import { transferWorkflowId } from '../workflows/ids';
 import { formatResults, type BenchResult } from './result';
-import { cpuDuring, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
+import { cpuDuring, externalEngine, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
 
 const NATIONAL_DAY_EVENTS = 80_000;
 
@@ -28,8 +34,8 @@ export function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 }
 
-export function traffic(practices: string[], days: string[], registrations: number): StoredEvent[] {
-  return generateTraffic({ practices, days, registrationsPerPracticeDay: registrations, seed: 11, notAfter: new Date(Date.now() - 60_000).toISOString() }).map(
+export function traffic(practices: string[], days: string[], registrations: number, seed = 11): StoredEvent[] {
+  return generateTraffic({ practices, days, registrationsPerPracticeDay: registrations, seed, notAfter: new Date(Date.now() - 60_000).toISOString() }).map(
     (e) => withEventId(e),
   );
 }
@@ -81,17 +87,21 @@ export async function benchIngest(): Promise<BenchResult[]> {
   const clientPractices = practiceCodes('C', nPractices);
   const httpPractices = practiceCodes('H', nPractices);
   const days = Array.from({ length: nDays }, (_, i) => utcDay(i - nDays - 1));
-  const stack = await startBenchStack({ name: 'ingest', practices: [...clientPractices, ...httpPractices], api: true });
+  const engine = externalEngine();
+  // On a fresh dev server the same seed gives the same traffic every run; an external engine still
+  // holds the transfers of earlier runs, which would answer "duplicate".
+  const seed = engine ? randomInt(1, 2 ** 31) : 11;
+  const stack = await startBenchStack({ name: 'ingest', practices: [...clientPractices, ...httpPractices], api: true, ...(engine ? { engine } : {}) });
   const noopWorker = startScript('bench/noop/worker.ts', stack.env, path.join(stack.dir, 'noop-worker.log'));
   try {
     await noopWorker.waitForLog(/worker ready/);
-    const clientEvents = traffic(clientPractices, days, registrations);
-    const httpEvents = traffic(httpPractices, days, registrations).slice(0, clientEvents.length);
+    const clientEvents = traffic(clientPractices, days, registrations, seed);
+    const httpEvents = traffic(httpPractices, days, registrations, seed + 1).slice(0, clientEvents.length);
     const workflows = new Set(clientEvents.map((e) => JSON.stringify(recordKeyOf(e)))).size;
-    console.error(`ingest: ${clientEvents.length} events (${workflows} transfers) per run, concurrency ${concurrency}`);
+    console.error(`ingest: ${clientEvents.length} events (${workflows} transfers) per run, concurrency ${concurrency}, on the ${stack.engine.description}`);
 
     // A short warm-up of every path (connections, worker caches, JIT), on events of its own.
-    const warm = traffic(practiceCodes('C', 1), [utcDay(-nDays - 3)], 3);
+    const warm = traffic(practiceCodes('C', 1), [utcDay(-nDays - 3)], 3, seed + 2);
     await baseline(stack, warm.map((e) => ({ ...e, eventId: `warm-${e.eventId}` })), 4);
     await viaClient(stack, warm, 4);
 
@@ -99,7 +109,7 @@ export async function benchIngest(): Promise<BenchResult[]> {
     const rounds = Math.max(1, Number(process.env.BENCH_INGEST_ROUNDS ?? 3));
     const slice = <T>(xs: T[], r: number) => xs.slice(Math.floor((r * xs.length) / rounds), Math.floor(((r + 1) * xs.length) / rounds));
     const groups = {
-      server: stack.temporal.process.pid!,
+      server: { trees: stack.engine.roots },
       worker: stack.worker.child.pid!,
       noop: noopWorker.child.pid!,
       api: stack.api!.process.child.pid!,
@@ -136,7 +146,7 @@ export async function benchIngest(): Promise<BenchResult[]> {
     const clientRate = rate(client, clientEvents.length);
     const httpRate = rate(http, httpEvents.length);
     const p = (t: Timed, q: number) => percentile(t.latencies, q);
-    const setup = `${clientEvents.length} events, ${workflows} workflows, concurrency ${concurrency}, ${rounds} interleaved rounds`;
+    const setup = `${clientEvents.length} events, ${workflows} workflows, concurrency ${concurrency}, ${rounds} interleaved rounds; on the ${stack.engine.description}`;
     const nC = clientEvents.length;
     const nH = httpEvents.length;
     const results: BenchResult[] = [
@@ -149,12 +159,12 @@ export async function benchIngest(): Promise<BenchResult[]> {
       { name: 'ingest.client.p99', value: p(client, 99), unit: 'ms', baseline: p(base, 99), ratio: p(client, 99) / p(base, 99), note: 'acceptance latency' },
       { name: 'ingest.http.p50', value: p(http, 50), unit: 'ms', baseline: p(base, 50), ratio: p(http, 50) / p(base, 50), note: 'acceptance latency' },
       { name: 'ingest.http.p99', value: p(http, 99), unit: 'ms', baseline: p(base, 99), ratio: p(http, 99) / p(base, 99), note: 'acceptance latency' },
-      { name: 'ingest.cpu.server.baseline', value: cpuMs('base', 'server', nC), unit: 'ms/event', note: 'Temporal server CPU per event (not disturbed by other load)' },
+      { name: 'ingest.cpu.server.baseline', value: cpuMs('base', 'server', nC), unit: 'ms/event', note: `Temporal server CPU per event (not disturbed by other load)${stack.engine.external ? `; ${stack.engine.description}` : ''}` },
       { name: 'ingest.cpu.server.client', value: cpuMs('client', 'server', nC), unit: 'ms/event', baseline: cpuMs('base', 'server', nC), ratio: cpuMs('client', 'server', nC) / cpuMs('base', 'server', nC) },
       { name: 'ingest.cpu.worker.baseline', value: cpuMs('base', 'noop', nC), unit: 'ms/event', note: 'no-op worker process CPU per event' },
       { name: 'ingest.cpu.worker.client', value: cpuMs('client', 'worker', nC), unit: 'ms/event', baseline: cpuMs('base', 'noop', nC), ratio: cpuMs('client', 'worker', nC) / cpuMs('base', 'noop', nC), note: 'our worker process CPU per event' },
       { name: 'ingest.cpu.api.http', value: cpuMs('http', 'api', nH), unit: 'ms/event', note: 'HTTP API process CPU per event' },
-    ];
+    ].filter((r) => stack.engine.roots.length > 0 || !r.name.startsWith('ingest.cpu.server.'));
     results.push({
       name: 'ingest.national-day.client',
       value: NATIONAL_DAY_EVENTS / clientRate / 60,

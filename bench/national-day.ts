@@ -19,7 +19,7 @@ import { generateTraffic } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
 import { AuthorityMailbox } from '../stack/authority';
 import { formatResults, type BenchResult } from './result';
-import { groupProcesses, practiceCodes, startBenchStack, statusBytes, type BenchStack } from './stack';
+import { groupProcesses, practiceCodes, startBenchStack, statusBytes, treeProcesses, type BenchStack } from './stack';
 
 const NATIONAL_PRACTICES = 6_300;
 const NATIONAL_EVENTS = 80_000;
@@ -29,8 +29,9 @@ function utcDay(offsetDays: number): string {
 }
 
 /** Peak RSS (VmHWM, bytes) of every process in a process group, summed: each process's own peak. */
-function groupPeakRss(pgid: number): number {
-  return groupProcesses(pgid, (pid) => statusBytes(pid, 'VmHWM')).reduce((a, b) => a + b, 0);
+function groupPeakRss(subject: number | { trees: readonly number[] }): number {
+  const peak = (pid: string) => statusBytes(pid, 'VmHWM');
+  return (typeof subject === 'number' ? groupProcesses(subject, peak) : treeProcesses(subject.trees, peak)).reduce((a, b) => a + b, 0);
 }
 
 /** The day's traffic, sized to about `target` events: registrations per practice from a sample's ratio. */
@@ -99,8 +100,8 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     api: true,
     env: { GP2GP_FIRST_DAY: day, GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5' },
   });
-  const groups: Record<string, number> = {
-    'temporal-server': stack.temporal.process.pid!,
+  const groups: Record<string, number | { trees: readonly number[] }> = {
+    'temporal-server': { trees: stack.engine.roots },
     'mesh-sandbox': stack.mesh.process.pid!,
     worker: stack.worker.child.pid!,
     api: stack.api!.process.child.pid!,

@@ -117,7 +117,7 @@ export async function benchSqlite(): Promise<BenchResult[]> {
   try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       const stack = await startBenchStack({ name: `sqlite-${variant}`, practices: [...practices, ...crashPractices], sqlitePragmas: VARIANTS[variant] });
-      subjects.push({ variant, stack, temporal: stack.temporal, dbFile: path.join(stack.dir, 'temporal.sqlite') });
+      subjects.push({ variant, stack, temporal: stack.temporal!, dbFile: path.join(stack.dir, 'temporal.sqlite') });
       await viaClient(stack, warm, 4);
     }
     console.error(`sqlite: ${events.length} events per setting in ${rounds} interleaved rounds, concurrency ${concurrency}`);

@@ -63,10 +63,52 @@ export function startScript(script: string, env: NodeJS.ProcessEnv, logFile: str
   };
 }
 
+/**
+ * The Temporal a bench runs on: its own dev server (the embedded default), or, for the benches that
+ * allow it, an external one named by TEMPORAL_ADDRESS — e.g. the production-shaped cluster of
+ * `npm run test:cluster -- --serve`, whose printed TEMPORAL_SERVER_PID and POSTGRES_PID name the
+ * process groups whose CPU counts as the engine's.
+ */
+export interface Engine {
+  /** e.g. "dev server (SQLite)" or "external Temporal at 127.0.0.1:7233". */
+  description: string;
+  external: boolean;
+  address: string;
+  namespace: string;
+  /**
+   * The processes whose CPU and memory are the engine's, each with its descendants (a database's
+   * backends run in sessions of their own, so process groups would miss them); may be empty.
+   */
+  roots: number[];
+}
+
+/** The external engine named by the environment (TEMPORAL_ADDRESS …), or undefined. */
+export function externalEngine(env: NodeJS.ProcessEnv = process.env): Engine | undefined {
+  const address = env.TEMPORAL_ADDRESS?.trim();
+  if (!address) return undefined;
+  const roots: number[] = [];
+  for (const name of ['TEMPORAL_SERVER_PID', 'POSTGRES_PID'] as const) {
+    const v = env[name]?.trim();
+    if (!v) continue;
+    if (!/^\d+$/.test(v) || !fs.existsSync(`/proc/${v}`)) throw new Error(`${name}: "${v}" is not a running process's id`);
+    roots.push(Number(v));
+  }
+  const parts = [env.TEMPORAL_SERVER_PID ? 'server' : '', env.POSTGRES_PID ? 'PostgreSQL' : ''].filter(Boolean);
+  return {
+    description: `external Temporal at ${address}${parts.length ? ` (CPU of ${parts.join(' + ')})` : ' (its CPU not measured: set TEMPORAL_SERVER_PID)'}`,
+    external: true,
+    address,
+    namespace: env.TEMPORAL_NAMESPACE?.trim() || 'default',
+    roots,
+  };
+}
+
 export interface BenchStack {
   dir: string;
   tools: Tools;
-  temporal: ServerHandle;
+  engine: Engine;
+  /** The bench's own dev server; absent on an external engine. */
+  temporal?: ServerHandle;
   mesh: ServerHandle;
   sharedKey: string;
   practicesFile: string;
@@ -87,6 +129,8 @@ export async function startBenchStack(options: {
   env?: Record<string, string>;
   /** SQLite pragmas of the dev server's file (default: the embedded default's, stack/servers.ts). */
   sqlitePragmas?: Record<string, string>;
+  /** Run on this external Temporal instead of an own dev server (see externalEngine). */
+  engine?: Engine;
 }): Promise<BenchStack> {
   const tools = provision();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `gp2gp-mi-bench-${options.name}-`));
@@ -96,15 +140,21 @@ export async function startBenchStack(options: {
     if (!process.env.KEEP_BENCH_DIR) fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const temporal = await startTemporalDevServer({
-      tools,
-      port: await freePort(),
-      dbFile: path.join(dir, 'temporal.sqlite'),
-      namespace: 'default',
-      logFile: path.join(dir, 'temporal.log'),
-      sqlitePragmas: options.sqlitePragmas,
-    });
-    stops.push(() => temporal.stop());
+    let temporal: ServerHandle | undefined;
+    let engine = options.engine;
+    if (!engine) {
+      const own = await startTemporalDevServer({
+        tools,
+        port: await freePort(),
+        dbFile: path.join(dir, 'temporal.sqlite'),
+        namespace: 'default',
+        logFile: path.join(dir, 'temporal.log'),
+        sqlitePragmas: options.sqlitePragmas,
+      });
+      stops.push(() => own.stop());
+      temporal = own;
+      engine = { description: 'dev server (SQLite)', external: false, address: own.address, namespace: 'default', roots: [own.process.pid!] };
+    }
     const sharedKey = randomBytes(16).toString('hex');
     const mesh = await startMeshSandbox({
       tools,
@@ -122,8 +172,8 @@ export async function startBenchStack(options: {
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       HOME: process.env.HOME,
-      TEMPORAL_ADDRESS: temporal.address,
-      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_ADDRESS: engine.address,
+      TEMPORAL_NAMESPACE: engine.namespace,
       TEMPORAL_TASK_QUEUE: 'gp2gp-mi-bench',
       MESH_URL: mesh.address,
       MESH_MAILBOX: SUPPLIER,
@@ -163,7 +213,8 @@ export async function startBenchStack(options: {
     return {
       dir,
       tools,
-      temporal,
+      engine,
+      ...(temporal ? { temporal } : {}),
       mesh,
       sharedKey,
       practicesFile,
@@ -244,10 +295,53 @@ export function groupCpuSeconds(pgid: number): number {
   return groupProcesses(pgid, (_pid, fields) => (Number(fields[11]) + Number(fields[12])) / tick).reduce((a, b) => a + b, 0); // utime, stime
 }
 
-/** CPU seconds used by the processes of these groups during fn. */
-export async function cpuDuring<T>(groups: Record<string, number>, fn: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
-  const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, groupCpuSeconds(g)]));
+/**
+ * Every process below these roots (Linux /proc), the roots included: `read` gets each one's pid and
+ * its stat fields after the command name; a process that ends meanwhile is skipped.
+ */
+export function treeProcesses<T>(roots: readonly number[], read: (pid: string, statFields: string[]) => T): T[] {
+  const all = new Map<number, { ppid: number; fields: string[] }>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      all.set(Number(entry), { ppid: Number(fields[1]), fields });
+    } catch {
+      // ended meanwhile
+    }
+  }
+  const inTree = new Set(roots.filter((r) => all.has(r)));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of all) {
+      if (!inTree.has(pid) && inTree.has(p.ppid)) {
+        inTree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...inTree].map((pid) => read(String(pid), all.get(pid)!.fields));
+}
+
+/**
+ * CPU seconds used so far by these processes and their descendants, counting the ended children
+ * the roots have waited for (a database's finished backends) through the roots' cutime/cstime.
+ */
+export function treeCpuSeconds(roots: readonly number[]): number {
+  const tick = 100; // USER_HZ on Linux
+  const rootSet = new Set(roots.map(String));
+  return treeProcesses(roots, (pid, f) => (Number(f[11]) + Number(f[12]) + (rootSet.has(pid) ? Number(f[13]) + Number(f[14]) : 0)) / tick).reduce((a, b) => a + b, 0);
+}
+
+/** What cpuDuring measures: a process group, or process trees given by their roots. */
+export type CpuSubject = number | { trees: readonly number[] };
+
+/** CPU seconds used by each subject (a process group, or process trees) during fn. */
+export async function cpuDuring<T>(groups: Record<string, CpuSubject>, fn: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
+  const seconds = (g: CpuSubject) => (typeof g === 'number' ? groupCpuSeconds(g) : treeCpuSeconds(g.trees));
+  const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, seconds(g)]));
   const value = await fn();
-  const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, groupCpuSeconds(g) - before[k]!]));
+  const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, seconds(g) - before[k]!]));
   return { value, cpu };
 }
