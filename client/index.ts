@@ -9,6 +9,7 @@ import {
   isGrpcServiceError,
   ServiceError,
   WithStartWorkflowOperation,
+  WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -140,7 +141,22 @@ export class Gp2gpClient {
     }
   }
 
+  /**
+   * One update-with-start. A new run is first started only if Temporal holds no closed run of the
+   * record (REJECT_DUPLICATE), telling it so: a brand-new transfer, most of them, then skips the
+   * visibility lookup for earlier events. Refused because a closed run exists (a late event reopening
+   * a completed record), it is started anyway, told to look. A running run takes the update either way.
+   */
   private async sendEvent(event: StoredEvent, workflowId: string, deadline: number, warnings: FieldWarning[] | undefined): Promise<EventOutcome> {
+    try {
+      return await this.sendEventOnce(event, workflowId, deadline, warnings, false);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      return await this.sendEventOnce(event, workflowId, deadline, warnings, true);
+    }
+  }
+
+  private async sendEventOnce(event: StoredEvent, workflowId: string, deadline: number, warnings: FieldWarning[] | undefined, reopened: boolean): Promise<EventOutcome> {
     const { side, practiceOds, key } = recordKeyOf(event);
     try {
       const result = await this.temporal.withDeadline(deadline, () => this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
@@ -155,6 +171,7 @@ export class Gp2gpClient {
               side,
               practiceOds,
               key,
+              reopened,
               options: {
                 finalQuietMs: this.options.config.pipeline.transferFinalQuietMs,
                 idleMs: this.options.config.pipeline.transferIdleMs,
@@ -165,6 +182,7 @@ export class Gp2gpClient {
             },
           ],
           workflowIdConflictPolicy: 'USE_EXISTING',
+          workflowIdReusePolicy: reopened ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
           staticSummary: `GP2GP ${side} record of practice ${practiceOds}`,
         }),
       }));

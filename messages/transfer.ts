@@ -59,6 +59,13 @@ export interface TransferInput {
   unforwardedFrom?: string | undefined;
   /** Carried across continue-as-new: which API events were posted, and a failed post. */
   apiDelivery?: ApiDeliveryState;
+  /**
+   * Whether Temporal still holds a closed run of this record, as the client that started this run
+   * learnt it: false when the start was allowed under the REJECT_DUPLICATE reuse policy (no earlier
+   * run: nothing to restore, no visibility lookup), true when it was refused and the run started
+   * anew. Absent on runs started by earlier versions, which always look.
+   */
+  reopened?: boolean;
   options?: TransferOptions;
 }
 

@@ -15,6 +15,16 @@ import { submissionQuery, type SubmissionView } from '../messages/submission';
 
 const PRACTICE = syntheticPractice('H88008', '200000000008');
 
+/** How many times a run looked up an earlier run's events (restore local activities in its history). */
+async function restoreLookups(handle: { fetchHistory(): Promise<{ events?: { markerRecordedEventAttributes?: { details?: Record<string, { payloads?: { data?: Uint8Array | null }[] | null }> | null } | null }[] | null }> }): Promise<number> {
+  const history = await handle.fetchHistory();
+  return (history.events ?? []).filter((e) =>
+    Object.values(e.markerRecordedEventAttributes?.details ?? {}).some((p) =>
+      (p.payloads ?? []).some((x) => /"activity_type":"restorePrevious(Record|Run)"/.test(Buffer.from(x.data ?? []).toString('utf8'))),
+    ),
+  ).length;
+}
+
 describe('transfer workflows', () => {
   let pipeline: TestPipeline;
   beforeAll(async () => {
@@ -59,6 +69,9 @@ describe('transfer workflows', () => {
     expect(first.outcome).toBe('integrated');
     expect(first.events).toHaveLength(4);
     const firstRunId = (await handle.describe()).runId;
+    // A brand-new record (its client saw no earlier run) never looked for earlier events: no visibility
+    // query, no restore marker in its history.
+    expect(await restoreLookups(handle)).toBe(0);
 
     // A late failure report for the same registration: a new run that remembers everything.
     const late: HookEvent = { type: 'request-failure', ...rr, occurredAt: `${day}T10:00:00Z`, failurePoint: 30, failureType: 1, fatal: false, errorCode: '99' };
@@ -69,6 +82,8 @@ describe('transfer workflows', () => {
       return v.forwarding ? undefined : v;
     }, 30_000, 'the reopened record');
     expect((await pipeline.client.temporal.workflow.getHandle(id).describe()).runId).not.toBe(firstRunId);
+    // The reopened run did look (its client's start was refused under REJECT_DUPLICATE), once.
+    expect(await restoreLookups(pipeline.client.temporal.workflow.getHandle(id))).toBe(1);
     expect(view.events).toHaveLength(5);
     expect(view.outcome).toBe('integrated');
     const row = view.rows.find((r) => r.day === day)!.fields;

@@ -137,7 +137,8 @@ export class TransferRecord {
     this.reportsToApi = start.api === true;
     if (this.reportsToApi && input.apiDelivery) this.restoreApiDelivery(input.apiDelivery);
     this.unforwardedFrom = input.unforwardedFrom;
-    this.restoredFlag = input.events !== undefined || start.continued === true;
+    // Nothing to restore when the client saw no earlier run (reopened false) or the run continues one.
+    this.restoredFlag = input.events !== undefined || start.continued === true || input.reopened === false;
     this.lastEventArrival = start.now;
     this.summaryForwards = start.summaryForwards === true && this.reportsToMesh;
     // A continued run's events were forwarded by the run before (it ends only with nothing unforwarded).
