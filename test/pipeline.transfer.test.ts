@@ -72,6 +72,13 @@ describe('transfer workflows', () => {
     // A brand-new record (its client saw no earlier run) never looked for earlier events: no visibility
     // query, no restore marker in its history.
     expect(await restoreLookups(handle)).toBe(0);
+    // The event that started the run was held before the run first looked: no empty run's timer
+    // (60 s) and no search-attribute upsert for an empty record, so one upsert per change of stage.
+    const history = await handle.fetchHistory();
+    const timers = (history.events ?? []).flatMap((e) => (e.timerStartedEventAttributes ? [Number(e.timerStartedEventAttributes.startToFireTimeout?.seconds ?? 0)] : []));
+    expect(timers).not.toContain(60);
+    const upserts = (history.events ?? []).filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
+    expect(upserts).toBeLessThanOrEqual(events.length); // at most one per event (a new stage); 5 before
 
     // A late failure report for the same registration: a new run that remembers everything.
     const late: HookEvent = { type: 'request-failure', ...rr, occurredAt: `${day}T10:00:00Z`, failurePoint: 30, failureType: 1, fatal: false, errorCode: '99' };

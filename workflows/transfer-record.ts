@@ -158,6 +158,15 @@ export class TransferRecord {
     this.eventsThisRun++;
   }
 
+  /**
+   * Whether an update waits (a workflow tick at least) before it is recorded: while events may still be
+   * restored, and always on runs started by earlier versions (no `reopened` in the input), whose
+   * histories were made so.
+   */
+  get waitsBeforeRecording(): boolean {
+    return !this.restoredFlag || this.input.reopened === undefined;
+  }
+
   /** True once the earlier events of a reopened record are back: only then can an event be judged. */
   get restored(): boolean {
     return this.restoredFlag;

@@ -81,8 +81,11 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     async (event) => {
       record.arrived(Date.now());
       // A reopened record answers only once its earlier events are back, so "duplicate" and
-      // "conflict" are judged against all of them.
-      await condition(() => record.restored);
+      // "conflict" are judged against all of them. One with nothing to restore records at once: the
+      // event that started the run is then held before the main loop first looks (one search-attribute
+      // upsert and a timer for the real deadline, not an empty run's). Runs of earlier versions
+      // always waited, and replay so.
+      if (record.waitsBeforeRecording) await condition(() => record.restored);
       const recorded = record.record(event);
       if (recorded.outcome === 'conflict') throw ApplicationFailure.nonRetryable(recorded.message, 'ConflictingEvent');
       return recorded;
