@@ -195,7 +195,8 @@ export async function startBenchStack(options: {
     };
     const worker = startScript('worker/main.ts', env, path.join(dir, 'worker.log'));
     stops.push(() => worker.stop());
-    await worker.waitForLog(/worker ready/);
+    // Ready once every practice's reporting workflow runs: thousands take a while.
+    await worker.waitForLog(/worker ready/, 120_000 + options.practices.length * 50);
     let api: BenchStack['api'];
     if (options.api) {
       const p = startScript('api/main.ts', env, path.join(dir, 'api.log'));

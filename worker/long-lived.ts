@@ -6,6 +6,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { Config } from '../config';
 import { connectTemporalClient } from '../config/temporal';
+import { mapConcurrent } from '../client/concurrency';
 import { startReporting } from '../client/reporting';
 import { loadPractices, outputsOf } from '../mi/practices';
 import { reportsToMesh } from '../mi/outputs';
@@ -18,9 +19,9 @@ export async function ensureLongLivedWorkflows(config: Config): Promise<void> {
   try {
     const practices = loadPractices(config.practicesFile);
     // A practice reporting to the API only has no MESH reporting (its transfers forward no rows).
-    for (const practice of practices) {
-      if (reportsToMesh(outputsOf(practice, config.registrationsApi.outputs))) await startReporting(client, config, practice.ods, { practice });
-    }
+    // Several at a time: a supplier's thousands of practices would otherwise hold the start for minutes.
+    const reporting = practices.filter((practice) => reportsToMesh(outputsOf(practice, config.registrationsApi.outputs)));
+    await mapConcurrent(reporting, 16, (practice) => startReporting(client, config, practice.ods, { practice }));
     try {
       await client.workflow.start<InboxWorkflow>(inboxWorkflowType, {
         workflowId: inboxWorkflowId(config.mesh.mailbox),
