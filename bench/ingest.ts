@@ -3,8 +3,9 @@
  * HTTP API, next to the engine's own limit measured in the same run on the same server — a no-op
  * workflow (bench/noop/) taking the same number of update-with-start calls, with the same payloads,
  * the same number of distinct workflows and the same concurrency. Our figure is reported as a ratio of
- * that baseline (goal ≥ 0.7). Also: the time to ingest a national day (~80k events), extrapolated from
- * the measured client rate unless BENCH_NATIONAL_DAY=1 runs it for real.
+ * that baseline (goal ≥ 0.9; CPU per event: server ≤ 1.2×, worker ≤ 2×). Also: the time to ingest a
+ * national day (~80k events) extrapolated from the measured client rate, said so in its note; the
+ * real run is `npm run bench -- national-day` (bench/national-day.ts).
  *
  * It starts its own Temporal dev server (SQLite) and MESH sandbox; the product's worker, the no-op
  * worker and the HTTP API each run as a separate process, as deployed. With TEMPORAL_ADDRESS set it
@@ -151,8 +152,8 @@ export async function benchIngest(): Promise<BenchResult[]> {
     const nH = httpEvents.length;
     const results: BenchResult[] = [
       { name: 'ingest.baseline.noop-workflow', value: baseRate, unit: 'events/s', note: `update-with-start on a no-op workflow; ${setup}` },
-      { name: 'ingest.client', value: clientRate, unit: 'events/s', baseline: baseRate, ratio: clientRate / baseRate, note: 'Gp2gpClient.recordEvent; goal ≥ 0.7× baseline' },
-      { name: 'ingest.http', value: httpRate, unit: 'events/s', baseline: baseRate, ratio: httpRate / baseRate, note: 'POST /v1/events, one event per request; goal ≥ 0.7× baseline' },
+      { name: 'ingest.client', value: clientRate, unit: 'events/s', baseline: baseRate, ratio: clientRate / baseRate, note: 'Gp2gpClient.recordEvent; goal ≥ 0.9× baseline' },
+      { name: 'ingest.http', value: httpRate, unit: 'events/s', baseline: baseRate, ratio: httpRate / baseRate, note: 'POST /v1/events, one event per request; goal ≥ 0.9× baseline' },
       { name: 'ingest.baseline.p50', value: p(base, 50), unit: 'ms' },
       { name: 'ingest.baseline.p99', value: p(base, 99), unit: 'ms' },
       { name: 'ingest.client.p50', value: p(client, 50), unit: 'ms', baseline: p(base, 50), ratio: p(client, 50) / p(base, 50), note: 'acceptance latency' },
@@ -160,9 +161,9 @@ export async function benchIngest(): Promise<BenchResult[]> {
       { name: 'ingest.http.p50', value: p(http, 50), unit: 'ms', baseline: p(base, 50), ratio: p(http, 50) / p(base, 50), note: 'acceptance latency' },
       { name: 'ingest.http.p99', value: p(http, 99), unit: 'ms', baseline: p(base, 99), ratio: p(http, 99) / p(base, 99), note: 'acceptance latency' },
       { name: 'ingest.cpu.server.baseline', value: cpuMs('base', 'server', nC), unit: 'ms/event', note: `Temporal server CPU per event (not disturbed by other load)${stack.engine.external ? `; ${stack.engine.description}` : ''}` },
-      { name: 'ingest.cpu.server.client', value: cpuMs('client', 'server', nC), unit: 'ms/event', baseline: cpuMs('base', 'server', nC), ratio: cpuMs('client', 'server', nC) / cpuMs('base', 'server', nC) },
+      { name: 'ingest.cpu.server.client', value: cpuMs('client', 'server', nC), unit: 'ms/event', baseline: cpuMs('base', 'server', nC), ratio: cpuMs('client', 'server', nC) / cpuMs('base', 'server', nC), note: 'goal ≤ 1.2× baseline' },
       { name: 'ingest.cpu.worker.baseline', value: cpuMs('base', 'noop', nC), unit: 'ms/event', note: 'no-op worker process CPU per event' },
-      { name: 'ingest.cpu.worker.client', value: cpuMs('client', 'worker', nC), unit: 'ms/event', baseline: cpuMs('base', 'noop', nC), ratio: cpuMs('client', 'worker', nC) / cpuMs('base', 'noop', nC), note: 'our worker process CPU per event' },
+      { name: 'ingest.cpu.worker.client', value: cpuMs('client', 'worker', nC), unit: 'ms/event', baseline: cpuMs('base', 'noop', nC), ratio: cpuMs('client', 'worker', nC) / cpuMs('base', 'noop', nC), note: 'our worker process CPU per event; goal ≤ 2× baseline' },
       { name: 'ingest.cpu.api.http', value: cpuMs('http', 'api', nH), unit: 'ms/event', note: 'HTTP API process CPU per event' },
     ].filter((r) => stack.engine.roots.length > 0 || !r.name.startsWith('ingest.cpu.server.'));
     results.push({

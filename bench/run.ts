@@ -12,6 +12,7 @@ import { benchReporting } from './reporting';
 import { benchRender } from './render';
 import { benchSqlite } from './sqlite';
 import { formatResults, type BenchResult } from './result';
+import { guardBenches } from './stack';
 
 /** Each bench, by name. Register new ones here. */
 export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
@@ -40,7 +41,27 @@ async function main(names: string[]): Promise<void> {
   console.error(`written ${path.relative(process.cwd(), file)}`);
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
-});
+const guarded = guardBenches();
+let interrupted = false;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (interrupted) process.exit(130); // a second Ctrl-C: the clean-up process finishes the job
+    interrupted = true;
+    console.error(`bench: ${signal}: stopping what the benches started…`);
+    void guarded.stopTracked().finally(() => {
+      guarded.finish();
+      process.exit(130);
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  () => guarded.finish(),
+  (err: unknown) => {
+    console.error(`bench: ${err instanceof Error ? err.message : String(err)}`);
+    void guarded.stopTracked().finally(() => {
+      guarded.finish();
+      process.exit(1);
+    });
+  },
+);

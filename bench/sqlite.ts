@@ -21,7 +21,7 @@ import type { HookEvent } from '../mi/events';
 import { startTemporalDevServer, type ServerHandle } from '../stack/servers';
 import { traffic, utcDay, viaClient } from './ingest';
 import { formatResults, type BenchResult } from './result';
-import { cpuDuring, percentile, practiceCodes, startBenchStack, type BenchStack, type Timed } from './stack';
+import { cpuDuring, percentile, practiceCodes, startBenchStack, tracked, type BenchStack, type Timed } from './stack';
 import { mapConcurrent } from '../client/concurrency';
 
 /** `default` is SQLite's own defaults, not the embedded default's (DEV_SERVER_SQLITE_PRAGMAS = wal-full). */
@@ -90,6 +90,7 @@ async function crashProbe(subject: Subject, events: HookEvent[], concurrency: nu
     logFile: path.join(stack.dir, 'temporal-restarted.log'),
     sqlitePragmas: VARIANTS[subject.variant],
   });
+  tracked('Temporal dev server (restarted)', subject.temporal.process);
   let duplicate = 0;
   let lost = 0;
   await mapConcurrent(accepted, concurrency, async (event) => {

@@ -13,6 +13,7 @@ import { Gp2gpClient } from '../client';
 import { mapConcurrent } from '../client/concurrency';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { MeshClient } from '../mesh';
+import { StackGuard } from '../stack/lifecycle';
 import { provision, type Tools } from '../stack/provision';
 import { syntheticPractice } from '../demo/traffic';
 import { freePort, startMeshSandbox, startTemporalDevServer, stopProcess, type ServerHandle } from '../stack/servers';
@@ -28,6 +29,39 @@ export function practiceSettings(ods: string, i: number) {
 /** ODS codes `<prefix><n>` for n practices, e.g. B1000…B1099. */
 export function practiceCodes(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(10_000 + i)}`);
+}
+
+// ---- processes: stopped with the bench however it ends ----------------------------------------------
+
+let guard: StackGuard | undefined;
+
+/**
+ * Starts tracking what the benches start (servers, workers, the API): a clean-up process
+ * (stack/lifecycle.ts) stops every tracked process group if the bench dies, even by SIGKILL, and
+ * `stopTracked` stops them on Ctrl-C / SIGTERM / SIGHUP. Call once, before any bench starts; `finish`
+ * after an orderly end.
+ */
+export function guardBenches(): { stopTracked(): Promise<void>; finish(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gp2gp-mi-bench-guard-'));
+  const g = new StackGuard(dir, path.join(dir, 'clean-up.log'), (line) => console.error(`bench: ${line}`));
+  g.begin();
+  guard = g;
+  return {
+    stopTracked: async () => {
+      g.stopping = true;
+      await g.stopRemaining(5_000);
+    },
+    finish: () => {
+      g.finish();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A process the bench started, tracked for the clean-up (no-op when not guarded). */
+export function tracked<T extends { pid?: number | undefined }>(name: string, child: T): T {
+  guard?.track(name, child as unknown as ChildProcess, []);
+  return child;
 }
 
 export interface ScriptProcess {
@@ -47,6 +81,7 @@ export function startScript(script: string, env: NodeJS.ProcessEnv, logFile: str
     cwd: PROJECT_ROOT,
   });
   fs.closeSync(out);
+  tracked(script, child);
   return {
     child,
     async waitForLog(re, timeoutMs = 120_000) {
@@ -151,6 +186,7 @@ export async function startBenchStack(options: {
         logFile: path.join(dir, 'temporal.log'),
         sqlitePragmas: options.sqlitePragmas,
       });
+      tracked('Temporal dev server', own.process);
       stops.push(() => own.stop());
       temporal = own;
       engine = { description: 'dev server (SQLite)', external: false, address: own.address, namespace: 'default', roots: [own.process.pid!] };
@@ -164,6 +200,7 @@ export async function startBenchStack(options: {
       mailboxes: [SUPPLIER, AUTHORITY],
       logFile: path.join(dir, 'mesh-sandbox.log'),
     });
+    tracked('MESH sandbox', mesh.process);
     stops.push(() => mesh.stop());
     const practicesFile = path.join(dir, 'practices.json');
     fs.writeFileSync(practicesFile, JSON.stringify({ practices: options.practices.map(practiceSettings) }));
