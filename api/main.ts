@@ -56,6 +56,7 @@ export function consoleOptions(config: Config, apiConfig: ApiConfig, client: Gp2
       concurrency: settings.queryConcurrency,
       sweepPerSecond: settings.sweepPerSecond,
       sweepIntervalMs: settings.sweepIntervalMs,
+      sweepIdleAfterMs: settings.sweepIdleAfterMs,
     },
   };
 }

@@ -47,6 +47,7 @@ const apiEnvSchema = z.object({
   GP2GP_CONSOLE_VIEW_TTL_SECONDS: z.coerce.number().min(0).max(3_600).default(30),
   GP2GP_CONSOLE_SWEEP_PER_SECOND: z.coerce.number().min(0.1).max(1_000).default(20),
   GP2GP_CONSOLE_SWEEP_INTERVAL_SECONDS: z.coerce.number().min(0.1).max(86_400).default(60),
+  GP2GP_CONSOLE_SWEEP_IDLE_MINUTES: z.coerce.number().min(0.01).max(10_080).default(10),
   GP2GP_CONSOLE_QUERY_CONCURRENCY: positiveInt(8, 100),
   GP2GP_CONSOLE_LOGIN_PER_MINUTE: positiveInt(10, 1_000),
   GP2GP_CONSOLE_SEARCH_PER_MINUTE: positiveInt(30, 10_000),
@@ -60,6 +61,8 @@ export interface ConsoleConfig {
   viewTtlMs: number;
   sweepPerSecond: number;
   sweepIntervalMs: number;
+  /** The sweep pauses when the console has not been looked at for this long. */
+  sweepIdleAfterMs: number;
   queryConcurrency: number;
   loginPerMinute: number;
   searchPerMinute: number;
@@ -152,6 +155,7 @@ function consoleConfig(e: z.infer<typeof apiEnvSchema>): ConsoleConfig {
     viewTtlMs: Math.round(e.GP2GP_CONSOLE_VIEW_TTL_SECONDS * 1000),
     sweepPerSecond: e.GP2GP_CONSOLE_SWEEP_PER_SECOND,
     sweepIntervalMs: Math.round(e.GP2GP_CONSOLE_SWEEP_INTERVAL_SECONDS * 1000),
+    sweepIdleAfterMs: Math.round(e.GP2GP_CONSOLE_SWEEP_IDLE_MINUTES * 60_000),
     queryConcurrency: e.GP2GP_CONSOLE_QUERY_CONCURRENCY,
     loginPerMinute: e.GP2GP_CONSOLE_LOGIN_PER_MINUTE,
     searchPerMinute: e.GP2GP_CONSOLE_SEARCH_PER_MINUTE,

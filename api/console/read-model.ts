@@ -55,6 +55,11 @@ export interface ReadModelOptions {
   sweepPerSecond?: number;
   /** Shortest time between the starts of two sweep rounds. */
   sweepIntervalMs?: number;
+  /**
+   * The sweep asks only while the console is looked at: it pauses once the service-wide figures or a
+   * calendar page have not been asked for this long, and resumes at the next ask.
+   */
+  sweepIdleAfterMs?: number;
   /** Closed days in the calendar. */
   calendarDays?: number;
   /** The clock (tests). */
@@ -80,6 +85,8 @@ export interface SweepState {
   lastRoundEndedAt?: string;
   /** Practices whose view could not be read in their latest attempt. */
   failing: number;
+  /** True while the sweep waits for someone to look at the console (see `sweepIdleAfterMs`). */
+  paused?: boolean;
 }
 
 /** Weeks (Monday, UTC) → counts per class: the weekly plots. */
@@ -156,6 +163,10 @@ export class ConsoleReadModel {
   private summaryMemo: { version: number; day: string; summary: ServiceSummary } | undefined;
   private abort: AbortController | undefined;
   private sweeping: Promise<void> | undefined;
+  private readonly sweepIdleAfterMs: number;
+  /** When the console last asked for figures (ms); the sweep runs while this is recent. */
+  private lastAskedAt = Number.NEGATIVE_INFINITY;
+  private readonly waiting = new Set<() => void>();
 
   constructor(
     readonly source: ConsoleSource,
@@ -165,6 +176,7 @@ export class ConsoleReadModel {
     this.concurrency = Math.max(1, options.concurrency ?? 8);
     this.sweepPerSecond = Math.max(0.1, options.sweepPerSecond ?? 20);
     this.sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
+    this.sweepIdleAfterMs = options.sweepIdleAfterMs ?? 10 * 60_000;
     this.calendarDays = options.calendarDays ?? 14;
     this.now = options.now ?? (() => new Date());
   }
@@ -195,8 +207,19 @@ export class ConsoleReadModel {
     return mapConcurrent(odsList, this.concurrency, (ods) => this.row(ods));
   }
 
+  /**
+   * The console is being looked at: the sweep runs (or resumes) until it has not been for
+   * `sweepIdleAfterMs`. Without it a supplier's thousands of practices would be queried day and night
+   * (20 queries a second on the workers, whoever watches).
+   */
+  asked(): void {
+    this.lastAskedAt = Date.now();
+    for (const wake of [...this.waiting]) wake();
+  }
+
   /** A page of the calendar: practices whose ODS code starts with `prefix`, `pageSize` at a time. */
   async calendarPage(options: { page: number; pageSize: number; prefix?: string }): Promise<{ total: number; page: number; pages: number; pageSize: number; days: string[]; rows: PracticeRow[] }> {
+    this.asked();
     const prefix = (options.prefix ?? '').toUpperCase();
     const matching = this.source.practices().filter((ods) => ods.startsWith(prefix));
     const pages = Math.max(1, Math.ceil(matching.length / options.pageSize));
@@ -209,6 +232,7 @@ export class ConsoleReadModel {
 
   /** The service at a glance and its plots, from the sweep's views (as fresh as its last round). */
   summary(): ServiceSummary {
+    this.asked();
     const now = this.now();
     const day = now.toISOString().slice(0, 10);
     // Within a day the window of "the last 7 days" does not move, so a memo per sweep change is exact.
@@ -257,9 +281,28 @@ export class ConsoleReadModel {
     this.sweeping = undefined;
   }
 
+  /** Resolves once the console has been asked for figures recently (at once if it has). */
+  private async wanted(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && Date.now() - this.lastAskedAt >= this.sweepIdleAfterMs) {
+      if (this.sweepState.paused !== true) this.sweepState = { ...this.sweepState, paused: true };
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          signal.removeEventListener('abort', done);
+          this.waiting.delete(done);
+          resolve();
+        };
+        this.waiting.add(done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    if (this.sweepState.paused) this.sweepState = { ...this.sweepState, paused: false };
+  }
+
   private async sweepLoop(signal: AbortSignal): Promise<void> {
     const spacingMs = 1000 / this.sweepPerSecond;
     while (!signal.aborted) {
+      await this.wanted(signal);
+      if (signal.aborted) return;
       const roundStart = Date.now();
       // A practice without a reporting workflow has nothing to count: not asked, not "failing".
       const practices = this.source.practices().filter((ods) => this.source.hasReporting(ods));
@@ -267,11 +310,16 @@ export class ConsoleReadModel {
       const startedAt = new Date(roundStart).toISOString();
       let next = 0;
       let done = 0;
+      let slot = roundStart;
       // At most `concurrency` in flight, and a new one only every `spacingMs`: a steady, bounded load.
+      // A round pauses where it is when nobody is looking any more, and goes on when someone is.
       const lane = async () => {
         for (let i = next++; i < practices.length && !signal.aborted; i = next++) {
-          const wait = roundStart + i * spacingMs - Date.now();
-          if (wait > 0) await sleep(wait, undefined, { signal });
+          await this.wanted(signal);
+          slot = Math.max(slot + spacingMs, Date.now());
+          const wait = slot - Date.now();
+          if (wait > 0) await sleep(wait, undefined, { signal }).catch(() => undefined);
+          if (signal.aborted) return;
           await this.row(practices[i]!).then((row) => {
             if (row.ok) this.sweepFailures.delete(row.practiceOds);
             else this.sweepFailures.add(row.practiceOds);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApi, clientBackend, consoleOptions, lazyClient } from '../../api/main';
-import { ConsoleReadModel } from '../../api/console';
+import { ConsoleReadModel, type ConsoleSource } from '../../api/console';
 import { loadConfig, type Config } from '../../config';
 import { loadApiConfig } from '../../config/api';
 import type { Gp2gpClient } from '../../client';
@@ -71,6 +71,7 @@ describe('the console: access', () => {
     const before = timers();
     const model = new ConsoleReadModel(options.source, { sweepPerSecond: 5, sweepIntervalMs: 200, viewTtlMs: 0 });
     model.start();
+    model.asked(); // someone opens the console
     // Several rounds over the practice (its reporting workflow does not exist here: it is "failing").
     await new Promise((r) => setTimeout(r, 1_200));
     const running = model.summary().sweep;
@@ -82,6 +83,43 @@ describe('the console: access', () => {
     // No round after the stop, and no timer of the sweep left.
     expect(model.summary().sweep).toEqual(stopped);
     expect(timers()).toBeLessThanOrEqual(before);
+  });
+
+  it('sweeps only while the console is looked at: nobody looking, nobody is queried', async () => {
+    const asked: string[] = [];
+    const practices = ['A10001', 'A10002', 'A10003'];
+    const source: ConsoleSource = {
+      practices: () => practices,
+      hasReporting: () => true,
+      reportsToApi: () => false,
+      practiceConsole: (ods) => {
+        asked.push(ods);
+        return Promise.reject(new Error('no reporting workflow here'));
+      },
+      findTransfers: () => Promise.resolve([]),
+    };
+    const model = new ConsoleReadModel(source, { sweepPerSecond: 50, sweepIntervalMs: 50, viewTtlMs: 0, sweepIdleAfterMs: 400 });
+    model.start();
+    try {
+      // Started, but nobody has looked: no practice is asked (before the fix: 3 a round, every round).
+      await new Promise((r) => setTimeout(r, 500));
+      expect(asked).toEqual([]);
+      // A look at the overview: rounds go on while it is recent…
+      expect(model.summary().sweep.total).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(asked.length).toBeGreaterThanOrEqual(practices.length);
+      // …and stop once nobody has looked for sweepIdleAfterMs; the figures say so.
+      await new Promise((r) => setTimeout(r, 600));
+      const idle = asked.length;
+      await new Promise((r) => setTimeout(r, 500));
+      expect(asked.length).toBe(idle);
+      expect(model.summary().sweep.paused).toBe(true);
+      // The look just made (summary) resumes it.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(asked.length).toBeGreaterThan(idle);
+    } finally {
+      await model.stop();
+    }
   });
 
   it('without a session: the page redirects to the login, JSON answers 401 with an error and nothing else', async () => {
