@@ -340,7 +340,11 @@ describe('operations: finding, listing and replaying', () => {
     const rows = sets[1]![1].split('\r\n').filter((l) => l.startsWith('RR,'));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toContain(`${D1}T20:00:00`);
-    const status = await pipeline.client.reportingStatus(REQUESTER);
+    // The delivered submission tells its reporting workflow by signal, a moment after its own status.
+    const status = await eventually(async () => {
+      const v = await pipeline.client.reportingStatus(REQUESTER);
+      return v.inFlight.length === 0 ? v : undefined;
+    }, 30_000, 'the reporting workflow to hear of the delivery');
     expect(status.inFlight).toEqual([]);
     expect(status.pendingDays).not.toContain(D1);
   });

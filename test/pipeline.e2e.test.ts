@@ -109,7 +109,12 @@ describe('the durable pipeline, end to end', () => {
       }
     }
     for (const p of PRACTICES) {
-      const view = await pipeline.client.reportingStatus(p.ods);
+      // Each submission tells its reporting workflow by signal, which may land a moment after its own
+      // query says delivered.
+      const view = await eventually(async () => {
+        const v = await pipeline.client.reportingStatus(p.ods);
+        return v.lastDeliveredDay === day2 && v.inFlight.length === 0 ? v : undefined;
+      }, 30_000, `${p.ods}: its reporting workflow to hear of the deliveries`);
       expect(view.lastDeliveredDay).toBe(day2);
       expect(view.pendingDays).not.toContain(day1);
     }
