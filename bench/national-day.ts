@@ -146,7 +146,13 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     let files = 0;
     collector = (async () => {
       while (collecting) {
-        files += (await authority.collect()).length;
+        // The mailbox unreachable for a moment (or gone while the bench is being stopped) is no reason
+        // to crash: the next round tries again, and an unfinished delivery fails the wait instead.
+        try {
+          files += (await authority.collect()).length;
+        } catch (err) {
+          if (collecting) console.error(`  collecting from the Authority's mailbox: ${err instanceof Error ? err.message : String(err)}`);
+        }
         await new Promise((r) => setTimeout(r, 500));
       }
     })();

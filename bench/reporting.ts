@@ -79,7 +79,13 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
     const received: ReceivedFile[] = [];
     collector = (async () => {
       while (collecting) {
-        received.push(...(await authority.collect()));
+        // The mailbox unreachable for a moment (or gone while the bench is being stopped) is no reason
+        // to crash: the next round tries again, and an unfinished delivery fails the wait instead.
+        try {
+          received.push(...(await authority.collect()));
+        } catch (err) {
+          if (collecting) console.error(`  collecting from the Authority's mailbox: ${err instanceof Error ? err.message : String(err)}`);
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
