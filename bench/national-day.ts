@@ -23,7 +23,7 @@ import { generateTraffic } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { AuthorityMailbox } from '../stack/authority';
 import { formatResults, type BenchResult } from './result';
-import { groupProcesses, practiceCodes, startBenchStack, statusBytes, treeProcesses, type BenchStack } from './stack';
+import { practiceCodes, startBenchStack, statusBytes, subjectProcesses, type BenchStack, type ProcessSubject } from './stack';
 
 const NATIONAL_PRACTICES = 6_300;
 const NATIONAL_EVENTS = 80_000;
@@ -32,10 +32,9 @@ function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 }
 
-/** Peak RSS (VmHWM, bytes) of every process in a process group, summed: each process's own peak. */
-function groupPeakRss(subject: number | { trees: readonly number[] }): number {
-  const peak = (pid: string) => statusBytes(pid, 'VmHWM');
-  return (typeof subject === 'number' ? groupProcesses(subject, peak) : treeProcesses(subject.trees, peak)).reduce((a, b) => a + b, 0);
+/** Peak RSS (VmHWM, bytes) of every process of a group or tree, summed: each process's own peak. */
+function peakRss(subject: ProcessSubject): number {
+  return subjectProcesses(subject, (pid) => statusBytes(pid, 'VmHWM')).reduce((a, b) => a + b, 0);
 }
 
 /** The day's traffic, sized to about `target` events: registrations per practice from a sample's ratio. */
@@ -114,7 +113,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       GP2GP_WORKER_CACHED_WORKFLOWS: process.env.GP2GP_WORKER_CACHED_WORKFLOWS ?? String(cacheFor),
     },
   });
-  const groups: Record<string, number | { trees: readonly number[] }> = {
+  const groups: Record<string, ProcessSubject> = {
     'temporal-server': { trees: stack.engine.roots },
     'mesh-sandbox': stack.mesh.process.pid!,
     worker: stack.worker.child.pid!,
@@ -179,7 +178,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     collecting = false;
     await collector;
     const load1 = os.loadavg()[0]!;
-    const peaks = Object.fromEntries(Object.entries(groups).map(([name, pgid]) => [name, groupPeakRss(pgid) / 1024 / 1024]));
+    const peaks = Object.fromEntries(Object.entries(groups).map(([name, pgid]) => [name, peakRss(pgid) / 1024 / 1024]));
     const setup = `${events.length} events, ${nPractices} practices, HTTP batches of ${batchSize}, ${requests} in flight, worker cache ${stack.env.GP2GP_WORKER_CACHED_WORKFLOWS}; load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${scaled}`;
     return [
       { name: 'national-day.ingest', value: ingestSeconds / 60, unit: 'min', note: `goal < 10 min; ${setup}; ${retried} events answered unavailable and sent again` },

@@ -59,9 +59,8 @@ export function guardBenches(): { stopTracked(): Promise<void>; finish(): void }
 }
 
 /** A process the bench started, tracked for the clean-up (no-op when not guarded). */
-export function tracked<T extends { pid?: number | undefined }>(name: string, child: T): T {
-  guard?.track(name, child as unknown as ChildProcess, []);
-  return child;
+export function tracked(name: string, child: ChildProcess): void {
+  guard?.track(name, child, []);
 }
 
 export interface ScriptProcess {
@@ -102,7 +101,7 @@ export function startScript(script: string, env: NodeJS.ProcessEnv, logFile: str
  * The Temporal a bench runs on: its own dev server (the embedded default), or, for the benches that
  * allow it, an external one named by TEMPORAL_ADDRESS — e.g. the production-shaped cluster of
  * `npm run test:cluster -- --serve`, whose printed TEMPORAL_SERVER_PID and POSTGRES_PID name the
- * process groups whose CPU counts as the engine's.
+ * processes (with their descendants) whose CPU and memory count as the engine's.
  */
 export interface Engine {
   /** e.g. "dev server (SQLite)" or "external Temporal at 127.0.0.1:7233". */
@@ -303,22 +302,25 @@ export function percentile(sorted: number[], p: number): number {
 
 export const MiB = 1024 * 1024;
 
-/** The /proc entries of every process in a process group (Linux), read with `read`; a process that ends meanwhile is skipped. */
-export function groupProcesses<T>(pgid: number, read: (pid: string, statFields: string[]) => T): T[] {
-  const out: T[] = [];
+/** Every process's stat fields after the command name (Linux /proc), by pid; one that ends meanwhile is left out. */
+function procStats(): Map<number, string[]> {
+  const all = new Map<number, string[]>();
   for (const entry of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
       // Fields after the command name (which may contain spaces) start after the last ')'.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) !== pgid) continue; // pgrp
-      out.push(read(entry, fields));
+      all.set(Number(entry), stat.slice(stat.lastIndexOf(')') + 2).split(' '));
     } catch {
       // The process ended between listing and reading.
     }
   }
-  return out;
+  return all;
+}
+
+/** The /proc entries of every process in a process group (Linux), read with `read`. */
+export function groupProcesses<T>(pgid: number, read: (pid: string, statFields: string[]) => T): T[] {
+  return [...procStats()].filter(([, fields]) => Number(fields[2]) === pgid).map(([pid, fields]) => read(String(pid), fields)); // pgrp
 }
 
 /** A kB figure (e.g. VmRSS, VmHWM) from /proc/<pid>/status, in bytes; 0 if absent. */
@@ -333,33 +335,21 @@ export function groupCpuSeconds(pgid: number): number {
   return groupProcesses(pgid, (_pid, fields) => (Number(fields[11]) + Number(fields[12])) / tick).reduce((a, b) => a + b, 0); // utime, stime
 }
 
-/**
- * Every process below these roots (Linux /proc), the roots included: `read` gets each one's pid and
- * its stat fields after the command name; a process that ends meanwhile is skipped.
- */
+/** Every process below these roots (Linux /proc), the roots included, read with `read`. */
 export function treeProcesses<T>(roots: readonly number[], read: (pid: string, statFields: string[]) => T): T[] {
-  const all = new Map<number, { ppid: number; fields: string[] }>();
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      all.set(Number(entry), { ppid: Number(fields[1]), fields });
-    } catch {
-      // ended meanwhile
-    }
-  }
+  const all = procStats();
   const inTree = new Set(roots.filter((r) => all.has(r)));
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, p] of all) {
-      if (!inTree.has(pid) && inTree.has(p.ppid)) {
+    for (const [pid, fields] of all) {
+      // fields[1] is the parent pid
+      if (!inTree.has(pid) && inTree.has(Number(fields[1]))) {
         inTree.add(pid);
         grew = true;
       }
     }
   }
-  return [...inTree].map((pid) => read(String(pid), all.get(pid)!.fields));
+  return [...inTree].map((pid) => read(String(pid), all.get(pid)!));
 }
 
 /**
@@ -372,12 +362,17 @@ export function treeCpuSeconds(roots: readonly number[]): number {
   return treeProcesses(roots, (pid, f) => (Number(f[11]) + Number(f[12]) + (rootSet.has(pid) ? Number(f[13]) + Number(f[14]) : 0)) / tick).reduce((a, b) => a + b, 0);
 }
 
-/** What cpuDuring measures: a process group, or process trees given by their roots. */
-export type CpuSubject = number | { trees: readonly number[] };
+/** What a bench measures a figure of: a process group, or process trees given by their roots. */
+export type ProcessSubject = number | { trees: readonly number[] };
+
+/** The processes of a subject, each read with `read`. */
+export function subjectProcesses<T>(subject: ProcessSubject, read: (pid: string, statFields: string[]) => T): T[] {
+  return typeof subject === 'number' ? groupProcesses(subject, read) : treeProcesses(subject.trees, read);
+}
 
 /** CPU seconds used by each subject (a process group, or process trees) during fn. */
-export async function cpuDuring<T>(groups: Record<string, CpuSubject>, fn: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
-  const seconds = (g: CpuSubject) => (typeof g === 'number' ? groupCpuSeconds(g) : treeCpuSeconds(g.trees));
+export async function cpuDuring<T>(groups: Record<string, ProcessSubject>, fn: () => Promise<T>): Promise<{ value: T; cpu: Record<string, number> }> {
+  const seconds = (g: ProcessSubject) => (typeof g === 'number' ? groupCpuSeconds(g) : treeCpuSeconds(g.trees));
   const before = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, seconds(g)]));
   const value = await fn();
   const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, seconds(g) - before[k]!]));
