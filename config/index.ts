@@ -151,7 +151,10 @@ export interface PipelineConfig {
   transferFinalQuietMs: number;
   /** An unfinished transfer completes after this long without events. */
   transferIdleMs: number;
-  /** Workflows kept in the worker's cache (about 280 KiB each, see the Performance section). */
+  /**
+   * Workflows kept in the worker's cache: about 200 KiB each, and each costs the SDK's core CPU on every
+   * workflow task of the others, so more is not faster past the working set (Performance section).
+   */
   workerCachedWorkflows: number;
   /**
    * The first day this service reports for (onboarding): every day from it is reported, empty or not.

@@ -120,8 +120,9 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         // With a pre-built bundle the interceptors are whatever it was built with.
         ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
       },
-      // Each cached workflow costs memory (npm run bench -- memory): 2,000 by default bounds the
-      // worker; an evicted workflow is replayed from history when it next gets a task.
+      // Each cached workflow costs memory (npm run bench -- memory) and CPU: the SDK's core walks its
+      // whole cache on every workflow task, so a national day ran faster with 2,000 (the default) than
+      // with every open workflow cached. An evicted workflow replays from history at its next task.
       maxCachedWorkflows: config.pipeline.workerCachedWorkflows,
     });
     await worker.runUntil(async () => {
