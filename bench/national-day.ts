@@ -23,9 +23,8 @@ import * as os from 'node:os';
 import { mapConcurrent } from '../client/concurrency';
 import { generateTraffic } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
-import { AuthorityMailbox } from '../stack/authority';
 import { formatResults, type BenchResult } from './result';
-import { practiceCodes, startBenchStack, statusBytes, subjectProcesses, type BenchStack, type ProcessSubject } from './stack';
+import { collectFromAuthority, practiceCodes, startBenchStack, statusBytes, subjectProcesses, type AuthorityCollector, type BenchStack, type ProcessSubject } from './stack';
 
 const NATIONAL_PRACTICES = 6_300;
 const NATIONAL_EVENTS = 80_000;
@@ -118,8 +117,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     worker: stack.worker.child.pid!,
     api: stack.api!.process.child.pid!,
   };
-  let collecting = true;
-  let collector: Promise<void> = Promise.resolve();
+  let collector: AuthorityCollector | undefined;
   try {
     console.error(`national-day: ${events.length} events for ${nPractices} practices on ${day}, batches of ${batchSize}, ${requests} requests in flight, worker cache ${stack.config.pipeline.workerCachedWorkflows} workflows${scaled}`);
     const load0 = os.loadavg()[0]!;
@@ -140,20 +138,8 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     }
     const ingestSeconds = (Date.now() - t0) / 1000;
 
-    const authority = new AuthorityMailbox(stack.authorityMesh(), { workflowId: stack.config.mesh.workflowId });
     let files = 0;
-    collector = (async () => {
-      while (collecting) {
-        // The mailbox unreachable for a moment (or gone while the bench is being stopped) is no reason
-        // to crash: the next round tries again, and an unfinished delivery fails the wait instead.
-        try {
-          files += (await authority.collect()).length;
-        } catch (err) {
-          if (collecting) console.error(`  collecting from the Authority's mailbox: ${err instanceof Error ? err.message : String(err)}`);
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    })();
+    collector = collectFromAuthority(stack, 500, (received) => (files += received.length));
     const s0 = Date.now();
     await mapConcurrent(practices, 8, async (practiceOds) => {
       await stack.client.submit({ practiceOds, days: [day] });
@@ -174,10 +160,9 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       await new Promise((r) => setTimeout(r, 5_000));
     }
     const deliverSeconds = (Date.now() - s0) / 1000;
-    collecting = false;
-    await collector;
+    await collector.stop();
     const load1 = os.loadavg()[0]!;
-    const peaks = Object.fromEntries(Object.entries(groups).map(([name, pgid]) => [name, peakRss(pgid) / 1024 / 1024]));
+    const peaks = Object.fromEntries(Object.entries(groups).map(([name, subject]) => [name, peakRss(subject) / 1024 / 1024]));
     const setup = `${events.length} events, ${nPractices} practices, HTTP batches of ${batchSize}, ${requests} in flight, worker cache ${stack.config.pipeline.workerCachedWorkflows}; load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${scaled}`;
     return [
       { name: 'national-day.ingest', value: ingestSeconds / 60, unit: 'min', note: `goal < 10 min; ${setup}; ${retried} events answered unavailable and sent again` },
@@ -187,8 +172,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       { name: 'national-day.peak-rss.bench-driver', value: process.memoryUsage().rss / 1024 / 1024, unit: 'MiB', note: 'this process, at the end' },
     ];
   } finally {
-    collecting = false;
-    await collector.catch(() => undefined);
+    await collector?.stop().catch(() => undefined);
     await stack.stop();
   }
 }

@@ -19,9 +19,9 @@ import { recordKeyOf, type HookEvent } from '../mi/events';
 import type { DayRow } from '../mi/record-set';
 import { rowsFrom } from '../mi/transfer';
 import { generateTraffic } from '../demo/traffic';
-import { AuthorityMailbox, type ReceivedFile } from '../stack/authority';
+import type { ReceivedFile } from '../stack/authority';
 import { formatResults, type BenchResult } from './result';
-import { practiceCodes, startBenchStack } from './stack';
+import { collectFromAuthority, practiceCodes, startBenchStack, type AuthorityCollector } from './stack';
 
 function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
@@ -52,8 +52,7 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
     // Reporting covers the whole week from its first day, so quiet days go out as HR + FR (MI07).
     env: { GP2GP_TRACKING_INTERVAL_SECONDS: '1', GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5', GP2GP_INBOX_POLL_SECONDS: '5', GP2GP_FIRST_DAY: week[0]! },
   });
-  let collecting = true;
-  let collector: Promise<void> = Promise.resolve();
+  let collector: AuthorityCollector | undefined;
   try {
     const events = generateTraffic({
       practices,
@@ -75,20 +74,8 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
     console.error(`reporting ${nPractices}: ${events.length} events ${handOver === 'ingest' ? 'ingested' : 'handed over as rows'} in ${ingestSeconds.toFixed(0)} s; submitting`);
 
     // Rows are forwarded inside the workflow task that accepted each event, so they are there now.
-    const authority = new AuthorityMailbox(stack.authorityMesh(), { workflowId: stack.config.mesh.workflowId });
     const received: ReceivedFile[] = [];
-    collector = (async () => {
-      while (collecting) {
-        // The mailbox unreachable for a moment (or gone while the bench is being stopped) is no reason
-        // to crash: the next round tries again, and an unfinished delivery fails the wait instead.
-        try {
-          received.push(...(await authority.collect()));
-        } catch (err) {
-          if (collecting) console.error(`  collecting from the Authority's mailbox: ${err instanceof Error ? err.message : String(err)}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    })();
+    collector = collectFromAuthority(stack, 200, (files) => received.push(...files));
     const started = Date.now();
     let submissions = 0;
     await mapConcurrent(practices, 8, async (practiceOds) => {
@@ -108,8 +95,7 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
       await new Promise((r) => setTimeout(r, 500));
     }
     const seconds = (Date.now() - started) / 1000;
-    collecting = false;
-    await collector;
+    await collector.stop();
     const rows = received.reduce((n, f) => n + f.content.split('\r\n').filter((l) => /^(RR|SR),/.test(l)).length, 0);
     const scaled = activeDays < 7 ? `; SCALED DOWN: activity on ${activeDays} of the 7 days` : '';
     const how = handOver === 'ingest' ? '' : '; rows handed over by signal, built offline';
@@ -128,8 +114,7 @@ async function scenario(nPractices: number, activeDays: number, registrations: n
     ];
   } finally {
     // The collector stops before the stack does, so an early failure is reported, not a closed client.
-    collecting = false;
-    await collector.catch(() => undefined);
+    await collector?.stop().catch(() => undefined);
     await stack.stop();
   }
 }

@@ -13,6 +13,7 @@ import { Gp2gpClient } from '../client';
 import { mapConcurrent } from '../client/concurrency';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { MeshClient } from '../mesh';
+import { AuthorityMailbox, type ReceivedFile } from '../stack/authority';
 import { StackGuard } from '../stack/lifecycle';
 import { provision, type Tools } from '../stack/provision';
 import { syntheticPractice } from '../demo/traffic';
@@ -377,4 +378,34 @@ export async function cpuDuring<T>(groups: Record<string, ProcessSubject>, fn: (
   const value = await fn();
   const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, seconds(g) - before[k]!]));
   return { value, cpu };
+}
+
+/** The Authority's mailbox, collected (and acknowledged) round after round until stopped. */
+export interface AuthorityCollector {
+  /** Ends the rounds and waits for the one under way; safe to call again. */
+  stop(): Promise<void>;
+}
+
+/** Collects every file the Authority receives, every `intervalMs`, handing each round's files to `onFiles`. */
+export function collectFromAuthority(stack: BenchStack, intervalMs: number, onFiles: (files: ReceivedFile[]) => void): AuthorityCollector {
+  const authority = new AuthorityMailbox(stack.authorityMesh(), { workflowId: stack.config.mesh.workflowId });
+  let collecting = true;
+  const rounds = (async () => {
+    while (collecting) {
+      // The mailbox unreachable for a moment (or gone while the bench is being stopped) is no reason
+      // to crash: the next round tries again, and an unfinished delivery fails the bench's wait instead.
+      try {
+        onFiles(await authority.collect());
+      } catch (err) {
+        if (collecting) console.error(`  collecting from the Authority's mailbox: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      collecting = false;
+      await rounds;
+    },
+  };
 }
