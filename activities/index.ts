@@ -9,6 +9,8 @@
  */
 import * as fs from 'node:fs';
 import { Context, ApplicationFailure } from '@temporalio/activity';
+import type { MetricMeter } from '@temporalio/common';
+import { METRICS } from '../observability/metric-names';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { meshClientFromConfig } from '../config/mesh';
@@ -23,6 +25,7 @@ import type { AcknowledgeMessagesInput, InboxActivities, InboxItem, InboxPage, P
 import { inboxItem, readInboxMessage } from './inbox-messages';
 import { RenderError, withScratchDir, writeRecordSetFiles, type WrittenFile } from './submission-files';
 import { startReporting } from '../client/reporting';
+import { RowsHandOver } from './rows-hand-over';
 import {
   API_ANSWER_LOST,
   API_POST_REFUSED,
@@ -42,6 +45,8 @@ export interface ActivityDeps {
   mesh?: MeshClient;
   practices?: PracticeSettings[];
   registrationsApi?: RegistrationsApiClient;
+  /** The worker's metric meter, for what no single activity sees (forwards per hand-over signal). */
+  meter?: MetricMeter;
 }
 
 
@@ -137,14 +142,21 @@ export function createActivities(
     return p;
   };
 
+  // One per worker process: forwards for the same practice that wait together share a signal.
+  const forwardsPerSignal = deps.meter?.createHistogram(METRICS.rowsHandOverForwards, 'int', 'forwards', 'transfer forwards per signal to a reporting workflow');
+  const rowsHandOver = new RowsHandOver(async (batch) => {
+    await startReporting(await temporal(), config, batch.practiceOds, {
+      practice: practicesById().get(batch.practiceOds),
+      rows: batch.rows,
+      summaries: batch.summaries,
+    });
+    forwardsPerSignal?.record(batch.forwards);
+  });
+
   return {
     /** Hands changed rows (and the transfers' outcome summaries) to the practice's reporting workflow, starting it if needed. */
     async forwardRows(input: ForwardRowsInput): Promise<void> {
-      await startReporting(await temporal(), config, input.practiceOds, {
-        practice: practicesById().get(input.practiceOds),
-        rows: input.rows,
-        summaries: input.summaries,
-      });
+      await rowsHandOver.forward(input, Context.current().cancellationSignal);
     },
 
     /**

@@ -7,6 +7,11 @@
  * national day (~80k events) extrapolated from the measured client rate, said so in its note; the
  * real run is `npm run bench -- national-day` (bench/national-day.ts).
  *
+ * Where our extra cost goes: a third side, in the same interleaved rounds, sends the same traffic
+ * through the client to the product's own workflows in an attribution worker that does everything but
+ * hand rows to the reporting workflows (bench/without-hand-over/). Baseline → without hand-over is
+ * the transfer workflow's own work; without hand-over → ours is the hand-over.
+ *
  * It starts its own Temporal dev server (SQLite) and MESH sandbox; the product's worker, the no-op
  * worker and the HTTP API each run as a separate process, as deployed. With TEMPORAL_ADDRESS set it
  * runs on that Temporal instead — e.g. the production-shaped cluster (full server on PostgreSQL) that
@@ -27,6 +32,8 @@ import { withEventId } from '../mi/event-id';
 import { recordEventUpdate, type StoredEvent } from '../messages/transfer';
 import { transferWorkflowId } from '../workflows/ids';
 import { formatResults, type BenchResult } from './result';
+import { Gp2gpClient } from '../client';
+import { loadConfig } from '../config';
 import { cpuDuring, externalEngine, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
 
 const NATIONAL_DAY_EVENTS = 80_000;
@@ -80,6 +87,18 @@ async function viaHttp(stack: BenchStack, events: HookEvent[], concurrency: numb
   });
 }
 
+/** CPU per event of the attribution side against the baseline, with the hand-over's share of ours. */
+function attributedCpu(process: 'server' | 'worker', bare: number, baseline: number, ours: number): BenchResult {
+  return {
+    name: `ingest.cpu.${process}.without-hand-over`,
+    value: bare,
+    unit: 'ms/event',
+    baseline,
+    ratio: bare / baseline,
+    note: `attribution; the hand-over's share of ingest.cpu.${process}.client: ${(ours - bare).toFixed(2)} ms/event`,
+  };
+}
+
 export async function benchIngest(): Promise<BenchResult[]> {
   const nPractices = Number(process.env.BENCH_INGEST_PRACTICES ?? 30);
   const nDays = Number(process.env.BENCH_INGEST_DAYS ?? 4);
@@ -87,17 +106,26 @@ export async function benchIngest(): Promise<BenchResult[]> {
   const concurrency = Number(process.env.BENCH_INGEST_CONCURRENCY ?? 32);
   const clientPractices = practiceCodes('C', nPractices);
   const httpPractices = practiceCodes('H', nPractices);
+  // Practices of the attribution side: the same traffic as the client's, its own workflow ids.
+  const bareCodes = practiceCodes('N', nPractices);
   const days = Array.from({ length: nDays }, (_, i) => utcDay(i - nDays - 1));
   const engine = externalEngine();
   // On a fresh dev server the same seed gives the same traffic every run; an external engine still
   // holds the transfers of earlier runs, which would answer "duplicate".
   const seed = engine ? randomInt(1, 2 ** 31) : 11;
-  const stack = await startBenchStack({ name: 'ingest', practices: [...clientPractices, ...httpPractices], api: true, ...(engine ? { engine } : {}) });
+  const stack = await startBenchStack({ name: 'ingest', practices: [...clientPractices, ...httpPractices, ...bareCodes], api: true, ...(engine ? { engine } : {}) });
   const noopWorker = startScript('bench/noop/worker.ts', stack.env, path.join(stack.dir, 'noop-worker.log'));
+  const bareEnv = { ...stack.env, TEMPORAL_TASK_QUEUE: 'bench-without-hand-over' };
+  const bareWorker = startScript('bench/without-hand-over/worker.ts', bareEnv, path.join(stack.dir, 'without-hand-over-worker.log'));
+  let bareClient: Gp2gpClient | undefined;
   try {
     await noopWorker.waitForLog(/worker ready/);
+    await bareWorker.waitForLog(/worker ready/, 120_000);
+    bareClient = await Gp2gpClient.connect(loadConfig(bareEnv));
     const clientEvents = traffic(clientPractices, days, registrations, seed);
     const httpEvents = traffic(httpPractices, days, registrations, seed + 1).slice(0, clientEvents.length);
+    // The client's traffic exactly (same seed), moved to the attribution side's practices.
+    const bareEvents = traffic(bareCodes, days, registrations, seed);
     const workflows = new Set(clientEvents.map((e) => JSON.stringify(recordKeyOf(e)))).size;
     console.error(`ingest: ${clientEvents.length} events (${workflows} transfers) per run, concurrency ${concurrency}, on the ${stack.engine.description}`);
 
@@ -105,6 +133,7 @@ export async function benchIngest(): Promise<BenchResult[]> {
     const warm = traffic(practiceCodes('C', 1), [utcDay(-nDays - 3)], 3, seed + 2);
     await baseline(stack, warm.map((e) => ({ ...e, eventId: `warm-${e.eventId}` })), 4);
     await viaClient(stack, warm, 4);
+    await viaClient({ ...stack, client: bareClient }, traffic(practiceCodes('N', 1), [utcDay(-nDays - 3)], 3, seed + 2), 4);
 
     // Interleaved rounds, so a busy spell of the machine does not land on one side only.
     const rounds = Math.max(1, Number(process.env.BENCH_INGEST_ROUNDS ?? 3));
@@ -114,11 +143,13 @@ export async function benchIngest(): Promise<BenchResult[]> {
       worker: stack.worker.child.pid!,
       noop: noopWorker.child.pid!,
       api: stack.api!.process.child.pid!,
+      bare: bareWorker.child.pid!,
     };
-    const runs: Record<'base' | 'client' | 'http', { timed: Timed[]; cpu: Record<string, number>[] }> = {
+    const runs: Record<'base' | 'client' | 'http' | 'bare', { timed: Timed[]; cpu: Record<string, number>[] }> = {
       base: { timed: [], cpu: [] },
       client: { timed: [], cpu: [] },
       http: { timed: [], cpu: [] },
+      bare: { timed: [], cpu: [] },
     };
     const measure = async (kind: keyof typeof runs, fn: () => Promise<Timed>) => {
       const driver0 = process.cpuUsage();
@@ -131,6 +162,7 @@ export async function benchIngest(): Promise<BenchResult[]> {
       await measure('base', () => baseline(stack, slice(clientEvents, r), concurrency));
       await measure('client', () => viaClient(stack, slice(clientEvents, r), concurrency));
       await measure('http', () => viaHttp(stack, slice(httpEvents, r), concurrency));
+      await measure('bare', () => viaClient({ ...stack, client: bareClient! }, slice(bareEvents, r), concurrency));
       console.error(`  round ${r + 1}/${rounds} done`);
     }
     const merged = (kind: keyof typeof runs): Timed => ({
@@ -141,11 +173,14 @@ export async function benchIngest(): Promise<BenchResult[]> {
     const base = merged('base');
     const client = merged('client');
     const http = merged('http');
+    const bare = merged('bare');
 
     const rate = (t: Timed, n: number) => n / t.seconds;
     const baseRate = rate(base, clientEvents.length);
     const clientRate = rate(client, clientEvents.length);
     const httpRate = rate(http, httpEvents.length);
+    const bareRate = rate(bare, bareEvents.length);
+    const nB = bareEvents.length;
     const p = (t: Timed, q: number) => percentile(t.latencies, q);
     const setup = `${clientEvents.length} events, ${workflows} workflows, concurrency ${concurrency}, ${rounds} interleaved rounds; on the ${stack.engine.description}`;
     const nC = clientEvents.length;
@@ -165,6 +200,16 @@ export async function benchIngest(): Promise<BenchResult[]> {
       { name: 'ingest.cpu.worker.baseline', value: cpuMs('base', 'noop', nC), unit: 'ms/event', note: 'no-op worker process CPU per event' },
       { name: 'ingest.cpu.worker.client', value: cpuMs('client', 'worker', nC), unit: 'ms/event', baseline: cpuMs('base', 'noop', nC), ratio: cpuMs('client', 'worker', nC) / cpuMs('base', 'noop', nC), note: 'our worker process CPU per event; goal ≤ 2× baseline' },
       { name: 'ingest.cpu.api.http', value: cpuMs('http', 'api', nH), unit: 'ms/event', note: 'HTTP API process CPU per event' },
+      {
+        name: 'ingest.client.without-hand-over',
+        value: bareRate,
+        unit: 'events/s',
+        baseline: baseRate,
+        ratio: bareRate / baseRate,
+        note: 'attribution: the client into our workflows with forwardRows answering at once (bench/without-hand-over/); what ingest.client lacks of this is the hand-over',
+      },
+      attributedCpu('server', cpuMs('bare', 'server', nB), cpuMs('base', 'server', nC), cpuMs('client', 'server', nC)),
+      attributedCpu('worker', cpuMs('bare', 'bare', nB), cpuMs('base', 'noop', nC), cpuMs('client', 'worker', nC)),
     ].filter((r) => stack.engine.roots.length > 0 || !r.name.startsWith('ingest.cpu.server.'));
     results.push({
       name: 'ingest.national-day.client',
@@ -174,6 +219,8 @@ export async function benchIngest(): Promise<BenchResult[]> {
     });
     return results;
   } finally {
+    await bareClient?.close();
+    await bareWorker.stop();
     await noopWorker.stop();
     await stack.stop();
   }

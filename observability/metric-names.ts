@@ -16,6 +16,11 @@ export const METRICS = {
   unknownNackCodes: 'gp2gp_unknown_nack_codes',
   /** Rows handed from transfer workflows to the reporting workflows. */
   rowsForwarded: 'gp2gp_rows_forwarded',
+  /**
+   * Transfers' forwards per signal to a reporting workflow (histogram): above 1 when forwards for the
+   * same practice waited together and shared one (activities/rows-hand-over.ts).
+   */
+  rowsHandOverForwards: 'gp2gp_rows_hand_over_forwards',
   /** Rows (RR + SR) per record set sent (histogram). */
   recordSetRows: 'gp2gp_record_set_rows',
   /** Rows sent in MI files. */

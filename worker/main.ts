@@ -104,7 +104,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       const own = (activityClient = await connectTemporalClient(config));
       closers.push(() => own.connection.close());
     }
-    const activities = createActivities(config, { ...options.activityDeps, client: activityClient });
+    const activities = createActivities(config, { meter: Runtime.instance().metricMeter, ...options.activityDeps, client: activityClient });
     closers.push(installMeshMetrics(Runtime.instance().metricMeter));
     const worker = await Worker.create({
       connection,

@@ -4,8 +4,9 @@
  */
 import * as path from 'node:path';
 import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { runBenchWorker } from '../worker-process';
 
-async function main(): Promise<void> {
+runBenchWorker(async () => {
   Runtime.install({ shutdownSignals: [] });
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS! });
   const worker = await Worker.create({
@@ -15,18 +16,5 @@ async function main(): Promise<void> {
     workflowsPath: path.join(__dirname, `workflow${path.extname(__filename)}`),
     maxCachedWorkflows: 10_000,
   });
-  const stop = () => worker.shutdown();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  console.log('worker ready');
-  await worker.run();
-  await connection.close();
-}
-
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+  return { worker, connection };
+});

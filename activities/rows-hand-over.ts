@@ -1,0 +1,149 @@
+/**
+ * Group commit of row hand-overs: the forwards of many transfers bound for the same practice that
+ * wait at the same time go to its reporting workflow as one signal, not one signal each. A busy
+ * practice's transfers otherwise each cost the Temporal server a signal (a history write) and the
+ * reporting workflow a workflow task of its own.
+ *
+ * Nothing is answered before it is delivered: each forward's promise settles only when the signal
+ * carrying it has been accepted by Temporal (or has failed, and the transfer's local activity then
+ * retries it). At most one signal per practice is in flight, in the order forwards arrived, so a
+ * transfer's later rows can never overtake its earlier ones (reporting keeps the highest `seq`
+ * anyway). Nothing waits for company: a forward that finds no signal in flight for its practice goes
+ * at once; only those arriving meanwhile are gathered for the next.
+ *
+ * A failed signal fails every forward it carried, and the practice's next signal carries one forward
+ * only, growing again (doubling) with each success: a forward Temporal refuses for good (too large,
+ * say) then fails alone instead of taking its neighbours with it on every retry.
+ */
+import type { DayRow } from '../mi/record-set';
+import type { TransferSummary } from '../mi/outcomes';
+import type { ForwardRowsInput } from '../messages/reporting';
+
+/** What one signal carries: the rows and summaries of one or more forwards, in arrival order. */
+export interface RowsHandOverBatch {
+  practiceOds: string;
+  rows: DayRow[];
+  summaries: TransferSummary[];
+  /** How many forwards it carries (for metrics and tests). */
+  forwards: number;
+}
+
+export interface RowsHandOverLimits {
+  /** Most forwards per signal. */
+  maxForwards: number;
+  /** Most rows per signal (a forward with more still goes, alone): keeps payloads far inside Temporal's 2 MB. */
+  maxRows: number;
+}
+
+const DEFAULT_LIMITS: RowsHandOverLimits = { maxForwards: 64, maxRows: 256 };
+
+interface Waiting {
+  input: ForwardRowsInput;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  /** Set once it is in a signal: a cancelled caller no longer takes it back. */
+  sent: boolean;
+}
+
+interface PracticeQueue {
+  waiting: Waiting[];
+  inFlight: boolean;
+  /** Forwards the next signal may carry: 1 after a failure, doubling up to the limit. */
+  allowance: number;
+}
+
+export class RowsHandOver {
+  private readonly queues = new Map<string, PracticeQueue>();
+  private readonly limits: RowsHandOverLimits;
+
+  constructor(
+    private readonly send: (batch: RowsHandOverBatch) => Promise<void>,
+    limits: Partial<RowsHandOverLimits> = {},
+  ) {
+    this.limits = { ...DEFAULT_LIMITS, ...limits };
+  }
+
+  /**
+   * Resolves once the forward's rows are in a signal Temporal accepted; rejects with that signal's
+   * error. `abort` (the activity's cancellation) withdraws a forward not yet sent.
+   */
+  forward(input: ForwardRowsInput, abort?: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (abort?.aborted) return reject(abort.reason);
+      let queue = this.queues.get(input.practiceOds);
+      if (!queue) {
+        queue = { waiting: [], inFlight: false, allowance: this.limits.maxForwards };
+        this.queues.set(input.practiceOds, queue);
+      }
+      const waiting: Waiting = { input, resolve, reject, sent: false };
+      queue.waiting.push(waiting);
+      abort?.addEventListener(
+        'abort',
+        () => {
+          const q = this.queues.get(input.practiceOds);
+          if (waiting.sent || !q) return;
+          q.waiting = q.waiting.filter((w) => w !== waiting);
+          reject(abort.reason);
+        },
+        { once: true },
+      );
+      this.pump(input.practiceOds);
+    });
+  }
+
+  /** Practices with forwards waiting, a signal in flight, or a failure still remembered (for tests). */
+  get practicesHeld(): number {
+    return this.queues.size;
+  }
+
+  private pump(practiceOds: string): void {
+    const queue = this.queues.get(practiceOds);
+    if (!queue || queue.inFlight) return;
+    if (!queue.waiting.length) {
+      // Nothing held for an idle practice, so the map stays as small as the practices in flight;
+      // but one whose last signal failed keeps its reduced allowance for the retries to come.
+      if (queue.allowance >= this.limits.maxForwards) this.queues.delete(practiceOds);
+      return;
+    }
+    const taken = this.take(queue);
+    queue.inFlight = true;
+    const batch: RowsHandOverBatch = {
+      practiceOds,
+      rows: taken.flatMap((w) => w.input.rows),
+      summaries: taken.flatMap((w) => w.input.summaries ?? []),
+      forwards: taken.length,
+    };
+    // A send that throws synchronously is a failed send all the same.
+    Promise.resolve()
+      .then(() => this.send(batch))
+      .then(
+        () => {
+          queue.allowance = Math.min(this.limits.maxForwards, queue.allowance * 2);
+          for (const w of taken) w.resolve();
+        },
+        (err: unknown) => {
+          queue.allowance = 1;
+          for (const w of taken) w.reject(err);
+        },
+      )
+      .finally(() => {
+        queue.inFlight = false;
+        this.pump(practiceOds);
+      });
+  }
+
+  /** The forwards the next signal carries: in arrival order, within the allowance and the row limit. */
+  private take(queue: PracticeQueue): Waiting[] {
+    const taken: Waiting[] = [];
+    let rows = 0;
+    while (queue.waiting.length && taken.length < queue.allowance) {
+      const next = queue.waiting[0]!;
+      if (taken.length && rows + next.input.rows.length > this.limits.maxRows) break;
+      queue.waiting.shift();
+      next.sent = true;
+      taken.push(next);
+      rows += next.input.rows.length;
+    }
+    return taken;
+  }
+}

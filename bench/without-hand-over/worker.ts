@@ -1,0 +1,32 @@
+/**
+ * The ingest bench's attribution worker: the product's own workflows, interceptors and worker
+ * settings on a task queue of their own, with one difference — forwardRows answers at once without
+ * signalling any reporting workflow. Whatever our ingest costs beyond this is the hand-over of rows to
+ * the reporting workflows; whatever this costs beyond the no-op baseline is the transfer workflow
+ * itself. Bench only: never a way to run the product (its rows reach no submission).
+ */
+import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { runBenchWorker } from '../worker-process';
+import { createActivities } from '../../activities';
+import { loadConfig } from '../../config';
+import { dataConverter, temporalConnectionOptions } from '../../config/temporal';
+import { activityInterceptors } from '../../observability/activity-interceptor';
+import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH, workerRuntimeOptions } from '../../worker/main';
+
+runBenchWorker(async () => {
+  const config = loadConfig(process.env);
+  Runtime.install(workerRuntimeOptions(config));
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES },
+    activities: { ...createActivities(config), forwardRows: async () => {} },
+    dataConverter: dataConverter(config),
+    interceptors: { activity: [activityInterceptors()], workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+    maxCachedWorkflows: config.pipeline.workerCachedWorkflows,
+  });
+  return { worker, connection };
+});
