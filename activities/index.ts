@@ -47,8 +47,13 @@ export interface ActivityDeps {
   registrationsApi?: RegistrationsApiClient;
   /** The worker's metric meter, for what no single activity sees (forwards per hand-over signal). */
   meter?: MetricMeter;
+  /** How long one hand-over signal may take (default 30 s). */
+  handOverDeadlineMs?: number;
 }
 
+
+/** How long one hand-over signal may take before its forwards fail and are retried. */
+const HAND_OVER_DEADLINE_MS = 30_000;
 
 /** MESH faults no retry can fix end the activity at once, with the reason. */
 function permanent(err: unknown): never {
@@ -145,11 +150,16 @@ export function createActivities(
   // One per worker process: forwards for the same practice that wait together share a signal.
   const forwardsPerSignal = deps.meter?.createHistogram(METRICS.rowsHandOverForwards, 'int', 'forwards', 'transfer forwards per signal to a reporting workflow');
   const rowsHandOver = new RowsHandOver(async (batch) => {
-    await startReporting(await temporal(), config, batch.practiceOds, {
-      practice: practicesById().get(batch.practiceOds),
-      rows: batch.rows,
-      summaries: batch.summaries,
-    });
+    const c = await temporal();
+    // A deadline well inside the local activity's minute: a hung call would hold every forward of
+    // the practice behind it; failed, they are retried.
+    await c.withDeadline(Date.now() + (deps.handOverDeadlineMs ?? HAND_OVER_DEADLINE_MS), () =>
+      startReporting(c, config, batch.practiceOds, {
+        practice: practicesById().get(batch.practiceOds),
+        rows: batch.rows,
+        summaries: batch.summaries,
+      }),
+    );
     forwardsPerSignal?.record(batch.forwards);
   });
 
