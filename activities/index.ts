@@ -53,7 +53,7 @@ export interface ActivityDeps {
 
 
 /** How long one hand-over signal may take before its forwards fail and are retried. */
-const HAND_OVER_DEADLINE_MS = 30_000;
+const HAND_OVER_DEADLINE_MS = 20_000;
 
 /** MESH faults no retry can fix end the activity at once, with the reason. */
 function permanent(err: unknown): never {
@@ -150,9 +150,10 @@ export function createActivities(
   // One per worker process: forwards for the same practice that wait together share a signal.
   const forwardsPerSignal = deps.meter?.createHistogram(METRICS.rowsHandOverForwards, 'int', 'forwards', 'transfer forwards per signal to a reporting workflow');
   const rowsHandOver = new RowsHandOver(async (batch) => {
+    // The worker passes its connected client, so this is at once. A deadline on the call: a hung one
+    // would hold every forward of the practice behind it. A forward may wait for the signal before
+    // its own, so twice this stays inside the local activity's minute; failed, they are retried.
     const c = await temporal();
-    // A deadline well inside the local activity's minute: a hung call would hold every forward of
-    // the practice behind it; failed, they are retried.
     await c.withDeadline(Date.now() + (deps.handOverDeadlineMs ?? HAND_OVER_DEADLINE_MS), () =>
       startReporting(c, config, batch.practiceOds, {
         practice: practicesById().get(batch.practiceOds),

@@ -13,7 +13,9 @@
  *
  * A failed signal fails every forward it carried, and the practice's next signal carries one forward
  * only, growing again (doubling) with each success: a forward Temporal refuses for good (too large,
- * say) then fails alone instead of taking its neighbours with it on every retry.
+ * say) then fails alone instead of taking its neighbours with it on every retry. A failure is
+ * remembered for as long as the forwards' retries keep coming (their backoff tops out at a minute),
+ * no longer: a practice whose fault has cleared is not throttled at its next busy hour.
  */
 import type { DayRow } from '../mi/record-set';
 import type { TransferSummary } from '../mi/outcomes';
@@ -31,14 +33,21 @@ export interface RowsHandOverBatch {
 export interface RowsHandOverLimits {
   /** Most forwards per signal. */
   maxForwards: number;
-  /** Most rows per signal (a forward with more still goes, alone): keeps payloads far inside Temporal's 2 MB. */
-  maxRows: number;
+  /**
+   * Most bytes per signal, as the forwards' JSON (a larger forward still goes, alone): keeps payloads
+   * under Temporal's 512 KB warning, far inside its 2 MB limit.
+   */
+  maxBytes: number;
+  /** How long a failure keeps a practice's allowance reduced. */
+  failureMemoryMs: number;
 }
 
-const DEFAULT_LIMITS: RowsHandOverLimits = { maxForwards: 64, maxRows: 256 };
+const DEFAULT_LIMITS: RowsHandOverLimits = { maxForwards: 64, maxBytes: 256 * 1024, failureMemoryMs: 2 * 60_000 };
 
 interface Waiting {
   input: ForwardRowsInput;
+  /** Its JSON's length: what it adds to a signal's payload. */
+  bytes: number;
   resolve: () => void;
   reject: (err: unknown) => void;
   /** Set once it is in a signal: a cancelled caller no longer takes it back. */
@@ -50,6 +59,8 @@ interface PracticeQueue {
   inFlight: boolean;
   /** Forwards the next signal may carry: 1 after a failure, doubling up to the limit. */
   allowance: number;
+  /** When its last signal failed (epoch ms), while the allowance is reduced. */
+  failedAt?: number;
 }
 
 export class RowsHandOver {
@@ -59,6 +70,7 @@ export class RowsHandOver {
   constructor(
     private readonly send: (batch: RowsHandOverBatch) => Promise<void>,
     limits: Partial<RowsHandOverLimits> = {},
+    private readonly now: () => number = Date.now,
   ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
@@ -75,7 +87,8 @@ export class RowsHandOver {
         queue = { waiting: [], inFlight: false, allowance: this.limits.maxForwards };
         this.queues.set(input.practiceOds, queue);
       }
-      const waiting: Waiting = { input, resolve, reject, sent: false };
+      if (this.failureForgotten(queue)) this.forgive(queue);
+      const waiting: Waiting = { input, bytes: JSON.stringify(input).length, resolve, reject, sent: false };
       queue.waiting.push(waiting);
       abort?.addEventListener(
         'abort',
@@ -102,7 +115,7 @@ export class RowsHandOver {
     if (!queue.waiting.length) {
       // Nothing held for an idle practice, so the map stays as small as the practices in flight;
       // but one whose last signal failed keeps its reduced allowance for the retries to come.
-      if (queue.allowance >= this.limits.maxForwards) this.queues.delete(practiceOds);
+      if (queue.allowance >= this.limits.maxForwards || this.failureForgotten(queue)) this.queues.delete(practiceOds);
       return;
     }
     const taken = this.take(queue);
@@ -119,10 +132,12 @@ export class RowsHandOver {
       .then(
         () => {
           queue.allowance = Math.min(this.limits.maxForwards, queue.allowance * 2);
+          if (queue.allowance >= this.limits.maxForwards) this.forgive(queue);
           for (const w of taken) w.resolve();
         },
         (err: unknown) => {
           queue.allowance = 1;
+          queue.failedAt = this.now();
           for (const w of taken) w.reject(err);
         },
       )
@@ -132,17 +147,26 @@ export class RowsHandOver {
       });
   }
 
-  /** The forwards the next signal carries: in arrival order, within the allowance and the row limit. */
+  private failureForgotten(queue: PracticeQueue): boolean {
+    return queue.failedAt !== undefined && this.now() - queue.failedAt > this.limits.failureMemoryMs;
+  }
+
+  private forgive(queue: PracticeQueue): void {
+    queue.allowance = this.limits.maxForwards;
+    delete queue.failedAt;
+  }
+
+  /** The forwards the next signal carries: in arrival order, within the allowance and the byte limit. */
   private take(queue: PracticeQueue): Waiting[] {
     const taken: Waiting[] = [];
-    let rows = 0;
+    let bytes = 0;
     while (queue.waiting.length && taken.length < queue.allowance) {
       const next = queue.waiting[0]!;
-      if (taken.length && rows + next.input.rows.length > this.limits.maxRows) break;
+      if (taken.length && bytes + next.bytes > this.limits.maxBytes) break;
       queue.waiting.shift();
       next.sent = true;
       taken.push(next);
-      rows += next.input.rows.length;
+      bytes += next.bytes;
     }
     return taken;
   }

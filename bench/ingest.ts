@@ -34,9 +34,23 @@ import { transferWorkflowId } from '../workflows/ids';
 import { formatResults, type BenchResult } from './result';
 import { Gp2gpClient } from '../client';
 import { loadConfig } from '../config';
+import { freePort } from '../stack/servers';
+import { METRICS } from '../observability/metric-names';
 import { cpuDuring, externalEngine, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
 
 const NATIONAL_DAY_EVENTS = 80_000;
+/** bench/noop/worker.ts's cache. */
+const NOOP_CACHED_WORKFLOWS = 10_000;
+
+/** The product worker's hand-over signals so far, and the forwards they carried (its Prometheus endpoint). */
+async function handOverSignals(port: number): Promise<{ signals: number; forwards: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return Number(line?.trim().split(/\s+/).at(-1) ?? 0);
+  };
+  return { signals: value(`${METRICS.rowsHandOverForwards}_count`), forwards: value(`${METRICS.rowsHandOverForwards}_sum`) };
+}
 
 export function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
@@ -113,9 +127,20 @@ export async function benchIngest(): Promise<BenchResult[]> {
   // On a fresh dev server the same seed gives the same traffic every run; an external engine still
   // holds the transfers of earlier runs, which would answer "duplicate".
   const seed = engine ? randomInt(1, 2 ** 31) : 11;
-  const stack = await startBenchStack({ name: 'ingest', practices: [...clientPractices, ...httpPractices, ...bareCodes], api: true, ...(engine ? { engine } : {}) });
+  const metricsPort = await freePort();
+  const stack = await startBenchStack({
+    name: 'ingest',
+    practices: [...clientPractices, ...httpPractices, ...bareCodes],
+    api: true,
+    ...(engine ? { engine } : {}),
+    // Every worker holds every workflow of the run (the no-op worker's 10,000), so none replays
+    // evicted ones and the sides differ only in what they do; the product worker's metrics tell how
+    // many forwards shared a hand-over signal.
+    env: { GP2GP_WORKER_CACHED_WORKFLOWS: String(NOOP_CACHED_WORKFLOWS), GP2GP_METRICS_HOST: '127.0.0.1', GP2GP_METRICS_PORT: String(metricsPort) },
+  });
   const noopWorker = startScript('bench/noop/worker.ts', stack.env, path.join(stack.dir, 'noop-worker.log'));
-  const bareEnv = { ...stack.env, TEMPORAL_TASK_QUEUE: 'bench-without-hand-over' };
+  // Metrics on in both, as in production (the no-op worker has none to record).
+  const bareEnv = { ...stack.env, TEMPORAL_TASK_QUEUE: 'bench-without-hand-over', GP2GP_METRICS_PORT: String(await freePort()) };
   const bareWorker = startScript('bench/without-hand-over/worker.ts', bareEnv, path.join(stack.dir, 'without-hand-over-worker.log'));
   let bareClient: Gp2gpClient | undefined;
   try {
@@ -158,13 +183,24 @@ export async function benchIngest(): Promise<BenchResult[]> {
       runs[kind].timed.push(value);
       runs[kind].cpu.push({ ...cpu, driver: (d.user + d.system) / 1e6 });
     };
+    const sides: [keyof typeof runs, (r: number) => Promise<Timed>][] = [
+      ['base', (r) => baseline(stack, slice(clientEvents, r), concurrency)],
+      ['client', (r) => viaClient(stack, slice(clientEvents, r), concurrency)],
+      ['http', (r) => viaHttp(stack, slice(httpEvents, r), concurrency)],
+      ['bare', (r) => viaClient({ ...stack, client: bareClient! }, slice(bareEvents, r), concurrency)],
+    ];
+    const handOverBefore = await handOverSignals(metricsPort);
     for (let r = 0; r < rounds; r++) {
-      await measure('base', () => baseline(stack, slice(clientEvents, r), concurrency));
-      await measure('client', () => viaClient(stack, slice(clientEvents, r), concurrency));
-      await measure('http', () => viaHttp(stack, slice(httpEvents, r), concurrency));
-      await measure('bare', () => viaClient({ ...stack, client: bareClient! }, slice(bareEvents, r), concurrency));
+      // Each round starts with the next side, so no side always follows the same one; a pause between
+      // sides lets the last one's reporting workflow tasks finish outside the next one's window.
+      for (let i = 0; i < sides.length; i++) {
+        const [kind, run] = sides[(r + i) % sides.length]!;
+        await measure(kind, () => run(r));
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
       console.error(`  round ${r + 1}/${rounds} done`);
     }
+    const handOverAfter = await handOverSignals(metricsPort);
     const merged = (kind: keyof typeof runs): Timed => ({
       seconds: runs[kind].timed.reduce((n, t) => n + t.seconds, 0),
       latencies: runs[kind].timed.flatMap((t) => t.latencies).sort((a, b) => a - b),
@@ -211,6 +247,14 @@ export async function benchIngest(): Promise<BenchResult[]> {
       attributedCpu('server', cpuMs('bare', 'server', nB), cpuMs('base', 'server', nC), cpuMs('client', 'server', nC)),
       attributedCpu('worker', cpuMs('bare', 'bare', nB), cpuMs('base', 'noop', nC), cpuMs('client', 'worker', nC)),
     ].filter((r) => stack.engine.roots.length > 0 || !r.name.startsWith('ingest.cpu.server.'));
+    const signals = handOverAfter.signals - handOverBefore.signals;
+    const forwards = handOverAfter.forwards - handOverBefore.forwards;
+    results.push({
+      name: 'ingest.hand-over.signals-per-event',
+      value: signals / (nC + nH),
+      unit: 'signals/event',
+      note: `hand-over signals to reporting workflows per accepted event (client and HTTP sides): ${signals} signals carrying ${forwards} transfer forwards, ${(forwards / Math.max(1, signals)).toFixed(2)} per signal (gp2gp_rows_hand_over_forwards)`,
+    });
     results.push({
       name: 'ingest.national-day.client',
       value: NATIONAL_DAY_EVENTS / clientRate / 60,

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
 import { loadConfig } from '../../config';
 
-describe('forwardRows against a Temporal that never answers', () => {
+describe('forwardRows against a Temporal that accepts connections and never answers', () => {
   let silent: net.Server;
   const sockets: net.Socket[] = [];
   let address: string;
@@ -37,7 +37,24 @@ describe('forwardRows against a Temporal that never answers', () => {
     expect(await reason(first)).toMatch(/signalWithStart.*deadline exceeded/i);
     expect(await reason(second)).toMatch(/signalWithStart.*deadline exceeded/i);
     // The second waited for the first signal, then had a deadline of its own.
-    expect(Date.now() - started).toBeLessThan(5_000);
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(1_900);
+    expect(took).toBeLessThan(5_000);
+    await client.connection.close();
+  }, 10_000);
+
+  it('a cancelled attempt withdraws its forward while it waits behind a signal', async () => {
+    const client = new Client({ connection: Connection.lazy({ address }) });
+    const activities = createActivities(loadConfig({}), { client, practices: [{ ods: 'A12345', name: 'Test practice' } as never], handOverDeadlineMs: 3_000 });
+    const input = { practiceOds: 'A12345', rows: [] };
+    const inFlight = new MockActivityEnvironment().run(activities.forwardRows, input).then(() => 'answered', () => 'failed');
+    const waiting = new MockActivityEnvironment();
+    const started = Date.now();
+    const withdrawn = waiting.run(activities.forwardRows, input).then(() => 'answered', () => Date.now() - started);
+    setTimeout(() => waiting.cancel(), 200);
+    // Withdrawn at once, not after the first signal's deadline.
+    expect(await withdrawn).toBeLessThan(1_500);
+    expect(await inFlight).toBe('failed');
     await client.connection.close();
   }, 10_000);
 });

@@ -104,14 +104,17 @@ describe('RowsHandOver', () => {
     expect(retried.every((r) => r.done && r.error === undefined)).toBe(true);
   });
 
-  it('a signal stays within the row limit, but a single large forward still goes', async () => {
+  it('a signal stays within the byte limit, but a single large forward still goes', async () => {
     const { calls, send } = controlledSend();
-    const handOver = new RowsHandOver(send, { maxRows: 4 });
+    const size = (input: ForwardRowsInput) => JSON.stringify(input).length;
+    const b = forward('A1', 'b1', 'b2', 'b3');
+    const c = forward('A1', 'c1', 'c2');
+    const d = forward('A1', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6');
+    // Room for b, or for c, but not for both; d alone is over the limit.
+    const handOver = new RowsHandOver(send, { maxBytes: size(b) + size(c) - 1 });
     void handOver.forward(forward('A1', 'a'));
     await tick();
-    void handOver.forward(forward('A1', 'b1', 'b2', 'b3'));
-    void handOver.forward(forward('A1', 'c1', 'c2'));
-    void handOver.forward(forward('A1', 'd1', 'd2', 'd3', 'd4', 'd5', 'd6'));
+    for (const f of [b, c, d]) void handOver.forward(f);
     calls[0]!.ok();
     await tick();
     expect(calls[1]!.batch.rows.map((r) => r.key)).toEqual(['b1', 'b2', 'b3']);
@@ -121,6 +124,30 @@ describe('RowsHandOver', () => {
     calls[2]!.ok();
     await tick();
     expect(calls[3]!.batch.rows).toHaveLength(6);
+  });
+
+  it('a failure is forgotten once its retries would have come: the practice is not throttled for ever', async () => {
+    const { calls, send } = controlledSend();
+    let now = 0;
+    const handOver = new RowsHandOver(send, { maxForwards: 8, failureMemoryMs: 120_000 }, () => now);
+    void handOver.forward(forward('A1', 'busy'));
+    await tick();
+    void handOver.forward(forward('A1', 't1')).catch(() => undefined);
+    calls[0]!.ok();
+    await tick();
+    calls[1]!.fail(new Error('unavailable'));
+    await tick();
+    expect(handOver.practicesHeld).toBe(1); // remembered for the retries to come
+    now += 120_001;
+    void handOver.forward(forward('A1', 'first of the next busy hour'));
+    await tick();
+    for (const k of ['t2', 't3', 't4']) void handOver.forward(forward('A1', k));
+    calls[2]!.ok();
+    await tick();
+    expect(calls[3]!.batch.forwards).toBe(3); // the full allowance again, not 1 and 2
+    calls[3]!.ok();
+    await tick();
+    expect(handOver.practicesHeld).toBe(0);
   });
 
   it('a cancelled activity withdraws its forward while it waits, but not once it is sent', async () => {

@@ -76,9 +76,8 @@ describe('worker metrics', () => {
     expect(delta('gp2gp_unknown_nack_codes_total', { code: '50', event_type: 'request-acknowledged' })).toBe(1);
     expect(delta('gp2gp_unknown_nack_codes_total')).toBe(1);
     expect(delta(`${METRICS.rowsForwarded}_total`)).toBeGreaterThan(0);
-    // Every hand-over signal carried at least one transfer's forward.
+    // The hand-over signals, each with the number of forwards it carried.
     expect(delta(`${METRICS.rowsHandOverForwards}_count`)).toBeGreaterThan(0);
-    expect(delta(`${METRICS.rowsHandOverForwards}_sum`)).toBeGreaterThanOrEqual(delta(`${METRICS.rowsHandOverForwards}_count`));
     expect(delta(`${METRICS.rowsSent}_total`)).toBe(rowsInFile);
     expect(delta(`${METRICS.filesSent}_total`)).toBe(delivered.files.length);
     expect(delta(`${METRICS.recordSetRows}_count`)).toBe(1);
