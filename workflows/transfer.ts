@@ -74,6 +74,22 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   // only a post's failure (or replay) changed it — a forward earlier versions never made, so behind a
   // patch, asked only where it can matter.
   const summaryForwards = api && reportsToMesh(input.options?.outputs) && patched('outcome-summary-forwards');
+  // Local activities and activities share one sequence of ids, and a local activity's result can
+  // reach the workflow later in its first execution than in a replay (where it comes from the
+  // history's marker, with the other jobs of the task: sdk-core orders them differently). A post
+  // scheduled while a forward or restore is in flight could so take a different id on replay — a
+  // non-determinism error that stalls the record (seen in the chaos suite after a worker was killed
+  // mid-forward). Posts therefore start only while no local activity is in flight, which makes the
+  // order of ids the same however the results are grouped. Behind a patch: earlier runs replay as
+  // they ran.
+  const postsAfterLocalActivities = api && patched('posts-after-local-activities');
+  let localActivitiesInFlight = 0;
+  // Counting only where the patch is on: the wrapper's extra awaits must not reorder earlier runs.
+  const local = <T>(call: Promise<T>): Promise<T> => {
+    if (!postsAfterLocalActivities) return call;
+    localActivitiesInFlight++;
+    return call.finally(() => localActivitiesInFlight--);
+  };
   const record = new TransferRecord(input, { now: Date.now(), continued: workflowInfo().continuedFromExecutionRunId !== undefined, api, summaryForwards });
 
   setHandler(
@@ -136,7 +152,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   let closing = false;
   const postApiEvents = async (): Promise<void> => {
     for (;;) {
-      await condition(() => !closing && record.nextApiPost() !== undefined);
+      await condition(() => !closing && record.nextApiPost() !== undefined && !(postsAfterLocalActivities && localActivitiesInFlight > 0));
       // The run may have decided to end in the same activation (its continuation ran first).
       if (closing) return;
       const event = record.startApiPost();
@@ -158,8 +174,8 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   if (!record.restored) {
     // Updates are accepted meanwhile and wait for this (see the handler).
     const previous = { workflowId: workflowInfo().workflowId, runId: workflowInfo().runId };
-    if (api) record.restoreRun(await restorePreviousRun(previous));
-    else record.restore(await restorePreviousRecord(previous));
+    if (api) record.restoreRun(await local(restorePreviousRun(previous)));
+    else record.restore(await local(restorePreviousRecord(previous)));
   }
 
   let timer: { at: number; fired: boolean; done: Promise<void> } | undefined;
@@ -168,7 +184,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     if (batch) {
       show();
       // Retried without limit: rows must reach the reporting workflow, however long it takes.
-      await forwardRows(batch);
+      await local(forwardRows(batch));
       record.forwarded();
       continue;
     }
