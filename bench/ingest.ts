@@ -7,7 +7,7 @@
  * national day (~80k events) extrapolated from the measured client rate, said so in its note; the
  * real run is `npm run bench -- national-day` (bench/national-day.ts).
  *
- * Where our extra cost goes: a third side, in the same interleaved rounds, sends the same traffic
+ * Where our extra cost goes: a fourth side, in the same interleaved rounds, sends the same traffic
  * through the client to the product's own workflows in an attribution worker that does everything but
  * hand rows to the reporting workflows (bench/without-hand-over/). Baseline → without hand-over is
  * the transfer workflow's own work; without hand-over → ours is the hand-over.
