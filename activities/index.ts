@@ -47,7 +47,7 @@ export interface ActivityDeps {
   registrationsApi?: RegistrationsApiClient;
   /** The worker's metric meter, for what no single activity sees (forwards per hand-over signal). */
   meter?: MetricMeter;
-  /** How long one hand-over signal may take (default 30 s). */
+  /** How long one hand-over signal may take (default HAND_OVER_DEADLINE_MS, 20 s). */
   handOverDeadlineMs?: number;
 }
 

@@ -46,8 +46,8 @@ const DEFAULT_LIMITS: RowsHandOverLimits = { maxForwards: 64, maxBytes: 256 * 10
 
 interface Waiting {
   input: ForwardRowsInput;
-  /** Its JSON's length: what it adds to a signal's payload. */
-  bytes: number;
+  /** Its JSON's length (what it adds to a signal's payload), measured only when forwards share one. */
+  bytes?: number;
   resolve: () => void;
   reject: (err: unknown) => void;
   /** Set once it is in a signal: a cancelled caller no longer takes it back. */
@@ -88,7 +88,7 @@ export class RowsHandOver {
         this.queues.set(input.practiceOds, queue);
       }
       if (this.failureForgotten(queue)) this.forgive(queue);
-      const waiting: Waiting = { input, bytes: JSON.stringify(input).length, resolve, reject, sent: false };
+      const waiting: Waiting = { input, resolve, reject, sent: false };
       queue.waiting.push(waiting);
       abort?.addEventListener(
         'abort',
@@ -158,16 +158,22 @@ export class RowsHandOver {
 
   /** The forwards the next signal carries: in arrival order, within the allowance and the byte limit. */
   private take(queue: PracticeQueue): Waiting[] {
-    const taken: Waiting[] = [];
+    // The first always goes; sizes are measured only once a second would join it.
+    const taken: Waiting[] = [queue.waiting.shift()!];
     let bytes = 0;
     while (queue.waiting.length && taken.length < queue.allowance) {
       const next = queue.waiting[0]!;
-      if (taken.length && bytes + next.bytes > this.limits.maxBytes) break;
+      if (taken.length === 1) bytes = sizeOf(taken[0]!);
+      if (bytes + sizeOf(next) > this.limits.maxBytes) break;
       queue.waiting.shift();
-      next.sent = true;
       taken.push(next);
-      bytes += next.bytes;
+      bytes += sizeOf(next);
     }
+    for (const w of taken) w.sent = true;
     return taken;
   }
+}
+
+function sizeOf(w: Waiting): number {
+  return (w.bytes ??= JSON.stringify(w.input).length);
 }

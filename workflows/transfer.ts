@@ -152,7 +152,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   let closing = false;
   const postApiEvents = async (): Promise<void> => {
     for (;;) {
-      await condition(() => !closing && record.nextApiPost() !== undefined && !(postsAfterLocalActivities && localActivitiesInFlight > 0));
+      await condition(() => !closing && record.nextApiPost() !== undefined && localActivitiesInFlight === 0);
       // The run may have decided to end in the same activation (its continuation ran first).
       if (closing) return;
       const event = record.startApiPost();
