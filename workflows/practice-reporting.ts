@@ -46,8 +46,16 @@ const DAY_MS = 86_400_000;
 const MAX_DAYS_PER_SUBMISSION = 31;
 /** Keeps a submission's input (rows) far below Temporal's 2 MB payload limit. */
 const MAX_SUBMISSION_ROW_BYTES = 1_000_000;
-/** Signals after which a run continues as new, to keep its history small (ReportingOptions.signalsPerRun lowers it). */
-const SIGNALS_PER_RUN = 2_000;
+/**
+ * Signals after which a run continues as new (ReportingOptions.signalsPerRun overrides it). Short,
+ * because a reporting workflow evicted from a worker's cache — at national scale nearly every one
+ * between two hand-overs — replays its whole run to take the next signal, about a millisecond of
+ * worker CPU per signal already in the run (`npm run bench -- reporting-replay`); carrying the state
+ * into a new run costs about as much as a few.
+ */
+export const SIGNALS_PER_RUN = 50;
+/** The limit of runs that began before short runs (patch reporting-short-runs), kept so they replay. */
+export const SIGNALS_PER_RUN_BEFORE_SHORT_RUNS = 2_000;
 /** A judged transfer is counted for good this long after its judgement instant (late events). */
 export const OUTCOME_GRACE_MS = 2 * DAY_MS;
 const DEFAULT_CALENDAR_DAYS = 14;
@@ -94,19 +102,26 @@ export class PracticeReporting {
   readonly submitAfterMidnightMs: number;
   readonly correctionWindowDays: number;
   readonly retryAfterFailureMs: number;
-  /** Signals after which a run continues as new. */
-  readonly signalsPerRun: number;
+  /** Runs are short (SIGNALS_PER_RUN) unless the workflow says this run began before they were. */
+  private shortRuns: boolean;
   /** Signals taken by this run (not carried across continue-as-new). */
   private signalsThisRun = 0;
   /** The details text last shown, so only changes are shown again. */
   private shownDetails = '';
   /** Transfers counted for good and not yet taken by the workflow's metrics (not state: not carried). */
   private judged = new Map<string, JudgedCount>();
+  /**
+   * No held transfer reaches its fold point before this (epoch ms; never later than the earliest):
+   * a fold walks every held transfer, so a signal folds only when one can be due. Derived from the
+   * state, not carried.
+   */
+  private nextFoldAt = -Infinity;
 
   constructor(
     readonly input: ReportingInput,
-    { runTag = 'r0', now = Date.now() }: { runTag?: string; now?: number } = {},
+    { runTag = 'r0', now = Date.now(), shortRuns = true }: { runTag?: string; now?: number; shortRuns?: boolean } = {},
   ) {
+    this.shortRuns = shortRuns;
     const firstDay = input.firstDay ?? dayOf(now);
     this.state = input.state ?? {
       days: {},
@@ -124,7 +139,16 @@ export class PracticeReporting {
     this.cadence = input.options?.cadence ?? 'daily';
     this.submitAfterMidnightMs = input.options?.submitAfterMidnightMs ?? 5 * 60_000;
     this.correctionWindowDays = input.options?.correctionWindowDays ?? 14;
-    this.signalsPerRun = input.options?.signalsPerRun ?? SIGNALS_PER_RUN;
+  }
+
+  /** Signals after which this run continues as new. */
+  get signalsPerRun(): number {
+    return this.input.options?.signalsPerRun ?? (this.shortRuns ? SIGNALS_PER_RUN : SIGNALS_PER_RUN_BEFORE_SHORT_RUNS);
+  }
+
+  /** From now on this run is held to SIGNALS_PER_RUN (a run that began before short runs, once patched). */
+  useShortRuns(): void {
+    this.shortRuns = true;
   }
 
   get practiceOds(): string {
@@ -305,6 +329,7 @@ export class PracticeReporting {
       const held = transfers[id];
       if (held && (held.seq ?? 0) > (summary.seq ?? 0)) continue;
       transfers[id] = summary;
+      this.nextFoldAt = Math.min(this.nextFoldAt, foldPointOf(summary));
     }
     this.foldJudged(now);
   }
@@ -319,9 +344,14 @@ export class PracticeReporting {
   /** Counts for good the held transfers past their fold point, and drops them. */
   foldJudged(now: number): void {
     const transfers = this.state.transfers;
-    if (!transfers) return;
+    if (!transfers || now < this.nextFoldAt) return;
+    let next = Infinity;
     for (const [id, summary] of Object.entries(transfers)) {
-      if (foldPointOf(summary) > now) continue;
+      const foldPoint = foldPointOf(summary);
+      if (foldPoint > now) {
+        next = Math.min(next, foldPoint);
+        continue;
+      }
       const key = tallyId(summary);
       const days = (this.state.outcomeDays ??= {});
       const t = (days[key] ??= { counts: {}, integrationTimes: INTEGRATION_TIME_BUCKET_HOURS.map(() => 0) });
@@ -332,6 +362,7 @@ export class PracticeReporting {
       j.count++;
       this.judged.set(metric, j);
     }
+    this.nextFoldAt = next;
   }
 
   /** Transfers counted for good since the last call (for metrics; not carried across runs). */

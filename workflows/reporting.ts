@@ -46,7 +46,18 @@ const { findEndedSubmissions } = proxyActivities<ReportingActivities>({
 
 export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   const ods = input.practiceOds;
-  const reporting = new PracticeReporting(input, { runTag: `r${workflowInfo().firstExecutionRunId.replaceAll('-', '').slice(-6)}`, now: Date.now() });
+  // Runs are short now (see SIGNALS_PER_RUN): a run that began before keeps its longer limit while it
+  // replays, and takes the short one at its first live signal or wake — patched() answers false only
+  // for the part of its history made before, so that part replays as it ran.
+  const shortRuns = () => patched('reporting-short-runs');
+  const reporting = new PracticeReporting(input, {
+    runTag: `r${workflowInfo().firstExecutionRunId.replaceAll('-', '').slice(-6)}`,
+    now: Date.now(),
+    shortRuns: shortRuns(),
+  });
+  const adoptShortRuns = () => {
+    if (shortRuns()) reporting.useShortRuns();
+  };
 
   // Refreshed whenever the state changes (each signal, update and wake), not only when the workflow
   // wakes. Not a history command, so replay-safe.
@@ -101,6 +112,7 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   };
 
   setHandler(rowsSignal, (rows, summaries) => {
+    adoptShortRuns();
     reporting.rowsArrived(rows, summaries, Date.now());
     countJudged();
     showDetails();
@@ -136,6 +148,7 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
   upsertSearchAttributes([{ key: practiceOdsKey, value: ods }]);
 
   for (;;) {
+    adoptShortRuns();
     dropImpossibleDays();
     const now = Date.now();
     const nextAt = reporting.nextCadenceAt(now);

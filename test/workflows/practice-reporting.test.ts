@@ -8,7 +8,7 @@ import type { DayRow } from '../../mi/record-set';
 import type { SubmissionResult } from '../../messages/submission';
 import type { TransferSummary } from '../../mi/outcomes';
 import { OUTCOME_RETENTION_DAYS } from '../../messages/reporting';
-import { PracticeReporting } from '../../workflows/practice-reporting';
+import { PracticeReporting, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../../workflows/practice-reporting';
 
 const ods = 'A81001';
 const row = (day: string, key: string, seq: number, value = 'x'): DayRow => ({
@@ -226,15 +226,26 @@ describe('PracticeReporting: the run', () => {
     expect(r.turn(nextAt, nextAt)).toBe('cadence');
   });
 
-  it('asks to continue as new after 2000 signals, counting signals only', () => {
+  it(`asks to continue as new after ${SIGNALS_PER_RUN} signals, counting signals only`, () => {
     const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-20' });
-    for (let i = 0; i < 1_999; i++) r.rowsArrived([]);
+    for (let i = 0; i < SIGNALS_PER_RUN - 1; i++) r.rowsArrived([]);
     r.addRows([]);
     expect(r.runIsLong()).toBe(false);
     r.submissionRejected({ submissionId: 'x', reason: 'y' }, 0);
     expect(r.runIsLong()).toBe(true);
     // A new run (continue-as-new carries the state, not the count) starts counting again.
     expect(new PracticeReporting({ practiceOds: ods, state: r.state }).runIsLong()).toBe(false);
+  });
+
+  it('holds a run that began before short runs to the old limit until told to use short ones', () => {
+    const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-20' }, { shortRuns: false });
+    for (let i = 0; i < SIGNALS_PER_RUN; i++) r.rowsArrived([]);
+    expect(r.runIsLong()).toBe(false);
+    expect(r.signalsPerRun).toBe(SIGNALS_PER_RUN_BEFORE_SHORT_RUNS);
+    r.useShortRuns();
+    expect(r.runIsLong()).toBe(true);
+    // An explicit limit (tests, GP2GP_REPORTING_SIGNALS_PER_RUN) wins either way.
+    expect(new PracticeReporting({ practiceOds: ods, options: { signalsPerRun: 7 } }, { shortRuns: false }).signalsPerRun).toBe(7);
   });
 
   it('shows its details only when they change', () => {
