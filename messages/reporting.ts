@@ -25,11 +25,22 @@ export interface ReportingOptions {
   retryAfterFailureMs?: number;
   submission?: SubmissionOptions;
   /**
-   * Signals after which a run continues as new (default 2,000). Lowered only to prove continue-as-new
-   * in tests (test/month.test.ts, GP2GP_REPORTING_SIGNALS_PER_RUN); carried with the input.
+   * Signals after which a run continues as new (default SIGNALS_PER_RUN). Set only to prove
+   * continue-as-new in tests (test/month.test.ts, GP2GP_REPORTING_SIGNALS_PER_RUN) and by the bench
+   * that measures runs (bench/reporting-replay.ts); carried with the input.
    */
   signalsPerRun?: number;
 }
+
+/**
+ * Signals after which a reporting run continues as new. Short, because a reporting workflow evicted
+ * from a worker's cache — at national scale nearly every one between two hand-overs — replays its
+ * whole run to take the next signal, about a millisecond of worker CPU per signal already in the run
+ * (`npm run bench -- reporting-replay`); carrying the state into a new run costs about as much as a few.
+ */
+export const SIGNALS_PER_RUN = 50;
+/** The limit of runs that began before short runs (patch reporting-short-runs), kept so they replay. */
+export const SIGNALS_PER_RUN_BEFORE_SHORT_RUNS = 2_000;
 
 /** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */
 export const reportingWorkflowType = 'reportingWorkflow';

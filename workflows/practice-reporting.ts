@@ -23,7 +23,7 @@ import { dayRefusal, isDay } from '../mi/formats';
 import { integrationTimeBucket, INTEGRATION_TIME_BUCKET_HOURS, isOverdue, judgedAt, outcomeAt, OUTCOME_CLASSES, type OutcomeClass, type TransferSummary } from '../mi/outcomes';
 import type { Side } from '../mi/events';
 import type { DayRecordSet, DayRow } from '../mi/record-set';
-import { OUTCOME_RETENTION_DAYS } from '../messages/reporting';
+import { OUTCOME_RETENTION_DAYS, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../messages/reporting';
 import type {
   Cadence,
   CalendarDay,
@@ -46,16 +46,6 @@ const DAY_MS = 86_400_000;
 const MAX_DAYS_PER_SUBMISSION = 31;
 /** Keeps a submission's input (rows) far below Temporal's 2 MB payload limit. */
 const MAX_SUBMISSION_ROW_BYTES = 1_000_000;
-/**
- * Signals after which a run continues as new (ReportingOptions.signalsPerRun overrides it). Short,
- * because a reporting workflow evicted from a worker's cache — at national scale nearly every one
- * between two hand-overs — replays its whole run to take the next signal, about a millisecond of
- * worker CPU per signal already in the run (`npm run bench -- reporting-replay`); carrying the state
- * into a new run costs about as much as a few.
- */
-export const SIGNALS_PER_RUN = 50;
-/** The limit of runs that began before short runs (patch reporting-short-runs), kept so they replay. */
-export const SIGNALS_PER_RUN_BEFORE_SHORT_RUNS = 2_000;
 /** A judged transfer is counted for good this long after its judgement instant (late events). */
 export const OUTCOME_GRACE_MS = 2 * DAY_MS;
 const DEFAULT_CALENDAR_DAYS = 14;

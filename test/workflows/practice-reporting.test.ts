@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import type { DayRow } from '../../mi/record-set';
 import type { SubmissionResult } from '../../messages/submission';
 import type { TransferSummary } from '../../mi/outcomes';
-import { OUTCOME_RETENTION_DAYS } from '../../messages/reporting';
-import { PracticeReporting, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../../workflows/practice-reporting';
+import { OUTCOME_RETENTION_DAYS, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../../messages/reporting';
+import { PracticeReporting } from '../../workflows/practice-reporting';
 
 const ods = 'A81001';
 const row = (day: string, key: string, seq: number, value = 'x'): DayRow => ({
