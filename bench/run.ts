@@ -9,6 +9,7 @@ import { benchMemory } from './memory';
 import { benchMesh } from './mesh';
 import { benchNationalDay } from './national-day';
 import { benchReporting } from './reporting';
+import { benchReportingReplay } from './reporting-replay';
 import { benchRender } from './render';
 import { benchSqlite } from './sqlite';
 import { formatResults, type BenchResult } from './result';
@@ -20,6 +21,7 @@ export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   render: benchRender,
   ingest: benchIngest,
   reporting: benchReporting,
+  'reporting-replay': benchReportingReplay,
   memory: benchMemory,
   'national-day': benchNationalDay,
   sqlite: benchSqlite,
