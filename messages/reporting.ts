@@ -25,21 +25,35 @@ export interface ReportingOptions {
   retryAfterFailureMs?: number;
   submission?: SubmissionOptions;
   /**
-   * Signals after which a run continues as new (default SIGNALS_PER_RUN). Set only to prove
-   * continue-as-new in tests (test/month.test.ts, GP2GP_REPORTING_SIGNALS_PER_RUN) and by the bench
-   * that measures runs (bench/reporting-replay.ts); carried with the input.
+   * Signals after which a run continues as new at once, quiet or not (default: SIGNALS_PER_RUN once
+   * quiet, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS at the latest). Set only to prove continue-as-new in tests
+   * (test/month.test.ts, GP2GP_REPORTING_SIGNALS_PER_RUN); carried with the input.
    */
   signalsPerRun?: number;
+  /**
+   * How long a run past SIGNALS_PER_RUN waits without a signal before it continues as new (default
+   * QUIET_BEFORE_NEW_RUN_MS); carried with the input. 0 in the bench that measures runs.
+   */
+  quietBeforeNewRunMs?: number;
 }
 
 /**
- * Signals after which a reporting run continues as new. Short, because a reporting workflow evicted
- * from a worker's cache — at national scale nearly every one between two hand-overs — replays its
- * whole run to take the next signal, about a millisecond of worker CPU per signal already in the run
- * (`npm run bench -- reporting-replay`); carrying the state into a new run costs about as much as a few.
+ * Signals after which a reporting run continues as new, once the practice is quiet. Short, because a
+ * reporting workflow evicted from a worker's cache — at national scale nearly every one between two
+ * hand-overs — replays its whole run to take the next signal, about a millisecond of worker CPU per
+ * signal already in the run (`npm run bench -- reporting-replay`).
  */
 export const SIGNALS_PER_RUN = 50;
-/** The limit of runs that began before short runs (patch reporting-short-runs), kept so they replay. */
+/**
+ * Only once quiet: a run continued as new while signals keep coming has its completion refused for
+ * each signal that arrives meanwhile and is replayed to try again (a busy practice's backfill measured
+ * 4× the p99 acceptance latency so). A quiet workflow is also the one a worker evicts.
+ */
+export const QUIET_BEFORE_NEW_RUN_MS = 60_000;
+/**
+ * The limit, quiet or not, of every run: runs that began before short runs (patch
+ * reporting-short-runs) are held to it alone, so they replay as they ran.
+ */
 export const SIGNALS_PER_RUN_BEFORE_SHORT_RUNS = 2_000;
 
 /** The workflow type the worker registers (workflows/index.ts): fixed by running workflows. */

@@ -13,7 +13,8 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticPractice } from '../demo/traffic';
 import { reportingWorkflowId } from '../workflows/ids';
-import { reportingQuery, submitUpdate, type ReportingInput } from '../messages/reporting';
+import { reportingQuery, rowsSignal, SIGNALS_PER_RUN, submitUpdate, type ReportingInput } from '../messages/reporting';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { submissionQuery, type SubmissionView } from '../messages/submission';
 import { submissionWorkflow } from '../workflows/submission';
 import { replaySubmission } from '../client/operations';
@@ -140,5 +141,46 @@ describe('the reporting workflow on the real server', () => {
       return text.includes(`last delivered day ${yesterday}`) ? text : undefined;
     }, 10_000, 'the details to name the delivered day');
     expect(shown).toContain('0 submission(s) in flight');
+  });
+  it(`continues as new past ${SIGNALS_PER_RUN} signals only once quiet, with every row in the new run (issue 13)`, async () => {
+    const ods = 'P16104';
+    const workflowId = reportingWorkflowId(ods);
+    const temporal = pipeline.client.temporal;
+    // A quiet period of 4 s instead of a minute; the run ends only after it.
+    const input: ReportingInput = { practiceOds: ods, firstDay: yesterday, options: { quietBeforeNewRunMs: 4_000 } };
+    await temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
+    const handle = temporal.workflow.getHandle(workflowId);
+    const firstRun = (await handle.describe()).runId;
+    const rows = Array.from({ length: SIGNALS_PER_RUN + 10 }, (_, i) => ({
+      day: yesterday,
+      side: 'RR' as const,
+      key: `Q${String(i).padStart(4, '0')}`,
+      firstEventAt: `${yesterday}T10:00:00.000Z`,
+      fields: [],
+      seq: 1,
+    }));
+    // A burst: one signal after another, then quiet.
+    const burstStarted = Date.now();
+    for (const row of rows) await handle.signal(rowsSignal, [row]);
+    const burstMs = Date.now() - burstStarted;
+    // Well inside the quiet period after the burst (and it lasted less than that), the run goes on.
+    if (Date.now() - burstStarted < burstMs + 1_500) expect((await handle.describe()).runId).toBe(firstRun);
+    const nextRun = await eventually(async () => {
+      const { runId } = await handle.describe();
+      return runId !== firstRun ? runId : undefined;
+    }, 30_000, 'the run to continue as new');
+    const history = await temporal.workflow.getHandle(workflowId, firstRun).fetchHistory();
+    // Ended once, after the whole burst: every signal in the first run, none refused or lost.
+    expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(rows.length);
+    const last = history.events!.at(-1)!;
+    expect(last.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
+    // Temporal's own time of the burst's last signal and of the end: the quiet period between.
+    const signalled = history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes).at(-1)!;
+    const ms = (e: typeof last) => Number(e.eventTime!.seconds) * 1000 + Math.floor((e.eventTime!.nanos ?? 0) / 1e6);
+    expect(ms(last) - ms(signalled)).toBeGreaterThanOrEqual(4_000);
+    const started = (await temporal.workflow.getHandle(workflowId, nextRun).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
+    const carried = (await decodeFromPayloadsAtIndex(temporal.options.loadedDataConverter, 0, started.input!.payloads)) as ReportingInput;
+    expect(Object.keys(carried.state!.days[yesterday]!.rows).sort()).toEqual(rows.map((r) => `RR:${r.key}`).sort());
+    await handle.terminate('test done');
   });
 });

@@ -23,7 +23,7 @@ import { dayRefusal, isDay } from '../mi/formats';
 import { integrationTimeBucket, INTEGRATION_TIME_BUCKET_HOURS, isOverdue, judgedAt, outcomeAt, OUTCOME_CLASSES, type OutcomeClass, type TransferSummary } from '../mi/outcomes';
 import type { Side } from '../mi/events';
 import type { DayRecordSet, DayRow } from '../mi/record-set';
-import { OUTCOME_RETENTION_DAYS, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../messages/reporting';
+import { OUTCOME_RETENTION_DAYS, QUIET_BEFORE_NEW_RUN_MS, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../messages/reporting';
 import type {
   Cadence,
   CalendarDay,
@@ -96,6 +96,8 @@ export class PracticeReporting {
   private shortRuns: boolean;
   /** Signals taken by this run (not carried across continue-as-new). */
   private signalsThisRun = 0;
+  /** Workflow time of this run's last signal (not carried: a new run starts quiet). */
+  private lastSignalAt = -Infinity;
   /** The details text last shown, so only changes are shown again. */
   private shownDetails = '';
   /** Transfers counted for good and not yet taken by the workflow's metrics (not state: not carried). */
@@ -131,14 +133,30 @@ export class PracticeReporting {
     this.correctionWindowDays = input.options?.correctionWindowDays ?? 14;
   }
 
-  /** Signals after which this run continues as new. */
+  /** Signals after which this run continues as new, quiet or not. */
   get signalsPerRun(): number {
-    return this.input.options?.signalsPerRun ?? (this.shortRuns ? SIGNALS_PER_RUN : SIGNALS_PER_RUN_BEFORE_SHORT_RUNS);
+    return this.input.options?.signalsPerRun ?? SIGNALS_PER_RUN_BEFORE_SHORT_RUNS;
   }
 
-  /** From now on this run is held to SIGNALS_PER_RUN (a run that began before short runs, once patched). */
+  /** From now on this run also ends once quiet past SIGNALS_PER_RUN (a run that began before, once patched). */
   useShortRuns(): void {
     this.shortRuns = true;
+  }
+
+  /** Whether this run keeps short runs (and so may wake earlier than it last planned). */
+  get usesShortRuns(): boolean {
+    return this.shortRuns;
+  }
+
+  /** When this run, past SIGNALS_PER_RUN, has been quiet long enough to continue as new. */
+  private quietRunEndsAt(): number {
+    if (!this.shortRuns || this.input.options?.signalsPerRun !== undefined || this.signalsThisRun < SIGNALS_PER_RUN) return Infinity;
+    return this.lastSignalAt + (this.input.options?.quietBeforeNewRunMs ?? QUIET_BEFORE_NEW_RUN_MS);
+  }
+
+  private signalled(now: number | undefined): void {
+    this.signalsThisRun++;
+    if (now !== undefined) this.lastSignalAt = now;
   }
 
   get practiceOds(): string {
@@ -154,7 +172,7 @@ export class PracticeReporting {
 
   /** `rowsSignal`: changed rows from transfers, and their outcome summaries (`now` needed with them). */
   rowsArrived(rows: DayRow[], summaries?: TransferSummary[], now?: number): void {
-    this.signalsThisRun++;
+    this.signalled(now);
     this.addRows(rows);
     if (summaries?.length) {
       if (now === undefined) throw new Error('internal: summaries need the time they arrived');
@@ -164,13 +182,13 @@ export class PracticeReporting {
 
   /** `submissionFinishedSignal`: a submission this workflow started reports back. */
   submissionFinished(result: SubmissionResult, now: number): void {
-    this.signalsThisRun++;
+    this.signalled(now);
     this.finish(result, now);
   }
 
   /** `submissionRejectedSignal`: a delivered submission was refused afterwards (NACK, error report). */
   submissionRejected({ submissionId, reason }: SubmissionRejection, now: number): void {
-    this.signalsThisRun++;
+    this.signalled(now);
     this.rejected(submissionId, reason, now);
   }
 
@@ -364,14 +382,17 @@ export class PracticeReporting {
 
   // ---- the run ------------------------------------------------------------------------------------
 
-  /** True when this run has taken enough signals to continue as new. */
-  runIsLong(): boolean {
-    return this.signalsThisRun >= this.signalsPerRun;
+  /**
+   * True when this run should continue as new at `now`: it has taken signalsPerRun signals, or (short
+   * runs) SIGNALS_PER_RUN and none for the quiet period since.
+   */
+  runIsLong(now = -Infinity): boolean {
+    return this.signalsThisRun >= this.signalsPerRun || now >= this.quietRunEndsAt();
   }
 
-  /** When the loop must wake next: the cadence point, or an earlier retry of failed days. */
+  /** When the loop must wake next: the cadence point, an earlier retry of failed days, or a grown run's quiet end. */
   wakeAt(now: number): number {
-    return Math.min(this.nextCadenceAt(now), this.state.retryAt ?? Infinity);
+    return Math.min(this.nextCadenceAt(now), this.state.retryAt ?? Infinity, this.quietRunEndsAt());
   }
 
   /**

@@ -153,8 +153,12 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     const now = Date.now();
     const nextAt = reporting.nextCadenceAt(now);
     showDetails();
-    const wantsNewRun = () => reporting.runIsLong() || workflowInfo().continueAsNewSuggested;
-    await condition(wantsNewRun, Math.max(1, reporting.wakeAt(now) - now));
+    const wantsNewRun = () => reporting.runIsLong(Date.now()) || workflowInfo().continueAsNewSuggested;
+    const wakeAt = reporting.wakeAt(now);
+    // A signal can bring the wake-up forward (a failed submission's retry, a grown run that may end
+    // once quiet): with short runs the timer is then armed again. Runs before waited for their timer.
+    const wakesEarlier = () => reporting.usesShortRuns && reporting.wakeAt(Date.now()) < wakeAt;
+    await condition(() => wantsNewRun() || wakesEarlier(), Math.max(1, wakeAt - now));
     dropImpossibleDays();
     reporting.foldJudged(Date.now());
     countJudged();

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { DayRow } from '../../mi/record-set';
 import type { SubmissionResult } from '../../messages/submission';
 import type { TransferSummary } from '../../mi/outcomes';
-import { OUTCOME_RETENTION_DAYS, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../../messages/reporting';
+import { OUTCOME_RETENTION_DAYS, QUIET_BEFORE_NEW_RUN_MS, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../../messages/reporting';
 import { PracticeReporting } from '../../workflows/practice-reporting';
 
 const ods = 'A81001';
@@ -226,26 +226,49 @@ describe('PracticeReporting: the run', () => {
     expect(r.turn(nextAt, nextAt)).toBe('cadence');
   });
 
-  it(`asks to continue as new after ${SIGNALS_PER_RUN} signals, counting signals only`, () => {
+  it(`continues as new once quiet after ${SIGNALS_PER_RUN} signals, at once after ${SIGNALS_PER_RUN_BEFORE_SHORT_RUNS}`, () => {
+    const t = Date.parse('2026-11-21T12:00:00Z');
     const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-20' });
-    for (let i = 0; i < SIGNALS_PER_RUN - 1; i++) r.rowsArrived([]);
-    r.addRows([]);
-    expect(r.runIsLong()).toBe(false);
-    r.submissionRejected({ submissionId: 'x', reason: 'y' }, 0);
-    expect(r.runIsLong()).toBe(true);
+    const cadence = r.nextCadenceAt(t);
+    for (let i = 0; i < SIGNALS_PER_RUN - 1; i++) r.rowsArrived([], [], t);
+    expect(r.runIsLong(t + 3_600_000)).toBe(false);
+    expect(r.wakeAt(t)).toBe(cadence);
+    // The last of them a submission's report: every signal counts, and moves the quiet period on.
+    r.submissionRejected({ submissionId: 'x', reason: 'y' }, t + 1_000);
+    expect(r.runIsLong(t + 1_000)).toBe(false);
+    expect(r.wakeAt(t + 1_000)).toBe(t + 1_000 + QUIET_BEFORE_NEW_RUN_MS);
+    expect(r.runIsLong(t + 1_000 + QUIET_BEFORE_NEW_RUN_MS - 1)).toBe(false);
+    expect(r.runIsLong(t + 1_000 + QUIET_BEFORE_NEW_RUN_MS)).toBe(true);
+    // Another signal starts the quiet period again.
+    r.rowsArrived([], [], t + 30_000);
+    expect(r.runIsLong(t + 1_000 + QUIET_BEFORE_NEW_RUN_MS)).toBe(false);
+    expect(r.wakeAt(t + 30_000)).toBe(t + 30_000 + QUIET_BEFORE_NEW_RUN_MS);
+    // However busy, a run ends at the old limit.
+    for (let i = SIGNALS_PER_RUN + 1; i < SIGNALS_PER_RUN_BEFORE_SHORT_RUNS; i++) r.rowsArrived([], [], t + 30_000);
+    expect(r.runIsLong(t + 30_000)).toBe(true);
     // A new run (continue-as-new carries the state, not the count) starts counting again.
-    expect(new PracticeReporting({ practiceOds: ods, state: r.state }).runIsLong()).toBe(false);
+    expect(new PracticeReporting({ practiceOds: ods, state: r.state }).runIsLong(t + 86_400_000)).toBe(false);
   });
 
-  it('holds a run that began before short runs to the old limit until told to use short ones', () => {
+  it('holds a run that began before short runs to the old limit alone until told to use short ones', () => {
+    const t = Date.parse('2026-11-21T12:00:00Z');
     const r = new PracticeReporting({ practiceOds: ods, firstDay: '2026-11-20' }, { shortRuns: false });
-    for (let i = 0; i < SIGNALS_PER_RUN; i++) r.rowsArrived([]);
-    expect(r.runIsLong()).toBe(false);
-    expect(r.signalsPerRun).toBe(SIGNALS_PER_RUN_BEFORE_SHORT_RUNS);
+    for (let i = 0; i < SIGNALS_PER_RUN; i++) r.rowsArrived([], [], t);
+    expect(r.runIsLong(t + 3_600_000)).toBe(false);
+    expect(r.wakeAt(t)).toBe(r.nextCadenceAt(t));
+    expect(r.usesShortRuns).toBe(false);
     r.useShortRuns();
-    expect(r.runIsLong()).toBe(true);
-    // An explicit limit (tests, GP2GP_REPORTING_SIGNALS_PER_RUN) wins either way.
-    expect(new PracticeReporting({ practiceOds: ods, options: { signalsPerRun: 7 } }, { shortRuns: false }).signalsPerRun).toBe(7);
+    expect(r.runIsLong(t + QUIET_BEFORE_NEW_RUN_MS)).toBe(true);
+  });
+
+  it('with an explicit limit continues as new at it, quiet or not; the quiet period can be set', () => {
+    const t = Date.parse('2026-11-21T12:00:00Z');
+    const limited = new PracticeReporting({ practiceOds: ods, options: { signalsPerRun: 7 } });
+    for (let i = 0; i < 7; i++) limited.rowsArrived([], [], t);
+    expect(limited.runIsLong(t)).toBe(true);
+    const eager = new PracticeReporting({ practiceOds: ods, options: { quietBeforeNewRunMs: 0 } });
+    for (let i = 0; i < SIGNALS_PER_RUN; i++) eager.rowsArrived([], [], t);
+    expect(eager.runIsLong(t)).toBe(true);
   });
 
   it('shows its details only when they change', () => {
