@@ -9,6 +9,8 @@
  * order things happened) go, in one run, to two reporting workflows on the real stack: ours (runs of
  * SIGNALS_PER_RUN signals, continued as new with their state) and the baseline, started with the
  * limit before (2,000 signals, or Temporal's suggestion at about 4 MB of history, whichever first).
+ * The hand-overs come a few milliseconds apart here, a national practice's about two hours: ours
+ * runs with no quiet period (quietBeforeNewRunMs 0), so its runs end where national traffic's would.
  * Every run of each is fetched and replayed by the SDK's replayer at evenly spaced points; the worker
  * CPU a cold hand-over costs, averaged over every signal taken, is the figure (the server's reading
  * of the history is on top, not counted). The state carried into each new run is paid in history
@@ -20,12 +22,12 @@ import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
-import { startReporting } from '../client/reporting';
+import { reportingInput } from '../client/reporting';
 import { generateTraffic } from '../demo/traffic';
 import { recordKeyOf, utcDayOf, type HookEvent } from '../mi/events';
 import { transferSummary } from '../mi/outcomes';
 import { rowsFrom } from '../mi/transfer';
-import { rowsSignal, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } from '../messages/reporting';
+import { reportingWorkflowType, rowsSignal, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS, type ReportingOptions } from '../messages/reporting';
 import { reportingWorkflowId } from '../workflows/ids';
 
 import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../worker/main';
@@ -125,12 +127,21 @@ export async function benchReportingReplay(): Promise<BenchResult[]> {
   const events = generateTraffic({ practices: [ours], days, registrationsPerPracticeDay: registrations, seed: 7, notAfter: new Date(Date.now() - 60_000).toISOString() })
     .sort((a, b) => a.occurredAt.localeCompare(b.occurredAt))
     .slice(0, maxEvents);
-  const stack = await startBenchStack({ name: 'reporting-replay', practices: [ours] });
+  // The worker starts the reporting of configured practices with the defaults: both are started here.
+  const stack = await startBenchStack({ name: 'reporting-replay', practices: practiceCodes('Z', 1) });
   let runs: { ours: History[]; before: History[] };
   try {
+    const start = async (practiceOds: string, options: ReportingOptions) => {
+      const input = reportingInput(stack.config, undefined, practiceOds);
+      await stack.client.temporal.workflow.start(reportingWorkflowType, {
+        workflowId: reportingWorkflowId(practiceOds),
+        taskQueue: stack.config.temporal.taskQueue,
+        args: [{ ...input, options: { ...input.options, ...options } }],
+      });
+    };
+    await start(ours, { quietBeforeNewRunMs: 0 });
     // The baseline: the same workflow held to the limit runs had before.
-    const config = { ...stack.config, pipeline: { ...stack.config.pipeline, reportingSignalsPerRun: SIGNALS_PER_RUN_BEFORE_SHORT_RUNS } };
-    await startReporting(stack.client.temporal, config, before);
+    await start(before, { signalsPerRun: SIGNALS_PER_RUN_BEFORE_SHORT_RUNS });
     const handles = [ours, before].map((p) => stack.client.temporal.workflow.getHandle(reportingWorkflowId(p)));
     const byRecord = new Map<string, HookEvent[]>();
     const t0 = Date.now();
