@@ -6,12 +6,17 @@
  *    reporting run already holding one drops it;
  *  - item 7: what the Web UI shows of it (current details, read by the `__temporal_workflow_metadata`
  *    query as the UI does) follows its state at once — after a delivery it names the delivered day
- *    without waiting for the workflow's next wake (the next cadence, up to a day later).
+ *    without waiting for the workflow's next wake (the next cadence, up to a day later);
+ *  - issue 13: a run past SIGNALS_PER_RUN continues as new only once quiet, carrying every row; a
+ *    failed submission's days go out again at the retry, not at the next cadence (a signal that brings
+ *    the wake-up forward arms the timer again).
  */
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticPractice } from '../demo/traffic';
+import { recordKeyOf, type HookEvent } from '../mi/events';
+import { rowsFrom } from '../mi/transfer';
 import { reportingWorkflowId } from '../workflows/ids';
 import { reportingQuery, rowsSignal, SIGNALS_PER_RUN, submitUpdate, type ReportingInput } from '../messages/reporting';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
@@ -142,6 +147,7 @@ describe('the reporting workflow on the real server', () => {
     }, 10_000, 'the details to name the delivered day');
     expect(shown).toContain('0 submission(s) in flight');
   });
+
   it(`continues as new past ${SIGNALS_PER_RUN} signals only once quiet, with every row in the new run (issue 13)`, async () => {
     const ods = 'P16104';
     const workflowId = reportingWorkflowId(ods);
@@ -181,6 +187,37 @@ describe('the reporting workflow on the real server', () => {
     const started = (await temporal.workflow.getHandle(workflowId, nextRun).fetchHistory()).events![0]!.workflowExecutionStartedEventAttributes!;
     const carried = (await decodeFromPayloadsAtIndex(temporal.options.loadedDataConverter, 0, started.input!.payloads)) as ReportingInput;
     expect(Object.keys(carried.state!.days[yesterday]!.rows).sort()).toEqual(rows.map((r) => `RR:${r.key}`).sort());
+    await handle.terminate('test done');
+  });
+  it('tries failed days again at the retry, not at the next cadence (issue 13: the timer is armed again)', async () => {
+    const ods = 'P16105';
+    const workflowId = reportingWorkflowId(ods);
+    const temporal = pipeline.client.temporal;
+    // Weekly: the next cadence is days away. The practice is not in the worker's practices file, so its
+    // submission fails at once (nothing to send it with); its days are due again 3 s later.
+    const input: ReportingInput = { practiceOds: ods, firstDay: yesterday, options: { cadence: 'weekly', retryAfterFailureMs: 3_000 } };
+    await temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
+    const handle = temporal.workflow.getHandle(workflowId);
+    const events = [
+      { type: 'registration', practiceOds: ods, registrationId: 'REG-RETRY-1', occurredAt: `${yesterday}T10:00:00Z`, registrationType: 'new', registeringUser: 'L12345' },
+    ] as HookEvent[];
+    await handle.signal(rowsSignal, rowsFrom('RR', recordKeyOf(events[0]!).key, events, yesterday));
+    const first = await handle.executeUpdate(submitUpdate, { args: [{ days: [yesterday] }] });
+    const firstId = first.submissions[0]!.submissionId;
+    const failed = await eventually(async () => {
+      const view = await handle.query(reportingQuery);
+      return view.recentFailures.some((f) => f.submissionId === firstId) ? view : undefined;
+    }, 30_000, 'the first submission to fail');
+    expect(failed.recentFailures[0]!.reason).toContain('not configured');
+    expect(failed.retryAt).toBeDefined();
+    expect(Date.parse(failed.nextSubmissionAt) - Date.now()).toBeGreaterThan(60_000);
+    // The day goes out again at the retry, well before the weekly cadence.
+    const again = await eventually(async () => {
+      const view = await handle.query(reportingQuery);
+      const other = view.inFlight.find((f) => f.submissionId !== firstId) ?? view.recentFailures.find((f) => f.submissionId !== firstId);
+      return other;
+    }, 20_000, 'a second submission of the failed day');
+    expect(again.days).toEqual([yesterday]);
     await handle.terminate('test done');
   });
 });
