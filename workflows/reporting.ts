@@ -118,10 +118,12 @@ export async function reportingWorkflow(input: ReportingInput): Promise<void> {
     showDetails();
   });
   setHandler(submissionFinishedSignal, (result) => {
+    adoptShortRuns();
     reporting.submissionFinished(result, Date.now());
     showDetails();
   });
   setHandler(submissionRejectedSignal, (rejection) => {
+    adoptShortRuns();
     reporting.submissionRejected(rejection, Date.now());
     showDetails();
   });
