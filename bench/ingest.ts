@@ -62,7 +62,8 @@ export function traffic(practices: string[], days: string[], registrations: numb
   );
 }
 
-async function baseline(stack: BenchStack, events: StoredEvent[], concurrency: number): Promise<Timed> {
+/** Each event as an update-with-start of the no-op workflow (bench/noop/), the engine's own cost. */
+export async function baseline(stack: BenchStack, events: StoredEvent[], concurrency: number): Promise<Timed> {
   const temporal = stack.client.temporal;
   return await timedPool(events, concurrency, async (event) => {
     const { side, practiceOds, key } = recordKeyOf(event);

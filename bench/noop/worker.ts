@@ -14,7 +14,8 @@ runBenchWorker(async () => {
     namespace: process.env.TEMPORAL_NAMESPACE ?? 'default',
     taskQueue: process.env.BENCH_NOOP_TASK_QUEUE ?? 'bench-noop',
     workflowsPath: path.join(__dirname, `workflow${path.extname(__filename)}`),
-    maxCachedWorkflows: 10_000,
+    // The product worker's setting where the bench gives one (the memory bench does), else the ingest bench's.
+    maxCachedWorkflows: Number(process.env.GP2GP_WORKER_CACHED_WORKFLOWS ?? 10_000),
   });
   return { worker, connection };
 });
