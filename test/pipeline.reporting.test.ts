@@ -12,6 +12,10 @@
  *    the wake-up forward arms the timer again).
  */
 import { randomUUID } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticPractice } from '../demo/traffic';
@@ -23,7 +27,7 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import { submissionQuery, type SubmissionView } from '../messages/submission';
 import { submissionWorkflow } from '../workflows/submission';
 import { replaySubmission } from '../client/operations';
-import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
+import { eventually, historySuffix, startPipeline, type TestPipeline } from './support/pipeline';
 
 const PRACTICE = syntheticPractice('P16101', '200000001611');
 const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -31,6 +35,11 @@ const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
 const year = new Date().getUTCFullYear() - 1;
 const IMPOSSIBLE = `${year}-02-30`;
 const FIRST_DAY = `${year}-02-01`;
+
+/** With SAVE_HISTORIES, a history for the replay tests (test/replay.test.ts). */
+const saveHistory = (name: string, history: temporal.api.history.v1.IHistory): void => {
+  if (process.env.SAVE_HISTORIES) fs.writeFileSync(path.join(__dirname, 'histories', `${name}${historySuffix()}.json`), historyToJSON(history));
+};
 
 const details = async (pipeline: TestPipeline, workflowId: string): Promise<string> => {
   const metadata = await pipeline.client.temporal.workflow.getHandle(workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
@@ -153,7 +162,8 @@ describe('the reporting workflow on the real server', () => {
     const workflowId = reportingWorkflowId(ods);
     const temporal = pipeline.client.temporal;
     // A quiet period of 4 s instead of a minute; the run ends only after it.
-    const input: ReportingInput = { practiceOds: ods, firstDay: yesterday, options: { quietBeforeNewRunMs: 4_000 } };
+    // Weekly, so no cadence turn (a submission and its report) can fall inside the test.
+    const input: ReportingInput = { practiceOds: ods, firstDay: yesterday, options: { cadence: 'weekly', quietBeforeNewRunMs: 4_000 } };
     await temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
     const handle = temporal.workflow.getHandle(workflowId);
     const firstRun = (await handle.describe()).runId;
@@ -176,8 +186,9 @@ describe('the reporting workflow on the real server', () => {
       return runId !== firstRun ? runId : undefined;
     }, 30_000, 'the run to continue as new');
     const history = await temporal.workflow.getHandle(workflowId, firstRun).fetchHistory();
+    saveHistory('reportingWorkflow.quiet-end', history);
     // Ended once, after the whole burst: every signal in the first run, none refused or lost.
-    expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes).length).toBe(rows.length);
+    expect(history.events!.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'rows').length).toBe(rows.length);
     const last = history.events!.at(-1)!;
     expect(last.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
     // Temporal's own time of the burst's last signal and of the end: the quiet period between.
@@ -208,6 +219,7 @@ describe('the reporting workflow on the real server', () => {
       const view = await handle.query(reportingQuery);
       return view.recentFailures.some((f) => f.submissionId === firstId) ? view : undefined;
     }, 30_000, 'the first submission to fail');
+    saveHistory('reportingWorkflow.retry-pending', await handle.fetchHistory());
     expect(failed.recentFailures[0]!.reason).toContain('not configured');
     expect(failed.retryAt).toBeDefined();
     expect(Date.parse(failed.nextSubmissionAt) - Date.now()).toBeGreaterThan(60_000);
@@ -218,6 +230,7 @@ describe('the reporting workflow on the real server', () => {
       return other;
     }, 20_000, 'a second submission of the failed day');
     expect(again.days).toEqual([yesterday]);
+    saveHistory('reportingWorkflow.retry', await handle.fetchHistory());
     await handle.terminate('test done');
   });
 });

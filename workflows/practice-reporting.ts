@@ -151,6 +151,8 @@ export class PracticeReporting {
   /** When this run, past SIGNALS_PER_RUN, has been quiet long enough to continue as new. */
   private quietRunEndsAt(): number {
     if (!this.shortRuns || this.input.options?.signalsPerRun !== undefined || this.signalsThisRun < SIGNALS_PER_RUN) return Infinity;
+    // Signals counted without a time (unit tests) start no quiet period.
+    if (!Number.isFinite(this.lastSignalAt)) return Infinity;
     return this.lastSignalAt + (this.input.options?.quietBeforeNewRunMs ?? QUIET_BEFORE_NEW_RUN_MS);
   }
 

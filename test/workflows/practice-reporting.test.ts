@@ -244,7 +244,9 @@ describe('PracticeReporting: the run', () => {
     expect(r.runIsLong(t + 1_000 + QUIET_BEFORE_NEW_RUN_MS)).toBe(false);
     expect(r.wakeAt(t + 30_000)).toBe(t + 30_000 + QUIET_BEFORE_NEW_RUN_MS);
     // However busy, a run ends at the old limit.
-    for (let i = SIGNALS_PER_RUN + 1; i < SIGNALS_PER_RUN_BEFORE_SHORT_RUNS; i++) r.rowsArrived([], [], t + 30_000);
+    for (let i = SIGNALS_PER_RUN + 1; i < SIGNALS_PER_RUN_BEFORE_SHORT_RUNS - 1; i++) r.rowsArrived([], [], t + 30_000);
+    expect(r.runIsLong(t + 30_000)).toBe(false);
+    r.rowsArrived([], [], t + 30_000);
     expect(r.runIsLong(t + 30_000)).toBe(true);
     // A new run (continue-as-new carries the state, not the count) starts counting again.
     expect(new PracticeReporting({ practiceOds: ods, state: r.state }).runIsLong(t + 86_400_000)).toBe(false);
@@ -264,11 +266,19 @@ describe('PracticeReporting: the run', () => {
   it('with an explicit limit continues as new at it, quiet or not; the quiet period can be set', () => {
     const t = Date.parse('2026-11-21T12:00:00Z');
     const limited = new PracticeReporting({ practiceOds: ods, options: { signalsPerRun: 7 } });
-    for (let i = 0; i < 7; i++) limited.rowsArrived([], [], t);
+    for (let i = 0; i < 6; i++) limited.rowsArrived([], [], t);
+    expect(limited.runIsLong(t + 86_400_000)).toBe(false);
+    limited.rowsArrived([], [], t);
     expect(limited.runIsLong(t)).toBe(true);
     const eager = new PracticeReporting({ practiceOds: ods, options: { quietBeforeNewRunMs: 0 } });
-    for (let i = 0; i < SIGNALS_PER_RUN; i++) eager.rowsArrived([], [], t);
+    for (let i = 0; i < SIGNALS_PER_RUN - 1; i++) eager.rowsArrived([], [], t);
+    expect(eager.runIsLong(t)).toBe(false);
+    eager.rowsArrived([], [], t);
     expect(eager.runIsLong(t)).toBe(true);
+    // Signals without a time (as here and in older tests) start no quiet period.
+    const untimed = new PracticeReporting({ practiceOds: ods, options: { quietBeforeNewRunMs: 0 } });
+    for (let i = 0; i < SIGNALS_PER_RUN; i++) untimed.rowsArrived([]);
+    expect(untimed.runIsLong(t)).toBe(false);
   });
 
   it('shows its details only when they change', () => {
@@ -320,6 +330,20 @@ describe('PracticeReporting: transfer outcomes for the console (issue 15)', () =
     expect(r.state.transfers!['RR:REG-1']!.settled).toBe('integrated-8d');
     r.rowsArrived([], [integrated('REG-1', t0, 2 * D, { seq: 5 })], t0 + 5 * D);
     expect(r.state.transfers!['RR:REG-1']!.settled).toBe('integrated-3d');
+  });
+
+  it('folds a transfer that arrives after a fold found nothing due, once it is due (the earliest fold point is kept)', () => {
+    const r = reporting();
+    // A fold with only a later transfer held remembers its fold point...
+    r.rowsArrived([], [summary('REG-LATE', t0 + 5 * D)], t0 + H);
+    r.foldJudged(t0 + 2 * H);
+    // ...and an earlier transfer arriving since brings it forward.
+    r.rowsArrived([], [summary('REG-EARLY', t0)], t0 + 3 * H);
+    r.foldJudged(t0 + 16 * D);
+    expect(Object.keys(r.state.transfers!)).toEqual(['RR:REG-LATE']);
+    expect(r.takeJudged()).toEqual([{ side: 'RR', outcome: 'process-failure', count: 1 }]);
+    r.foldJudged(t0 + 21 * D);
+    expect(r.state.transfers).toEqual({});
   });
 
   it('counts a transfer for good 2 days after its judgement, then ignores late summaries of it', () => {
