@@ -22,7 +22,7 @@ import { syntheticPractice } from '../demo/traffic';
 import { recordKeyOf, type HookEvent } from '../mi/events';
 import { rowsFrom } from '../mi/transfer';
 import { reportingWorkflowId } from '../workflows/ids';
-import { reportingQuery, rowsSignal, SIGNALS_PER_RUN, submitUpdate, type ReportingInput } from '../messages/reporting';
+import { reportingQuery, reportingWorkflowType, rowsSignal, SIGNALS_PER_RUN, submitUpdate, type ReportingInput } from '../messages/reporting';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import { submissionQuery, type SubmissionView } from '../messages/submission';
 import { submissionWorkflow } from '../workflows/submission';
@@ -56,13 +56,16 @@ describe('the reporting workflow on the real server', () => {
     await pipeline?.stop();
   });
 
+  /** Starts a practice's reporting workflow with this input (not the worker's configured one). */
+  const startReportingWorkflow = async (input: ReportingInput) => {
+    const workflowId = reportingWorkflowId(input.practiceOds);
+    await pipeline.client.temporal.workflow.start(reportingWorkflowType, { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
+    return pipeline.client.temporal.workflow.getHandle(workflowId);
+  };
+
   it('refuses an impossible day in the submit validator, before any submission starts (item 4)', async () => {
     // A reporting workflow whose reporting began before the impossible day: nothing else refuses it.
-    const ods = 'P16102';
-    const workflowId = reportingWorkflowId(ods);
-    const input: ReportingInput = { practiceOds: ods, firstDay: FIRST_DAY };
-    await pipeline.client.temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
-    const handle = pipeline.client.temporal.workflow.getHandle(workflowId);
+    const handle = await startReportingWorkflow({ practiceOds: 'P16102', firstDay: FIRST_DAY });
     const err = await handle.executeUpdate(submitUpdate, { args: [{ days: [IMPOSSIBLE] }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
     expect((err as WorkflowUpdateFailedError).cause?.message).toContain(`day: "${IMPOSSIBLE}" is not allowed`);
@@ -96,7 +99,6 @@ describe('the reporting workflow on the real server', () => {
 
   it('drops an impossible day a run already holds, with a warning (item 4)', async () => {
     const ods = 'P16103';
-    const workflowId = reportingWorkflowId(ods);
     const good = `${year}-02-27`;
     const input = {
       practiceOds: ods,
@@ -114,8 +116,7 @@ describe('the reporting workflow on the real server', () => {
         sequence: 0,
       },
     } as unknown as ReportingInput;
-    await pipeline.client.temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
-    const handle = pipeline.client.temporal.workflow.getHandle(workflowId);
+    const handle = await startReportingWorkflow(input);
     const view = await handle.query(reportingQuery);
     expect(view.pendingDays).toContain(good);
     expect(view.pendingDays).not.toContain(IMPOSSIBLE);
@@ -158,14 +159,11 @@ describe('the reporting workflow on the real server', () => {
   });
 
   it(`continues as new past ${SIGNALS_PER_RUN} signals only once quiet, with every row in the new run (issue 13)`, async () => {
-    const ods = 'P16104';
-    const workflowId = reportingWorkflowId(ods);
     const temporal = pipeline.client.temporal;
     // A quiet period of 4 s instead of a minute; the run ends only after it.
     // Weekly, so no cadence turn (a submission and its report) can fall inside the test.
-    const input: ReportingInput = { practiceOds: ods, firstDay: yesterday, options: { cadence: 'weekly', quietBeforeNewRunMs: 4_000 } };
-    await temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
-    const handle = temporal.workflow.getHandle(workflowId);
+    const handle = await startReportingWorkflow({ practiceOds: 'P16104', firstDay: yesterday, options: { cadence: 'weekly', quietBeforeNewRunMs: 4_000 } });
+    const { workflowId } = handle;
     const firstRun = (await handle.describe()).runId;
     const rows = Array.from({ length: SIGNALS_PER_RUN + 10 }, (_, i) => ({
       day: yesterday,
@@ -176,11 +174,11 @@ describe('the reporting workflow on the real server', () => {
       seq: 1,
     }));
     // A burst: one signal after another, then quiet.
-    const burstStarted = Date.now();
     for (const row of rows) await handle.signal(rowsSignal, [row]);
-    const burstMs = Date.now() - burstStarted;
-    // Well inside the quiet period after the burst (and it lasted less than that), the run goes on.
-    if (Date.now() - burstStarted < burstMs + 1_500) expect((await handle.describe()).runId).toBe(firstRun);
+    const burstEnded = Date.now();
+    // Well inside the quiet period after the burst, the run goes on.
+    const runNow = (await handle.describe()).runId;
+    if (Date.now() - burstEnded < 1_500) expect(runNow).toBe(firstRun);
     const nextRun = await eventually(async () => {
       const { runId } = await handle.describe();
       return runId !== firstRun ? runId : undefined;
@@ -200,15 +198,12 @@ describe('the reporting workflow on the real server', () => {
     expect(Object.keys(carried.state!.days[yesterday]!.rows).sort()).toEqual(rows.map((r) => `RR:${r.key}`).sort());
     await handle.terminate('test done');
   });
+
   it('tries failed days again at the retry, not at the next cadence (issue 13: the timer is armed again)', async () => {
     const ods = 'P16105';
-    const workflowId = reportingWorkflowId(ods);
-    const temporal = pipeline.client.temporal;
     // Weekly: the next cadence is days away. The practice is not in the worker's practices file, so its
     // submission fails at once (nothing to send it with); its days are due again 3 s later.
-    const input: ReportingInput = { practiceOds: ods, firstDay: yesterday, options: { cadence: 'weekly', retryAfterFailureMs: 3_000 } };
-    await temporal.workflow.start('reportingWorkflow', { workflowId, taskQueue: pipeline.config.temporal.taskQueue, args: [input] });
-    const handle = temporal.workflow.getHandle(workflowId);
+    const handle = await startReportingWorkflow({ practiceOds: ods, firstDay: yesterday, options: { cadence: 'weekly', retryAfterFailureMs: 3_000 } });
     const events = [
       { type: 'registration', practiceOds: ods, registrationId: 'REG-RETRY-1', occurredAt: `${yesterday}T10:00:00Z`, registrationType: 'new', registeringUser: 'L12345' },
     ] as HookEvent[];
