@@ -6,12 +6,9 @@
  */
 import {
   Client,
-  isGrpcServiceError,
-  ServiceError,
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
-  WorkflowNotFoundError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
@@ -23,6 +20,7 @@ import { loadPractices, outputsOf, type PracticeSettings } from '../mi/practices
 import { reportsToApi } from '../mi/outputs';
 import { mapConcurrent } from './concurrency';
 import { startReporting } from './reporting';
+import { isDeadlineExceeded, sendUntilApplied, updateNotApplied } from './updates';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventAgeRefusal } from '../mi/transfer';
 import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferOptions, type TransferWorkflow } from '../messages/transfer';
@@ -32,31 +30,6 @@ export type EventOutcome =
   /** `warnings`: recorded as sent, but worth a look (e.g. a NACK code 0083.08 does not list); only when any. */
   | { status: 'accepted' | 'duplicate'; eventId: string; workflowId: string; warnings?: FieldWarning[] }
   | { status: 'refused'; message: string; problems: FieldProblem[]; eventId?: string };
-
-/**
- * The server's answers to an update whose run ended under it (Temporal's update abort errors): its
- * last workflow task was refused ("unexpected workflow task failure", FAILED_PRECONDITION), the update
- * was aborted by the server (UNAVAILABLE), or by the workflow closing (NOT_FOUND).
- */
-function updateAbortedByRunEnd(err: unknown): boolean {
-  const message = err instanceof Error ? err.message : '';
-  if (err instanceof WorkflowNotFoundError) return /aborted by closing workflow/.test(message);
-  const cause = err instanceof ServiceError ? err.cause : err;
-  if (!isGrpcServiceError(cause)) return false;
-  const FAILED_PRECONDITION = 9;
-  const UNAVAILABLE = 14;
-  return (
-    (cause.code === FAILED_PRECONDITION && /unexpected workflow task failure/.test(cause.message)) ||
-    (cause.code === UNAVAILABLE && /update was aborted/.test(cause.message))
-  );
-}
-
-/** gRPC's DEADLINE_EXCEEDED, bare or wrapped by the SDK. */
-function isDeadlineExceeded(err: unknown): boolean {
-  const DEADLINE_EXCEEDED = 4;
-  const cause = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(cause) && cause.code === DEADLINE_EXCEEDED;
-}
 
 /** A request refused for what it asked (bad input), as opposed to a failure to reach Temporal. */
 export class RequestRefusedError extends Error {
@@ -126,19 +99,9 @@ export class Gp2gpClient {
     const workflowId = transferWorkflowId(side, practiceOds, key);
     // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
     const deadline = Number(options.deadline ?? Date.now() + (this.options.timeoutMs ?? 30_000));
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.sendEvent(event, workflowId, deadline, checked.warnings);
-      } catch (err) {
-        // The event reached the run just as it ended (continue-as-new, or completion after its quiet
-        // period): the server refused that run's last task and the update with it, so the event was
-        // not applied. Sent again it reaches the next run; an event that did get in is answered
-        // "duplicate". Never thrown at the caller, who would take it for Temporal being unreachable.
-        const pause = Math.min(1_000, 50 * 2 ** attempt);
-        if (!updateAbortedByRunEnd(err) || Date.now() + pause >= deadline) throw err;
-        await new Promise((r) => setTimeout(r, pause));
-      }
-    }
+    // An event that reached its run just as it ended, or a worker that did not answer it, was not
+    // applied: sent again it reaches the (next) run; an event that did get in is answered "duplicate".
+    return await sendUntilApplied(() => this.sendEvent(event, workflowId, deadline, checked.warnings), deadline);
   }
 
   /**
@@ -188,7 +151,8 @@ export class Gp2gpClient {
       }));
       return { status: result.outcome, eventId: result.eventId, workflowId, ...(warnings ? { warnings } : {}) };
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) {
+      // The workflow's validator refused the event; the server's own rejections are sent again above.
+      if (err instanceof WorkflowUpdateFailedError && !updateNotApplied(err)) {
         const message = err.cause?.message ?? err.message;
         return { status: 'refused', message, problems: [], eventId: event.eventId };
       }
@@ -231,12 +195,18 @@ export class Gp2gpClient {
       let result: SubmitResult;
       try {
         // Bounded: with no worker polling, the update would otherwise wait for ever (and the CLI with it).
-        result = await this.temporal.withDeadline(Date.now() + timeoutMs, () =>
-          this.temporal.workflow.getHandle(reportingWorkflowId(ods)).executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] }),
+        // Sent again if it reached the reporting run as it continued as new (a short run ending once quiet).
+        const deadline = Date.now() + timeoutMs;
+        result = await sendUntilApplied(
+          () =>
+            this.temporal.withDeadline(deadline, () =>
+              this.temporal.workflow.getHandle(reportingWorkflowId(ods)).executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] }),
+            ),
+          deadline,
         );
       } catch (err) {
         // The reporting workflow's validator explains a refused request (e.g. a day not over yet).
-        if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
+        if (err instanceof WorkflowUpdateFailedError && !updateNotApplied(err)) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
         if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
           throw new Error(
             `${ods}: the reporting workflow did not take the submit within ${timeoutMs / 1000} s; is a worker running on task queue ` +

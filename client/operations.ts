@@ -39,6 +39,7 @@ import {
 } from '../messages/transfer';
 import type { Outputs } from '../mi/outputs';
 import type { Gp2gpClient } from './index';
+import { sendUntilApplied, updateNotApplied } from './updates';
 
 // ---- errors --------------------------------------------------------------------------------------
 
@@ -54,6 +55,9 @@ export class OperationError extends Error {
 }
 
 // ---- visibility queries (also the README's examples) ---------------------------------------------
+
+/** How long an operator's update is sent again while the server says it was not applied (a run ending). */
+const RESEND_FOR_MS = 60_000;
 
 const SAFE_VALUE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -286,9 +290,8 @@ async function replayDays(gp2gp: Gp2gpClient, practiceOds: string, days: string[
     else send.push(day);
   }
   if (send.length === 0) return { practiceOds, replayOf, submissions: [], skipped };
-  const result = await gp2gp.temporal.workflow
-    .getHandle(reportingWorkflowId(practiceOds))
-    .executeUpdate(submitUpdate, { args: [{ days: send }] });
+  const handle = gp2gp.temporal.workflow.getHandle(reportingWorkflowId(practiceOds));
+  const result = await sendUntilApplied(() => handle.executeUpdate(submitUpdate, { args: [{ days: send }] }), Date.now() + RESEND_FOR_MS);
   return { practiceOds, replayOf, submissions: result.submissions, skipped };
 }
 
@@ -486,10 +489,11 @@ export async function replayApiPosts(client: Client, workflowId: string): Promis
     const description = await client.workflow.getHandle(workflowId).describe();
     if (description.type !== transferWorkflowType) throw new OperationError(`${workflowId} is a ${description.type}, not a transfer workflow`, 2);
     if (description.status.name !== 'RUNNING') throw new OperationError(`${workflowId} is ${description.status.name.toLowerCase()}: only a running transfer has posts to replay`, 1);
-    return { workflowId, result: await client.workflow.getHandle(workflowId).executeUpdate(replayApiPostsUpdate) };
+    const handle = client.workflow.getHandle(workflowId);
+    return { workflowId, result: await sendUntilApplied(() => handle.executeUpdate(replayApiPostsUpdate), Date.now() + RESEND_FOR_MS) };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new OperationError(`no workflow ${workflowId}`, 1);
-    if (err instanceof WorkflowUpdateFailedError) throw new OperationError(`${workflowId}: ${err.cause?.message ?? err.message}`, 2);
+    if (err instanceof WorkflowUpdateFailedError && !updateNotApplied(err)) throw new OperationError(`${workflowId}: ${err.cause?.message ?? err.message}`, 2);
     throw err;
   }
 }

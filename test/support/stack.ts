@@ -29,8 +29,8 @@ export const TEST_MAILBOXES = [
   'X26SUP061', 'X26NHS061', 'X26SUP062',
   // test/month.test.ts (issue 14): the simulated month
   'X26SUP071', 'X26NHS071',
-  // test/client/record-during-run-end.test.ts
-  'X26SUP081', 'X26NHS081',
+  // test/client/record-during-run-end.test.ts, record-unprocessed-update.test.ts
+  'X26SUP081', 'X26NHS081', 'X26SUP082', 'X26NHS082',
 ];
 
 /** Password of every sandbox mailbox. */
