@@ -328,16 +328,18 @@ export class PracticeReporting {
   /**
    * Takes the transfers' summaries: each replaces the one held of its transfer unless older (seq); one
    * past its fold point is ignored (see the file's comment). A failed API post is noted whatever the
-   * transfer's age: it waits for an operator however old it is.
+   * transfer's age: it waits for an operator however old it is. An older summary arriving late (a
+   * delayed hand-over) is ignored for both: it would note a failure since cleared, or clear one since
+   * noted. Not a command: the list only feeds the console, so no patch guards the change.
    */
   addSummaries(summaries: readonly TransferSummary[], now: number): void {
     const transfers = (this.state.transfers ??= {});
     for (const summary of summaries) {
       const id = `${summary.side}:${summary.key}`;
-      this.noteApiPost(id, summary.apiPostFailed === true);
-      if (foldPointOf(summary) <= now) continue;
       const held = transfers[id];
       if (held && (held.seq ?? 0) > (summary.seq ?? 0)) continue;
+      this.noteApiPost(id, summary.apiPostFailed === true);
+      if (foldPointOf(summary) <= now) continue;
       transfers[id] = summary;
       this.nextFoldAt = Math.min(this.nextFoldAt, foldPointOf(summary));
     }

@@ -398,6 +398,17 @@ describe('PracticeReporting: transfer outcomes for the console (issue 15)', () =
     expect(r.state.transfers!['RR:OLD-1']).toBeUndefined();
   });
 
+  it('a summary older than the one held (seq) changes no failed API post either way', () => {
+    const r = reporting();
+    r.rowsArrived([], [summary('REG-1', t0, { seq: 5, apiPostFailed: true }), summary('REG-2', t0, { seq: 5 })], t0 + H);
+    // Late copies of earlier summaries: REG-1 before its post failed, REG-2 while one had failed.
+    r.rowsArrived([], [summary('REG-1', t0, { seq: 3 }), summary('REG-2', t0, { seq: 4, apiPostFailed: true })], t0 + H);
+    expect(r.state.apiPostsFailed).toEqual(['RR:REG-1']);
+    // The same seq again (a re-sent hand-over) is taken as it comes.
+    r.rowsArrived([], [summary('REG-1', t0, { seq: 5 })], t0 + H);
+    expect(r.state.apiPostsFailed).toEqual([]);
+  });
+
   it('the calendar: not reported, pending, in flight, failed, delivered, corrected — with the submission', () => {
     const r = reporting();
     const now = Date.parse('2026-11-05T00:05:00Z');
