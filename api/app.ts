@@ -18,6 +18,7 @@ import rateLimit from '@fastify/rate-limit';
 import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import type { EventOutcome, Gp2gpClient } from '../client';
 import { mapConcurrent } from '../client/concurrency';
+import { UpdateNotAppliedError } from '../client/updates';
 import type { FieldProblem, FieldWarning } from '../mi/events';
 import { openApiDocument } from './openapi';
 import { consolePlugin, type ConsoleOptions } from './console';
@@ -120,7 +121,8 @@ function grpcCodeOf(err: unknown): number | undefined {
 
 /** Errors that mean "Temporal cannot be reached or is too slow": the caller should retry. */
 function isUnavailable(err: unknown): boolean {
-  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return true;
+  // Not applied by its deadline (a run kept ending under it, a worker kept not answering): try again later.
+  if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof UpdateNotAppliedError) return true;
   const code = grpcCodeOf(err);
   if (code !== undefined) return code !== GRPC_INVALID_ARGUMENT;
   return err instanceof ServiceError;

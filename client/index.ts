@@ -20,7 +20,7 @@ import { loadPractices, outputsOf, type PracticeSettings } from '../mi/practices
 import { reportsToApi } from '../mi/outputs';
 import { mapConcurrent } from './concurrency';
 import { startReporting } from './reporting';
-import { isDeadlineExceeded, sendUntilApplied, updateNotApplied } from './updates';
+import { isDeadlineExceeded, sendUntilApplied, UpdateNotAppliedError, updateNotApplied } from './updates';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventAgeRefusal } from '../mi/transfer';
 import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferOptions, type TransferWorkflow } from '../messages/transfer';
@@ -100,8 +100,8 @@ export class Gp2gpClient {
     // Bounded: with Temporal up but no worker polling, an update would otherwise wait for ever.
     const deadline = Number(options.deadline ?? Date.now() + (this.options.timeoutMs ?? 30_000));
     // An event that reached its run just as it ended, or a worker that did not answer it, was not
-    // applied: sent again it reaches the (next) run; an event that did get in is answered "duplicate".
-    return await sendUntilApplied(() => this.sendEvent(event, workflowId, deadline, checked.warnings), deadline);
+    // applied: sent again it reaches the (next) run. Past the deadline: UpdateNotAppliedError.
+    return await sendUntilApplied((updateId) => this.sendEvent(event, workflowId, deadline, checked.warnings, updateId), deadline);
   }
 
   /**
@@ -110,21 +110,30 @@ export class Gp2gpClient {
    * visibility lookup for earlier events. Refused because a closed run exists (a late event reopening
    * a completed record), it is started anyway, told to look. A running run takes the update either way.
    */
-  private async sendEvent(event: StoredEvent, workflowId: string, deadline: number, warnings: FieldWarning[] | undefined): Promise<EventOutcome> {
+  private async sendEvent(event: StoredEvent, workflowId: string, deadline: number, warnings: FieldWarning[] | undefined, updateId: string): Promise<EventOutcome> {
     try {
-      return await this.sendEventOnce(event, workflowId, deadline, warnings, false);
+      return await this.sendEventOnce(event, workflowId, deadline, warnings, updateId, false);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      return await this.sendEventOnce(event, workflowId, deadline, warnings, true);
+      return await this.sendEventOnce(event, workflowId, deadline, warnings, updateId, true);
     }
   }
 
-  private async sendEventOnce(event: StoredEvent, workflowId: string, deadline: number, warnings: FieldWarning[] | undefined, reopened: boolean): Promise<EventOutcome> {
+  private async sendEventOnce(
+    event: StoredEvent,
+    workflowId: string,
+    deadline: number,
+    warnings: FieldWarning[] | undefined,
+    updateId: string,
+    reopened: boolean,
+  ): Promise<EventOutcome> {
     const { side, practiceOds, key } = recordKeyOf(event);
     try {
       const result = await this.temporal.withDeadline(deadline, () => this.temporal.workflow.executeUpdateWithStart(recordEventUpdate, {
-        // No update id from the event: the workflow itself recognises a re-sent eventId and answers
-        // "duplicate", which tells the GP system more than replaying the first answer would.
+        // One update id per call, not from the event: the workflow itself recognises an event the GP
+        // system sends again and answers "duplicate", which tells it more than replaying the first
+        // answer would; this call's own resends (sendUntilApplied) get the first answer.
+        updateId,
         args: [event],
         startWorkflowOperation: new WithStartWorkflowOperation<TransferWorkflow>(transferWorkflowType, {
           workflowId,
@@ -198,16 +207,16 @@ export class Gp2gpClient {
         // Sent again if it reached the reporting run as it continued as new (a short run ending once quiet).
         const deadline = Date.now() + timeoutMs;
         result = await sendUntilApplied(
-          () =>
+          (updateId) =>
             this.temporal.withDeadline(deadline, () =>
-              this.temporal.workflow.getHandle(reportingWorkflowId(ods)).executeUpdate(submitUpdate, { args: [options.days ? { days: options.days } : {}] }),
+              this.temporal.workflow.getHandle(reportingWorkflowId(ods)).executeUpdate(submitUpdate, { updateId, args: [options.days ? { days: options.days } : {}] }),
             ),
           deadline,
         );
       } catch (err) {
         // The reporting workflow's validator explains a refused request (e.g. a day not over yet).
-        if (err instanceof WorkflowUpdateFailedError && !updateNotApplied(err)) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
-        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
+        if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
+        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof UpdateNotAppliedError || isDeadlineExceeded(err)) {
           throw new Error(
             `${ods}: the reporting workflow did not take the submit within ${timeoutMs / 1000} s; is a worker running on task queue ` +
               `${this.options.taskQueue}? The submit may still run when one starts: see \`gp2gp-mi practices status --practice ${ods}\``,

@@ -13,7 +13,9 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
+  type WorkflowHandle,
   type WorkflowExecutionDescription,
   type WorkflowExecutionInfo,
 } from '@temporalio/client';
@@ -39,7 +41,7 @@ import {
 } from '../messages/transfer';
 import type { Outputs } from '../mi/outputs';
 import type { Gp2gpClient } from './index';
-import { sendUntilApplied, updateNotApplied } from './updates';
+import { isDeadlineExceeded, sendUntilApplied, UpdateNotAppliedError } from './updates';
 
 // ---- errors --------------------------------------------------------------------------------------
 
@@ -56,8 +58,8 @@ export class OperationError extends Error {
 
 // ---- visibility queries (also the README's examples) ---------------------------------------------
 
-/** How long an operator's update is sent again while the server says it was not applied (a run ending). */
-const RESEND_FOR_MS = 60_000;
+/** How long an operator's update may take, sent again while the server says it was not applied. */
+const OPERATOR_UPDATE_MS = 60_000;
 
 const SAFE_VALUE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -290,8 +292,9 @@ async function replayDays(gp2gp: Gp2gpClient, practiceOds: string, days: string[
     else send.push(day);
   }
   if (send.length === 0) return { practiceOds, replayOf, submissions: [], skipped };
-  const handle = gp2gp.temporal.workflow.getHandle(reportingWorkflowId(practiceOds));
-  const result = await sendUntilApplied(() => handle.executeUpdate(submitUpdate, { args: [{ days: send }] }), Date.now() + RESEND_FOR_MS);
+  const result = await operatorUpdate(gp2gp.temporal, reportingWorkflowId(practiceOds), 'submit', (handle, updateId) =>
+    handle.executeUpdate(submitUpdate, { updateId, args: [{ days: send }] }),
+  );
   return { practiceOds, replayOf, submissions: result.submissions, skipped };
 }
 
@@ -489,11 +492,32 @@ export async function replayApiPosts(client: Client, workflowId: string): Promis
     const description = await client.workflow.getHandle(workflowId).describe();
     if (description.type !== transferWorkflowType) throw new OperationError(`${workflowId} is a ${description.type}, not a transfer workflow`, 2);
     if (description.status.name !== 'RUNNING') throw new OperationError(`${workflowId} is ${description.status.name.toLowerCase()}: only a running transfer has posts to replay`, 1);
-    const handle = client.workflow.getHandle(workflowId);
-    return { workflowId, result: await sendUntilApplied(() => handle.executeUpdate(replayApiPostsUpdate), Date.now() + RESEND_FOR_MS) };
   } catch (err) {
     if (err instanceof WorkflowNotFoundError) throw new OperationError(`no workflow ${workflowId}`, 1);
-    if (err instanceof WorkflowUpdateFailedError && !updateNotApplied(err)) throw new OperationError(`${workflowId}: ${err.cause?.message ?? err.message}`, 2);
+    throw err;
+  }
+  return { workflowId, result: await operatorUpdate(client, workflowId, 'replay', (handle, updateId) => handle.executeUpdate(replayApiPostsUpdate, { updateId })) };
+}
+
+/**
+ * An operator's update: sent again while the server says it was not applied (a run ending under it),
+ * each attempt and the whole bounded by OPERATOR_UPDATE_MS, so a command never hangs with no worker.
+ * The workflow's refusal (its validator) exits 2, no answer in time 1.
+ */
+async function operatorUpdate<T>(
+  client: Client,
+  workflowId: string,
+  what: string,
+  send: (handle: WorkflowHandle, updateId: string) => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + OPERATOR_UPDATE_MS;
+  try {
+    return await sendUntilApplied((updateId) => client.withDeadline(deadline, () => send(client.workflow.getHandle(workflowId), updateId)), deadline);
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new OperationError(`${workflowId}: ${err.cause?.message ?? err.message}`, 2);
+    if (err instanceof UpdateNotAppliedError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
+      throw new OperationError(`${workflowId} did not take the ${what} within ${OPERATOR_UPDATE_MS / 1000} s; is a worker running? It may still run when one starts`, 1);
+    }
     throw err;
   }
 }
