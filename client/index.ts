@@ -9,7 +9,6 @@ import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
 import { loadConfig, type Config } from '../config';
 import { connectTemporalClient } from '../config/temporal';
@@ -20,7 +19,7 @@ import { loadPractices, outputsOf, type PracticeSettings } from '../mi/practices
 import { reportsToApi } from '../mi/outputs';
 import { mapConcurrent } from './concurrency';
 import { startReporting } from './reporting';
-import { isDeadlineExceeded, sendUntilApplied, UpdateNotAppliedError, updateNotApplied } from './updates';
+import { sendUntilApplied, updateNotApplied, updateNotTakenInTime } from './updates';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventAgeRefusal } from '../mi/transfer';
 import { recordEventUpdate, transferWorkflowType, type StoredEvent, type TransferOptions, type TransferWorkflow } from '../messages/transfer';
@@ -216,7 +215,7 @@ export class Gp2gpClient {
       } catch (err) {
         // The reporting workflow's validator explains a refused request (e.g. a day not over yet).
         if (err instanceof WorkflowUpdateFailedError) throw new RequestRefusedError(`${ods}: ${err.cause?.message ?? err.message}`);
-        if (err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof UpdateNotAppliedError || isDeadlineExceeded(err)) {
+        if (updateNotTakenInTime(err)) {
           throw new Error(
             `${ods}: the reporting workflow did not take the submit within ${timeoutMs / 1000} s; is a worker running on task queue ` +
               `${this.options.taskQueue}? The submit may still run when one starts: see \`gp2gp-mi practices status --practice ${ods}\``,

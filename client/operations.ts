@@ -13,7 +13,6 @@ import {
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
   type Client,
   type WorkflowHandle,
   type WorkflowExecutionDescription,
@@ -41,7 +40,7 @@ import {
 } from '../messages/transfer';
 import type { Outputs } from '../mi/outputs';
 import type { Gp2gpClient } from './index';
-import { isDeadlineExceeded, sendUntilApplied, UpdateNotAppliedError } from './updates';
+import { sendUntilApplied, updateNotTakenInTime } from './updates';
 
 // ---- errors --------------------------------------------------------------------------------------
 
@@ -57,9 +56,6 @@ export class OperationError extends Error {
 }
 
 // ---- visibility queries (also the README's examples) ---------------------------------------------
-
-/** How long an operator's update may take, sent again while the server says it was not applied. */
-const OPERATOR_UPDATE_MS = 60_000;
 
 const SAFE_VALUE = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -499,6 +495,9 @@ export async function replayApiPosts(client: Client, workflowId: string): Promis
   return { workflowId, result: await operatorUpdate(client, workflowId, 'replay', (handle, updateId) => handle.executeUpdate(replayApiPostsUpdate, { updateId })) };
 }
 
+/** How long an operator's update may take, sent again while the server says it was not applied. */
+const OPERATOR_UPDATE_MS = 60_000;
+
 /**
  * An operator's update: sent again while the server says it was not applied (a run ending under it),
  * each attempt and the whole bounded by OPERATOR_UPDATE_MS, so a command never hangs with no worker.
@@ -515,7 +514,7 @@ async function operatorUpdate<T>(
     return await sendUntilApplied((updateId) => client.withDeadline(deadline, () => send(client.workflow.getHandle(workflowId), updateId)), deadline);
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError) throw new OperationError(`${workflowId}: ${err.cause?.message ?? err.message}`, 2);
-    if (err instanceof UpdateNotAppliedError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || isDeadlineExceeded(err)) {
+    if (updateNotTakenInTime(err)) {
       throw new OperationError(`${workflowId} did not take the ${what} within ${OPERATOR_UPDATE_MS / 1000} s; is a worker running? It may still run when one starts`, 1);
     }
     throw err;

@@ -6,7 +6,7 @@
  * id, so an update that did get in is answered with its first result.
  */
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure, isGrpcServiceError, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, isGrpcServiceError, ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 
 const FAILED_PRECONDITION = 9;
 const DEADLINE_EXCEEDED = 4;
@@ -48,6 +48,14 @@ export class UpdateNotAppliedError extends Error {
 export function isDeadlineExceeded(err: unknown): boolean {
   const cause = err instanceof ServiceError ? err.cause : err;
   return isGrpcServiceError(cause) && cause.code === DEADLINE_EXCEEDED;
+}
+
+/**
+ * No answer in time: the SDK's update timeout, gRPC's deadline, or an update still not applied at its
+ * deadline. The update may still run when a worker takes it.
+ */
+export function updateNotTakenInTime(err: unknown): boolean {
+  return err instanceof WorkflowUpdateRPCTimeoutOrCancelledError || err instanceof UpdateNotAppliedError || isDeadlineExceeded(err);
 }
 
 /**
