@@ -1,9 +1,10 @@
 /**
  * The embedded dev server's SQLite settings, side by side in one run (issue 13): the same ingest
- * through the client into three Temporal dev servers that differ only in the pragmas of their file —
- * SQLite's defaults (rollback journal, synchronous=FULL), WAL with synchronous=FULL, and WAL with
- * synchronous=NORMAL — in interleaved rounds, each with its own worker and MESH sandbox. Figures:
- * events/s and acceptance latency (ratio to the defaults), and the server's CPU per event.
+ * through the client into four Temporal dev servers that differ only in their file — SQLite's defaults
+ * (rollback journal, synchronous=FULL), WAL with synchronous=FULL, the same with the visibility
+ * indexes nothing queries by dropped (the embedded default, stack/dev-server-visibility.ts), and WAL
+ * with synchronous=NORMAL — in interleaved rounds, each with its own worker and MESH sandbox.
+ * Figures: events/s and acceptance latency (ratio to the defaults), and the server's CPU per event.
  *
  * And crash safety, per setting: the dev server is SIGKILLed in the middle of an ingest (no chance to
  * flush or checkpoint), SQLite's integrity check runs on the file, the server is started again on it,
@@ -19,17 +20,23 @@ import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { HookEvent } from '../mi/events';
 import { startTemporalDevServer, type ServerHandle } from '../stack/servers';
+import { UNQUERIED_VISIBILITY_INDEXES } from '../stack/dev-server-visibility';
 import { traffic, utcDay, viaClient } from './ingest';
 import { formatResults, type BenchResult } from './result';
 import { cpuDuring, percentile, practiceCodes, startBenchStack, tracked, type BenchStack, type Timed } from './stack';
 import { mapConcurrent } from '../client/concurrency';
 
-/** `default` is SQLite's own defaults, not the embedded default's (DEV_SERVER_SQLITE_PRAGMAS = wal-full). */
+/**
+ * `default` is SQLite's own defaults, not the embedded default's, which is `wal-full-lean`
+ * (DEV_SERVER_SQLITE_PRAGMAS, and the visibility indexes nothing queries by dropped:
+ * stack/dev-server-visibility.ts). The others keep Temporal's full set of visibility indexes.
+ */
 const VARIANTS = {
-  default: {},
-  'wal-full': { journal_mode: 'WAL', synchronous: 'FULL' },
-  'wal-normal': { journal_mode: 'WAL', synchronous: 'NORMAL' },
-} as const satisfies Record<string, Record<string, string>>;
+  default: { pragmas: {}, allVisibilityIndexes: true },
+  'wal-full': { pragmas: { journal_mode: 'WAL', synchronous: 'FULL' }, allVisibilityIndexes: true },
+  'wal-full-lean': { pragmas: { journal_mode: 'WAL', synchronous: 'FULL' }, allVisibilityIndexes: false },
+  'wal-normal': { pragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' }, allVisibilityIndexes: true },
+} as const satisfies Record<string, { pragmas: Record<string, string>; allVisibilityIndexes: boolean }>;
 type Variant = keyof typeof VARIANTS;
 
 interface Subject {
@@ -88,7 +95,8 @@ async function crashProbe(subject: Subject, events: HookEvent[], concurrency: nu
     dbFile: subject.dbFile,
     namespace: 'default',
     logFile: path.join(stack.dir, 'temporal-restarted.log'),
-    sqlitePragmas: VARIANTS[subject.variant],
+    sqlitePragmas: VARIANTS[subject.variant].pragmas,
+    allVisibilityIndexes: VARIANTS[subject.variant].allVisibilityIndexes,
   });
   tracked('Temporal dev server (restarted)', subject.temporal.process);
   let duplicate = 0;
@@ -117,7 +125,7 @@ export async function benchSqlite(): Promise<BenchResult[]> {
   const subjects: Subject[] = [];
   try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
-      const stack = await startBenchStack({ name: `sqlite-${variant}`, practices: [...practices, ...crashPractices], sqlitePragmas: VARIANTS[variant] });
+      const stack = await startBenchStack({ name: `sqlite-${variant}`, practices: [...practices, ...crashPractices], sqlitePragmas: VARIANTS[variant].pragmas, allVisibilityIndexes: VARIANTS[variant].allVisibilityIndexes });
       subjects.push({ variant, stack, temporal: stack.temporal!, dbFile: path.join(stack.dir, 'temporal.sqlite') });
       await viaClient(stack, warm, 4);
     }
@@ -149,7 +157,9 @@ export async function benchSqlite(): Promise<BenchResult[]> {
     for (const s of subjects) {
       const f = figures(s.variant);
       const probe = probes.get(s.variant)!;
-      const pragmas = Object.entries(VARIANTS[s.variant]).map(([k, v]) => `${k}=${v}`).join(' ') || "SQLite's defaults (journal_mode=DELETE, synchronous=FULL)";
+      const pragmas =
+        (Object.entries(VARIANTS[s.variant].pragmas).map(([k, v]) => `${k}=${v}`).join(' ') || "SQLite's defaults (journal_mode=DELETE, synchronous=FULL)") +
+        (VARIANTS[s.variant].allVisibilityIndexes ? "; Temporal's full set of visibility indexes" : `; ${UNQUERIED_VISIBILITY_INDEXES.length} unqueried visibility indexes dropped (the embedded default)`);
       results.push(
         { name: `sqlite.ingest.${s.variant}`, value: f.rate, unit: 'events/s', baseline: base.rate, ratio: f.rate / base.rate, note: `${pragmas}; client ingest, ${events.length} events, concurrency ${concurrency}, ${rounds} interleaved rounds` },
         { name: `sqlite.ingest.${s.variant}.p50`, value: f.p50, unit: 'ms', baseline: base.p50, ratio: f.p50 / base.p50 },

@@ -164,6 +164,8 @@ export async function startBenchStack(options: {
   env?: Record<string, string>;
   /** SQLite pragmas of the dev server's file (default: the embedded default's, stack/servers.ts). */
   sqlitePragmas?: Record<string, string>;
+  /** Keep Temporal's full set of visibility indexes (the embedded default drops the unqueried ones). */
+  allVisibilityIndexes?: boolean;
   /** Run on this external Temporal instead of an own dev server (see externalEngine). */
   engine?: Engine;
 }): Promise<BenchStack> {
@@ -185,6 +187,7 @@ export async function startBenchStack(options: {
         namespace: 'default',
         logFile: path.join(dir, 'temporal.log'),
         sqlitePragmas: options.sqlitePragmas,
+        allVisibilityIndexes: options.allVisibilityIndexes,
       });
       tracked('Temporal dev server', own.process);
       stops.push(() => own.stop());

@@ -11,6 +11,7 @@ import { Connection } from '@temporalio/client';
 import { signalGroup, trackProcess } from './lifecycle';
 import type { Tools } from './provision';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+import { dropUnqueriedVisibilityIndexes } from './dev-server-visibility';
 
 export class StackError extends Error {
   override name = 'StackError';
@@ -136,6 +137,11 @@ export interface TemporalDevServerOptions {
    * runs SQLite's own defaults (rollback journal, synchronous=FULL). Ignored without a file.
    */
   sqlitePragmas?: Readonly<Record<string, string>> | undefined;
+  /**
+   * Keep Temporal's full set of visibility indexes (default: drop the ones nothing here queries by,
+   * see stack/dev-server-visibility.ts). Ignored without a file.
+   */
+  allVisibilityIndexes?: boolean | undefined;
 }
 
 /**
@@ -161,6 +167,13 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
   if (o.uiPort) args.push('--ui-ip', host, '--ui-port', String(o.uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');
   if (o.uiPort && o.uiCodecEndpoint) args.push('--ui-codec-endpoint', o.uiCodecEndpoint);
+  const leanVisibility = async (dbFile: string) => {
+    // Only slower without it, so a failure is said and the server runs on.
+    await dropUnqueriedVisibilityIndexes(o.tools.python, dbFile).catch((err: unknown) =>
+      console.error(`Temporal dev server: kept every visibility index of ${dbFile} (could not drop the unqueried ones: ${err instanceof Error ? err.message.split('\n')[0] : String(err)})`),
+    );
+  };
+  if (o.dbFile && !o.allVisibilityIndexes) await leanVisibility(o.dbFile);
   if (o.dbFile) {
     fs.mkdirSync(path.dirname(o.dbFile), { recursive: true });
     args.push('--db-filename', o.dbFile);
@@ -181,6 +194,8 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
       await connection.close();
     }
   });
+  // A new file's schema exists only now.
+  if (o.dbFile && !o.allVisibilityIndexes) await leanVisibility(o.dbFile);
   return { name: 'Temporal dev server', address, logFile: o.logFile, process: child, stop: () => stopProcess(child) };
 }
 
