@@ -1,9 +1,10 @@
 /**
  * The embedded dev server's SQLite settings, side by side in one run (issue 13): the same ingest
- * through the client into four Temporal dev servers that differ only in their file — SQLite's defaults
- * (rollback journal, synchronous=FULL), WAL with synchronous=FULL, the same with the visibility
- * indexes nothing queries by dropped (the embedded default, stack/dev-server-visibility.ts), and WAL
- * with synchronous=NORMAL — in interleaved rounds, each with its own worker and MESH sandbox.
+ * through the client into five Temporal dev servers that differ only in their settings — SQLite's
+ * defaults (rollback journal, synchronous=FULL), WAL with synchronous=FULL, the same with the
+ * visibility indexes nothing queries by dropped (stack/dev-server-visibility.ts), that with the
+ * search-attribute list cached (the embedded default), and WAL with synchronous=NORMAL — in
+ * interleaved rounds, each with its own worker and MESH sandbox.
  * Figures: events/s and acceptance latency (ratio to the defaults), and the server's CPU per event.
  *
  * And crash safety, per setting: the dev server is SIGKILLed in the middle of an ingest (no chance to
@@ -27,16 +28,19 @@ import { cpuDuring, percentile, practiceCodes, startBenchStack, tracked, type Be
 import { mapConcurrent } from '../client/concurrency';
 
 /**
- * `default` is SQLite's own defaults, not the embedded default's, which is `wal-full-lean`
- * (DEV_SERVER_SQLITE_PRAGMAS, and the visibility indexes nothing queries by dropped:
- * stack/dev-server-visibility.ts). The others keep Temporal's full set of visibility indexes.
+ * `default` is SQLite's own defaults; `embedded` is what `npm start` runs (DEV_SERVER_SQLITE_PRAGMAS,
+ * the visibility indexes nothing queries by dropped — stack/dev-server-visibility.ts — and the
+ * search-attribute list cached). The others differ from it one step at a time, and read the
+ * search-attribute list on every use as the dev server does by default.
  */
+const WAL_FULL = { journal_mode: 'WAL', synchronous: 'FULL' };
 const VARIANTS = {
-  default: { pragmas: {}, allVisibilityIndexes: true },
-  'wal-full': { pragmas: { journal_mode: 'WAL', synchronous: 'FULL' }, allVisibilityIndexes: true },
-  'wal-full-lean': { pragmas: { journal_mode: 'WAL', synchronous: 'FULL' }, allVisibilityIndexes: false },
-  'wal-normal': { pragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' }, allVisibilityIndexes: true },
-} as const satisfies Record<string, { pragmas: Record<string, string>; allVisibilityIndexes: boolean }>;
+  default: { pragmas: {}, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
+  'wal-full': { pragmas: WAL_FULL, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
+  'wal-full-lean': { pragmas: WAL_FULL, allVisibilityIndexes: false, searchAttributesReadOnEveryUse: true },
+  embedded: { pragmas: WAL_FULL, allVisibilityIndexes: false, searchAttributesReadOnEveryUse: false },
+  'wal-normal': { pragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' }, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
+} as const satisfies Record<string, { pragmas: Record<string, string>; allVisibilityIndexes: boolean; searchAttributesReadOnEveryUse: boolean }>;
 type Variant = keyof typeof VARIANTS;
 
 interface Subject {
@@ -97,6 +101,7 @@ async function crashProbe(subject: Subject, events: HookEvent[], concurrency: nu
     logFile: path.join(stack.dir, 'temporal-restarted.log'),
     sqlitePragmas: VARIANTS[subject.variant].pragmas,
     allVisibilityIndexes: VARIANTS[subject.variant].allVisibilityIndexes,
+    searchAttributesReadOnEveryUse: VARIANTS[subject.variant].searchAttributesReadOnEveryUse,
   });
   tracked('Temporal dev server (restarted)', subject.temporal.process);
   let duplicate = 0;
@@ -125,7 +130,13 @@ export async function benchSqlite(): Promise<BenchResult[]> {
   const subjects: Subject[] = [];
   try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
-      const stack = await startBenchStack({ name: `sqlite-${variant}`, practices: [...practices, ...crashPractices], sqlitePragmas: VARIANTS[variant].pragmas, allVisibilityIndexes: VARIANTS[variant].allVisibilityIndexes });
+      const stack = await startBenchStack({
+        name: `sqlite-${variant}`,
+        practices: [...practices, ...crashPractices],
+        sqlitePragmas: VARIANTS[variant].pragmas,
+        allVisibilityIndexes: VARIANTS[variant].allVisibilityIndexes,
+        searchAttributesReadOnEveryUse: VARIANTS[variant].searchAttributesReadOnEveryUse,
+      });
       subjects.push({ variant, stack, temporal: stack.temporal!, dbFile: path.join(stack.dir, 'temporal.sqlite') });
       await viaClient(stack, warm, 4);
     }
@@ -159,7 +170,8 @@ export async function benchSqlite(): Promise<BenchResult[]> {
       const probe = probes.get(s.variant)!;
       const pragmas =
         (Object.entries(VARIANTS[s.variant].pragmas).map(([k, v]) => `${k}=${v}`).join(' ') || "SQLite's defaults (journal_mode=DELETE, synchronous=FULL)") +
-        (VARIANTS[s.variant].allVisibilityIndexes ? "; Temporal's full set of visibility indexes" : `; ${UNQUERIED_VISIBILITY_INDEXES.length} unqueried visibility indexes dropped (the embedded default)`);
+        (VARIANTS[s.variant].allVisibilityIndexes ? "; Temporal's full set of visibility indexes" : `; ${UNQUERIED_VISIBILITY_INDEXES.length} unqueried visibility indexes dropped`) +
+        (VARIANTS[s.variant].searchAttributesReadOnEveryUse ? '; search attributes read on every use' : '; search attributes cached (the embedded default)');
       results.push(
         { name: `sqlite.ingest.${s.variant}`, value: f.rate, unit: 'events/s', baseline: base.rate, ratio: f.rate / base.rate, note: `${pragmas}; client ingest, ${events.length} events, concurrency ${concurrency}, ${rounds} interleaved rounds` },
         { name: `sqlite.ingest.${s.variant}.p50`, value: f.p50, unit: 'ms', baseline: base.p50, ratio: f.p50 / base.p50 },

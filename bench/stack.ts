@@ -166,6 +166,8 @@ export async function startBenchStack(options: {
   sqlitePragmas?: Record<string, string>;
   /** Keep Temporal's full set of visibility indexes (the embedded default drops the unqueried ones). */
   allVisibilityIndexes?: boolean;
+  /** The dev server's own search-attribute handling: read from the database on every use (ours caches it). */
+  searchAttributesReadOnEveryUse?: boolean;
   /** Run on this external Temporal instead of an own dev server (see externalEngine). */
   engine?: Engine;
 }): Promise<BenchStack> {
@@ -188,6 +190,7 @@ export async function startBenchStack(options: {
         logFile: path.join(dir, 'temporal.log'),
         sqlitePragmas: options.sqlitePragmas,
         allVisibilityIndexes: options.allVisibilityIndexes,
+        searchAttributesReadOnEveryUse: options.searchAttributesReadOnEveryUse,
       });
       tracked('Temporal dev server', own.process);
       stops.push(() => own.stop());

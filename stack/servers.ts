@@ -142,6 +142,8 @@ export interface TemporalDevServerOptions {
    * see stack/dev-server-visibility.ts). Ignored without a file.
    */
   allVisibilityIndexes?: boolean | undefined;
+  /** Read the search-attribute list from the database on every use, as the dev server does by default (default: cache it). */
+  searchAttributesReadOnEveryUse?: boolean | undefined;
 }
 
 /**
@@ -181,6 +183,12 @@ export async function startTemporalDevServer(o: TemporalDevServerOptions): Promi
     // synchronous matter here, and SQLite ignores a name it does not know.
     for (const [name, value] of Object.entries(o.sqlitePragmas ?? DEV_SERVER_SQLITE_PRAGMAS)) args.push('--sqlite-pragma', `${name}=${value}`);
   }
+  // The dev server reads the search-attribute list from its database on every use unless told
+  // otherwise (so that attributes added at run time apply at once): 3.6 % of its CPU in a national-day
+  // profile, on every history fetch, command check and visibility write. Ours are registered below,
+  // before it answers, so its cache holds them from the start; one added later by hand takes effect
+  // when the cache refreshes.
+  if (!o.searchAttributesReadOnEveryUse) args.push('--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false');
   // Registered here for speed on the dev server; the worker registers them again on any cluster.
   for (const [name, type] of Object.entries(SEARCH_ATTRIBUTES)) args.push('--search-attribute', `${name}=${type}`);
   const child = launch('Temporal dev server', o.tools.temporalCli, args, process.env, o.logFile, o.uiPort ? [o.port, o.uiPort] : [o.port]);
