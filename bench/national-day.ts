@@ -6,8 +6,9 @@
  * the Authority (polling its mailbox all the while) and every reporting workflow says delivered.
  *
  * Prints events/s, minutes to ingest (goal < 10 min on the 2-core machine), minutes to deliver, the
- * CPU each process spent per event while ingesting, and the peak RSS of each process group. Figures are named `national-day.*`; a smaller run
- * (BENCH_NATIONAL_PRACTICES / BENCH_NATIONAL_EVENTS) says SCALED DOWN in every note.
+ * CPU each process spent per event while ingesting, and the peak RSS of each process group. Figures
+ * are named `national-day.*`; a smaller run (BENCH_NATIONAL_PRACTICES / BENCH_NATIONAL_EVENTS) says
+ * SCALED DOWN in every note.
  *
  *   npm run bench -- national-day
  *   BENCH_NATIONAL_PRACTICES=300 BENCH_NATIONAL_EVENTS=4000 npm run bench -- national-day
@@ -127,6 +128,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     let retried = 0;
     // What each process spent on the ingest, per event: on 2 shared cores the rate follows the sum.
     const ingestCpu = { server: groups['temporal-server']!, worker: groups.worker!, api: groups.api! };
+    const cpuOf = { server: 'Temporal dev server', worker: 'worker', api: 'HTTP API' };
     const { cpu } = await cpuDuring(ingestCpu, async () => {
       try {
         // In slices, so progress shows and a slow machine's run can be watched.
@@ -171,11 +173,11 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     return [
       { name: 'national-day.ingest', value: ingestSeconds / 60, unit: 'min', note: `goal < 10 min; ${setup}; ${retried} events answered unavailable and sent again` },
       { name: 'national-day.ingest-rate', value: events.length / ingestSeconds, unit: 'events/s', note: setup },
-      ...Object.entries(cpu).map(([name, seconds]) => ({
+      ...(Object.keys(cpuOf) as (keyof typeof cpuOf)[]).map((name) => ({
         name: `national-day.cpu.${name}`,
-        value: (1000 * seconds) / events.length,
+        value: (1000 * cpu[name]!) / events.length,
         unit: 'ms/event',
-        note: `${name === 'server' ? 'Temporal dev server' : name === 'api' ? 'HTTP API' : 'worker'} CPU during the ingest, per event${scaled}`,
+        note: `${cpuOf[name]} CPU during the ingest, per event${scaled}`,
       })),
       { name: 'national-day.deliver', value: deliverSeconds / 60, unit: 'min', note: `submit of every practice (${submitSeconds.toFixed(0)} s) → every reporting workflow delivered; ${files} files acknowledged by the Authority${scaled}` },
       ...Object.entries(peaks).map(([name, mib]) => ({ name: `national-day.peak-rss.${name}`, value: mib, unit: 'MiB', note: 'sum of each process\'s own peak (VmHWM) in the group' })),

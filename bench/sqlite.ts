@@ -20,7 +20,7 @@
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import type { HookEvent } from '../mi/events';
-import { startTemporalDevServer, type ServerHandle } from '../stack/servers';
+import { startTemporalDevServer, type ServerHandle, type TemporalDevServerOptions } from '../stack/servers';
 import { UNQUERIED_VISIBILITY_INDEXES } from '../stack/dev-server-visibility';
 import { traffic, utcDay, viaClient } from './ingest';
 import { formatResults, type BenchResult } from './result';
@@ -34,13 +34,14 @@ import { mapConcurrent } from '../client/concurrency';
  * search-attribute list on every use as the dev server does by default.
  */
 const WAL_FULL = { journal_mode: 'WAL', synchronous: 'FULL' };
+/** A variant is the dev server options it differs in, passed to the server as they are. */
 const VARIANTS = {
-  default: { pragmas: {}, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
-  'wal-full': { pragmas: WAL_FULL, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
-  'wal-full-lean': { pragmas: WAL_FULL, allVisibilityIndexes: false, searchAttributesReadOnEveryUse: true },
-  embedded: { pragmas: WAL_FULL, allVisibilityIndexes: false, searchAttributesReadOnEveryUse: false },
-  'wal-normal': { pragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' }, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
-} as const satisfies Record<string, { pragmas: Record<string, string>; allVisibilityIndexes: boolean; searchAttributesReadOnEveryUse: boolean }>;
+  default: { sqlitePragmas: {}, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
+  'wal-full': { sqlitePragmas: WAL_FULL, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
+  'wal-full-lean': { sqlitePragmas: WAL_FULL, allVisibilityIndexes: false, searchAttributesReadOnEveryUse: true },
+  embedded: { sqlitePragmas: WAL_FULL, allVisibilityIndexes: false, searchAttributesReadOnEveryUse: false },
+  'wal-normal': { sqlitePragmas: { journal_mode: 'WAL', synchronous: 'NORMAL' }, allVisibilityIndexes: true, searchAttributesReadOnEveryUse: true },
+} as const satisfies Record<string, Pick<TemporalDevServerOptions, 'sqlitePragmas' | 'allVisibilityIndexes' | 'searchAttributesReadOnEveryUse'>>;
 type Variant = keyof typeof VARIANTS;
 
 interface Subject {
@@ -99,9 +100,7 @@ async function crashProbe(subject: Subject, events: HookEvent[], concurrency: nu
     dbFile: subject.dbFile,
     namespace: 'default',
     logFile: path.join(stack.dir, 'temporal-restarted.log'),
-    sqlitePragmas: VARIANTS[subject.variant].pragmas,
-    allVisibilityIndexes: VARIANTS[subject.variant].allVisibilityIndexes,
-    searchAttributesReadOnEveryUse: VARIANTS[subject.variant].searchAttributesReadOnEveryUse,
+    ...VARIANTS[subject.variant],
   });
   tracked('Temporal dev server (restarted)', subject.temporal.process);
   let duplicate = 0;
@@ -130,13 +129,7 @@ export async function benchSqlite(): Promise<BenchResult[]> {
   const subjects: Subject[] = [];
   try {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
-      const stack = await startBenchStack({
-        name: `sqlite-${variant}`,
-        practices: [...practices, ...crashPractices],
-        sqlitePragmas: VARIANTS[variant].pragmas,
-        allVisibilityIndexes: VARIANTS[variant].allVisibilityIndexes,
-        searchAttributesReadOnEveryUse: VARIANTS[variant].searchAttributesReadOnEveryUse,
-      });
+      const stack = await startBenchStack({ name: `sqlite-${variant}`, practices: [...practices, ...crashPractices], ...VARIANTS[variant] });
       subjects.push({ variant, stack, temporal: stack.temporal!, dbFile: path.join(stack.dir, 'temporal.sqlite') });
       await viaClient(stack, warm, 4);
     }
@@ -169,7 +162,7 @@ export async function benchSqlite(): Promise<BenchResult[]> {
       const f = figures(s.variant);
       const probe = probes.get(s.variant)!;
       const pragmas =
-        (Object.entries(VARIANTS[s.variant].pragmas).map(([k, v]) => `${k}=${v}`).join(' ') || "SQLite's defaults (journal_mode=DELETE, synchronous=FULL)") +
+        (Object.entries(VARIANTS[s.variant].sqlitePragmas).map(([k, v]) => `${k}=${v}`).join(' ') || "SQLite's defaults (journal_mode=DELETE, synchronous=FULL)") +
         (VARIANTS[s.variant].allVisibilityIndexes ? "; Temporal's full set of visibility indexes" : `; ${UNQUERIED_VISIBILITY_INDEXES.length} unqueried visibility indexes dropped`) +
         (VARIANTS[s.variant].searchAttributesReadOnEveryUse ? '; search attributes read on every use' : '; search attributes cached (the embedded default)');
       results.push(

@@ -163,7 +163,7 @@ export async function startBenchStack(options: {
   api?: boolean;
   env?: Record<string, string>;
   /** SQLite pragmas of the dev server's file (default: the embedded default's, stack/servers.ts). */
-  sqlitePragmas?: Record<string, string>;
+  sqlitePragmas?: Readonly<Record<string, string>>;
   /** Keep Temporal's full set of visibility indexes (the embedded default drops the unqueried ones). */
   allVisibilityIndexes?: boolean;
   /** The dev server's own search-attribute handling: read from the database on every use (ours caches it). */
