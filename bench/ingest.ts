@@ -35,22 +35,11 @@ import { formatResults, type BenchResult } from './result';
 import { Gp2gpClient } from '../client';
 import { loadConfig } from '../config';
 import { freePort } from '../stack/servers';
-import { METRICS } from '../observability/metric-names';
-import { cpuDuring, externalEngine, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
+import { cpuDuring, externalEngine, handOverSignals, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
 
 const NATIONAL_DAY_EVENTS = 80_000;
 /** bench/noop/worker.ts's cache. */
 const NOOP_CACHED_WORKFLOWS = 10_000;
-
-/** The product worker's hand-over signals so far, and the forwards they carried (its Prometheus endpoint). */
-async function handOverSignals(port: number): Promise<{ signals: number; forwards: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const value = (name: string) => {
-    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
-    return Number(line?.trim().split(/\s+/).at(-1) ?? 0);
-  };
-  return { signals: value(`${METRICS.rowsHandOverForwards}_count`), forwards: value(`${METRICS.rowsHandOverForwards}_sum`) };
-}
 
 export function utcDay(offsetDays: number): string {
   return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);

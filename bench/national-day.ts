@@ -15,24 +15,43 @@
  *   BENCH_NATIONAL_BATCH=100 BENCH_NATIONAL_REQUESTS=4   (events per request, requests in flight: a request
  *   answers within the API's 30 s Temporal timeout; 500 did not, leaving half of each batch unavailable)
  *
+ * The engine's own national day is measured first, on a dev server of its own: the same events, in
+ * the same order, as update-with-start calls of the ingest bench's no-op workflow (bench/noop/) with
+ * the same worker cache and as many calls in flight as the API makes (requests × its event
+ * concurrency). Its minutes and CPU per event are the baseline of ours (BENCH_NATIONAL_BASELINE=0
+ * skips it).
+ *
  * The worker runs with its configured cache (GP2GP_WORKER_CACHED_WORKFLOWS, default 2,000), not one
  * sized to hold the whole day: every cached workflow costs the SDK's core CPU on every workflow task of
  * every other one (see the README's Performance section), which a day-sized cache of 37,633 paid for
  * with a rate that fell by half as it filled.
  */
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { mapConcurrent } from '../client/concurrency';
+import { DEFAULT_WORKER_CACHED_WORKFLOWS } from '../config';
 import { generateTraffic } from '../demo/traffic';
+import { withEventId } from '../mi/event-id';
 import type { HookEvent } from '../mi/events';
+import { baseline, utcDay } from './ingest';
 import { formatResults, type BenchResult } from './result';
-import { collectFromAuthority, cpuDuring, practiceCodes, startBenchStack, statusBytes, subjectProcesses, type AuthorityCollector, type BenchStack, type ProcessSubject } from './stack';
+import { freePort } from '../stack/servers';
+import {
+  collectFromAuthority,
+  cpuDuring,
+  handOverSignals,
+  practiceCodes,
+  startBenchStack,
+  startScript,
+  statusBytes,
+  subjectProcesses,
+  type AuthorityCollector,
+  type BenchStack,
+  type ProcessSubject,
+} from './stack';
 
 const NATIONAL_PRACTICES = 6_300;
 const NATIONAL_EVENTS = 80_000;
-
-function utcDay(offsetDays: number): string {
-  return new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
-}
 
 /** Peak RSS (VmHWM, bytes) of every process of a group or tree, summed: each process's own peak. */
 function peakRss(subject: ProcessSubject): number {
@@ -91,6 +110,34 @@ async function sendBatches(stack: BenchStack, events: HookEvent[], batchSize: nu
   return { retried };
 }
 
+interface EngineDay {
+  seconds: number;
+  cpu: { server: number; worker: number };
+  concurrency: number;
+}
+
+/** The same day into the no-op workflow on a fresh dev server: what Temporal itself needs for it here. */
+async function engineDay(events: HookEvent[], cache: number, concurrency: number): Promise<EngineDay> {
+  const stack = await startBenchStack({ name: 'national-day-baseline', practices: practiceCodes('B', 1), env: { GP2GP_WORKER_CACHED_WORKFLOWS: String(cache) } });
+  const noopWorker = startScript('bench/noop/worker.ts', { ...stack.env, GP2GP_WORKER_CACHED_WORKFLOWS: String(cache) }, path.join(stack.dir, 'noop-worker.log'));
+  try {
+    await noopWorker.waitForLog(/worker ready/);
+    console.error(`national-day: the engine's own day first (no-op workflow, ${concurrency} calls in flight, worker cache ${cache})`);
+    const progress = setInterval(() => console.error('  baseline running…'), 60_000);
+    try {
+      const { value, cpu } = await cpuDuring({ server: { trees: stack.engine.roots }, worker: noopWorker.child.pid! }, () =>
+        baseline(stack, events.map(withEventId), concurrency),
+      );
+      return { seconds: value.seconds, cpu: { server: cpu.server!, worker: cpu.worker! }, concurrency };
+    } finally {
+      clearInterval(progress);
+    }
+  } finally {
+    await noopWorker.stop();
+    await stack.stop();
+  }
+}
+
 export async function benchNationalDay(): Promise<BenchResult[]> {
   const nPractices = Number(process.env.BENCH_NATIONAL_PRACTICES ?? NATIONAL_PRACTICES);
   const target = Number(process.env.BENCH_NATIONAL_EVENTS ?? NATIONAL_EVENTS);
@@ -100,6 +147,10 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const practices = practiceCodes('N', nPractices);
   const day = utcDay(-1);
   const events = nationalTraffic(practices, day, target);
+  const cache = Number(process.env.GP2GP_WORKER_CACHED_WORKFLOWS ?? DEFAULT_WORKER_CACHED_WORKFLOWS);
+  // The API records each request's events this many at a time (GP2GP_API_EVENT_CONCURRENCY's default).
+  const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cache, requests * 16);
+  const metricsPort = await freePort();
   const stack = await startBenchStack({
     name: 'national-day',
     practices,
@@ -109,7 +160,10 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       GP2GP_TRACKING_INTERVAL_SECONDS: '1',
       GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5',
       GP2GP_INBOX_POLL_SECONDS: '5',
-      ...(process.env.GP2GP_WORKER_CACHED_WORKFLOWS ? { GP2GP_WORKER_CACHED_WORKFLOWS: process.env.GP2GP_WORKER_CACHED_WORKFLOWS } : {}),
+      GP2GP_WORKER_CACHED_WORKFLOWS: String(cache),
+      // Its metrics say how many transfer forwards shared a hand-over signal.
+      GP2GP_METRICS_HOST: '127.0.0.1',
+      GP2GP_METRICS_PORT: String(metricsPort),
     },
   });
   const groups: Record<string, ProcessSubject> = {
@@ -129,6 +183,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     // What each process spent on the ingest, per event: on 2 shared cores the rate follows the sum.
     const ingestCpu = { server: groups['temporal-server']!, worker: groups.worker!, api: groups.api! };
     const cpuOf = { server: 'Temporal dev server', worker: 'worker', api: 'HTTP API' };
+    const handOverBefore = await handOverSignals(metricsPort);
     const { cpu } = await cpuDuring(ingestCpu, async () => {
       try {
         // In slices, so progress shows and a slow machine's run can be watched.
@@ -143,6 +198,9 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       }
     });
     const ingestSeconds = (Date.now() - t0) / 1000;
+    const handOverAfter = await handOverSignals(metricsPort);
+    const signals = handOverAfter.signals - handOverBefore.signals;
+    const forwards = handOverAfter.forwards - handOverBefore.forwards;
 
     let files = 0;
     collector = collectFromAuthority(stack, 500, (received) => (files += received.length));
@@ -170,15 +228,35 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     const load1 = os.loadavg()[0]!;
     const peaks = Object.fromEntries(Object.entries(groups).map(([name, subject]) => [name, peakRss(subject) / 1024 / 1024]));
     const setup = `${events.length} events, ${nPractices} practices, HTTP batches of ${batchSize}, ${requests} in flight, worker cache ${stack.config.pipeline.workerCachedWorkflows}; load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${scaled}`;
+    const perEvent = (seconds: number) => (1000 * seconds) / events.length;
+    // Against the engine's own day where it was measured: minutes and CPU (lower is better), rate (higher).
+    const against = (value: number, base: number | undefined) => (base === undefined ? {} : { baseline: base, ratio: value / base });
+    const engineNote = engine
+      ? `; baseline: the same events into the no-op workflow on a dev server of its own, ${engine.concurrency} calls in flight, the same worker cache`
+      : '';
     return [
-      { name: 'national-day.ingest', value: ingestSeconds / 60, unit: 'min', note: `goal < 10 min; ${setup}; ${retried} events answered unavailable and sent again` },
-      { name: 'national-day.ingest-rate', value: events.length / ingestSeconds, unit: 'events/s', note: setup },
+      ...(engine
+        ? [
+            { name: 'national-day.baseline.ingest', value: engine.seconds / 60, unit: 'min', note: `the engine's own day: every event an update-with-start of the no-op workflow (bench/noop/), ${engine.concurrency} in flight, worker cache ${cache}${scaled}` },
+            { name: 'national-day.baseline.cpu.server', value: perEvent(engine.cpu.server), unit: 'ms/event', note: `Temporal dev server CPU per event, no-op workflow${scaled}` },
+            { name: 'national-day.baseline.cpu.worker', value: perEvent(engine.cpu.worker), unit: 'ms/event', note: `no-op worker CPU per event${scaled}` },
+          ]
+        : []),
+      { name: 'national-day.ingest', value: ingestSeconds / 60, unit: 'min', ...against(ingestSeconds / 60, engine ? engine.seconds / 60 : undefined), note: `goal < 10 min; ${setup}; ${retried} events answered unavailable and sent again${engineNote}` },
+      { name: 'national-day.ingest-rate', value: events.length / ingestSeconds, unit: 'events/s', ...against(events.length / ingestSeconds, engine ? events.length / engine.seconds : undefined), note: setup },
       ...(Object.keys(cpuOf) as (keyof typeof cpuOf)[]).map((name) => ({
         name: `national-day.cpu.${name}`,
-        value: (1000 * cpu[name]!) / events.length,
+        value: perEvent(cpu[name]!),
         unit: 'ms/event',
+        ...(name === 'api' ? {} : against(perEvent(cpu[name]!), engine ? perEvent(engine.cpu[name]) : undefined)),
         note: `${cpuOf[name]} CPU during the ingest, per event${scaled}`,
       })),
+      {
+        name: 'national-day.hand-over.signals-per-event',
+        value: signals / events.length,
+        unit: 'signals/event',
+        note: `hand-over signals to reporting workflows per event during the ingest: ${signals} signals carrying ${forwards} transfer forwards, ${(forwards / Math.max(1, signals)).toFixed(2)} per signal (gp2gp_rows_hand_over_forwards)${scaled}`,
+      },
       { name: 'national-day.deliver', value: deliverSeconds / 60, unit: 'min', note: `submit of every practice (${submitSeconds.toFixed(0)} s) → every reporting workflow delivered; ${files} files acknowledged by the Authority${scaled}` },
       ...Object.entries(peaks).map(([name, mib]) => ({ name: `national-day.peak-rss.${name}`, value: mib, unit: 'MiB', note: 'sum of each process\'s own peak (VmHWM) in the group' })),
       { name: 'national-day.peak-rss.bench-driver', value: process.memoryUsage().rss / 1024 / 1024, unit: 'MiB', note: 'this process, at the end' },

@@ -13,6 +13,7 @@ import { Gp2gpClient } from '../client';
 import { mapConcurrent } from '../client/concurrency';
 import { loadConfig, PROJECT_ROOT, type Config } from '../config';
 import { MeshClient } from '../mesh';
+import { METRICS } from '../observability/metric-names';
 import { AuthorityMailbox, type ReceivedFile } from '../stack/authority';
 import { StackGuard } from '../stack/lifecycle';
 import { provision, type Tools } from '../stack/provision';
@@ -384,6 +385,16 @@ export async function cpuDuring<T>(groups: Record<string, ProcessSubject>, fn: (
   const value = await fn();
   const cpu = Object.fromEntries(Object.entries(groups).map(([k, g]) => [k, seconds(g) - before[k]!]));
   return { value, cpu };
+}
+
+/** The product worker's hand-over signals so far, and the forwards they carried (its Prometheus endpoint). */
+export async function handOverSignals(port: number): Promise<{ signals: number; forwards: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const value = (name: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+    return Number(line?.trim().split(/\s+/).at(-1) ?? 0);
+  };
+  return { signals: value(`${METRICS.rowsHandOverForwards}_count`), forwards: value(`${METRICS.rowsHandOverForwards}_sum`) };
 }
 
 /** The Authority's mailbox, collected (and acknowledged) round after round until stopped. */
