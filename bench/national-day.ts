@@ -6,7 +6,9 @@
  * the Authority (polling its mailbox all the while) and every reporting workflow says delivered.
  *
  * Prints events/s, minutes to ingest (goal < 10 min on the 2-core machine), minutes to deliver, the
- * CPU each process spent per event while ingesting, and the peak RSS of each process group. Figures
+ * CPU each process spent per event while ingesting, hand-over signals per event (the worker's
+ * gp2gp_rows_hand_over_forwards), the peak RSS of each process group, and the engine's own day
+ * (below) as `national-day.baseline.*`, with ours against it as baseline and ratio. Figures
  * are named `national-day.*`; a smaller run (BENCH_NATIONAL_PRACTICES / BENCH_NATIONAL_EVENTS) says
  * SCALED DOWN in every note.
  *
@@ -19,7 +21,9 @@
  * the same order, as update-with-start calls of the ingest bench's no-op workflow (bench/noop/) with
  * the same worker cache and as many calls in flight as the API makes (requests × its event
  * concurrency). Its minutes and CPU per event are the baseline of ours (BENCH_NATIONAL_BASELINE=0
- * skips it).
+ * skips it). Not like for like in every respect: it has one workflow per transfer and no reporting
+ * workflows (so less for the cache to hold), its calls have no deadline, and its stack's idle product
+ * worker and MESH sandbox poll its server (counted in the server's CPU); one run, not interleaved.
  *
  * The worker runs with its configured cache (GP2GP_WORKER_CACHED_WORKFLOWS, default 2,000), not one
  * sized to hold the whole day: every cached workflow costs the SDK's core CPU on every workflow task of
@@ -30,6 +34,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { mapConcurrent } from '../client/concurrency';
 import { DEFAULT_WORKER_CACHED_WORKFLOWS } from '../config';
+import { DEFAULT_API_EVENT_CONCURRENCY } from '../config/api';
 import { generateTraffic } from '../demo/traffic';
 import { withEventId } from '../mi/event-id';
 import type { HookEvent } from '../mi/events';
@@ -148,8 +153,8 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const day = utcDay(-1);
   const events = nationalTraffic(practices, day, target);
   const cache = Number(process.env.GP2GP_WORKER_CACHED_WORKFLOWS ?? DEFAULT_WORKER_CACHED_WORKFLOWS);
-  // The API records each request's events this many at a time (GP2GP_API_EVENT_CONCURRENCY's default).
-  const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cache, requests * 16);
+  // The bench's API records each request's events this many at a time.
+  const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cache, requests * DEFAULT_API_EVENT_CONCURRENCY);
   const metricsPort = await freePort();
   const stack = await startBenchStack({
     name: 'national-day',

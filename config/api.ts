@@ -21,6 +21,9 @@ const positiveInt = (fallback: number, max = Number.MAX_SAFE_INTEGER) => z.coerc
 /** Below this a token is guessable; the generated dev token has 64 hex characters. */
 export const MIN_TOKEN_LENGTH = 16;
 
+/** How many events of one request the API records at a time when GP2GP_API_EVENT_CONCURRENCY is not set. */
+export const DEFAULT_API_EVENT_CONCURRENCY = 16;
+
 const apiEnvSchema = z.object({
   GP2GP_API_HOST: z.string().min(1).default('127.0.0.1'),
   // 0 asks the OS for a free port (tests); the embedded default is fixed so curl examples work.
@@ -31,7 +34,7 @@ const apiEnvSchema = z.object({
   GP2GP_API_MAX_BATCH_EVENTS: positiveInt(1_000, 100_000),
   GP2GP_API_RATE_LIMIT_PER_MINUTE: positiveInt(600),
   GP2GP_API_MAX_IN_FLIGHT_EVENTS: positiveInt(5_000),
-  GP2GP_API_EVENT_CONCURRENCY: positiveInt(16, 1_000),
+  GP2GP_API_EVENT_CONCURRENCY: positiveInt(DEFAULT_API_EVENT_CONCURRENCY, 1_000),
   GP2GP_API_TEMPORAL_TIMEOUT_SECONDS: z.coerce.number().min(0.1).max(600).default(30),
 
   // The operators' console (issue 15), served by this process at /console.
