@@ -33,7 +33,6 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { mapConcurrent } from '../client/concurrency';
-import { DEFAULT_WORKER_CACHED_WORKFLOWS } from '../config';
 import { DEFAULT_API_EVENT_CONCURRENCY } from '../config/api';
 import { generateTraffic } from '../demo/traffic';
 import { withEventId } from '../mi/event-id';
@@ -119,11 +118,16 @@ interface EngineDay {
   seconds: number;
   cpu: { server: number; worker: number };
   concurrency: number;
+  cache: number;
 }
 
-/** The same day into the no-op workflow on a fresh dev server: what Temporal itself needs for it here. */
-async function engineDay(events: HookEvent[], cache: number, concurrency: number): Promise<EngineDay> {
-  const stack = await startBenchStack({ name: 'national-day-baseline', practices: practiceCodes('B', 1), env: { GP2GP_WORKER_CACHED_WORKFLOWS: String(cache) } });
+/**
+ * The same day into the no-op workflow on a fresh dev server: what Temporal itself needs for it here.
+ * The no-op worker gets the cache the product worker's configuration resolves to.
+ */
+async function engineDay(events: HookEvent[], env: Record<string, string>, concurrency: number): Promise<EngineDay> {
+  const stack = await startBenchStack({ name: 'national-day-baseline', practices: practiceCodes('B', 1), env });
+  const cache = stack.config.pipeline.workerCachedWorkflows;
   const noopWorker = startScript('bench/noop/worker.ts', { ...stack.env, GP2GP_WORKER_CACHED_WORKFLOWS: String(cache) }, path.join(stack.dir, 'noop-worker.log'));
   try {
     await noopWorker.waitForLog(/worker ready/);
@@ -133,7 +137,7 @@ async function engineDay(events: HookEvent[], cache: number, concurrency: number
       const { value, cpu } = await cpuDuring({ server: { trees: stack.engine.roots }, worker: noopWorker.child.pid! }, () =>
         baseline(stack, events.map(withEventId), concurrency),
       );
-      return { seconds: value.seconds, cpu: { server: cpu.server!, worker: cpu.worker! }, concurrency };
+      return { seconds: value.seconds, cpu: { server: cpu.server!, worker: cpu.worker! }, concurrency, cache };
     } finally {
       clearInterval(progress);
     }
@@ -152,9 +156,10 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const practices = practiceCodes('N', nPractices);
   const day = utcDay(-1);
   const events = nationalTraffic(practices, day, target);
-  const cache = Number(process.env.GP2GP_WORKER_CACHED_WORKFLOWS ?? DEFAULT_WORKER_CACHED_WORKFLOWS);
+  // The worker's cache as configured (its default unless GP2GP_WORKER_CACHED_WORKFLOWS says otherwise).
+  const cacheEnv: Record<string, string> = process.env.GP2GP_WORKER_CACHED_WORKFLOWS ? { GP2GP_WORKER_CACHED_WORKFLOWS: process.env.GP2GP_WORKER_CACHED_WORKFLOWS } : {};
   // The bench's API records each request's events this many at a time.
-  const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cache, requests * DEFAULT_API_EVENT_CONCURRENCY);
+  const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cacheEnv, requests * DEFAULT_API_EVENT_CONCURRENCY);
   const metricsPort = await freePort();
   const stack = await startBenchStack({
     name: 'national-day',
@@ -165,7 +170,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       GP2GP_TRACKING_INTERVAL_SECONDS: '1',
       GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5',
       GP2GP_INBOX_POLL_SECONDS: '5',
-      GP2GP_WORKER_CACHED_WORKFLOWS: String(cache),
+      ...cacheEnv,
       // Its metrics say how many transfer forwards shared a hand-over signal.
       GP2GP_METRICS_HOST: '127.0.0.1',
       GP2GP_METRICS_PORT: String(metricsPort),
@@ -242,7 +247,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     return [
       ...(engine
         ? [
-            { name: 'national-day.baseline.ingest', value: engine.seconds / 60, unit: 'min', note: `the engine's own day: every event an update-with-start of the no-op workflow (bench/noop/), ${engine.concurrency} in flight, worker cache ${cache}${scaled}` },
+            { name: 'national-day.baseline.ingest', value: engine.seconds / 60, unit: 'min', note: `the engine's own day: every event an update-with-start of the no-op workflow (bench/noop/), ${engine.concurrency} in flight, worker cache ${engine.cache}${scaled}` },
             { name: 'national-day.baseline.cpu.server', value: perEvent(engine.cpu.server), unit: 'ms/event', note: `Temporal dev server CPU per event, no-op workflow${scaled}` },
             { name: 'national-day.baseline.cpu.worker', value: perEvent(engine.cpu.worker), unit: 'ms/event', note: `no-op worker CPU per event${scaled}` },
           ]

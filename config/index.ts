@@ -42,8 +42,6 @@ export const EMBEDDED_MESH_PASSWORD = 'password';
 
 /** reportingSystemSupplier until GP2GP_REPORTING_SYSTEM_SUPPLIER is set: fine for the stand-in, not for NHS England. */
 export const DEV_REPORTING_SYSTEM_SUPPLIER = 'DEVSUPPLIER';
-/** The worker's workflow cache when GP2GP_WORKER_CACHED_WORKFLOWS is not set (see the README). */
-export const DEFAULT_WORKER_CACHED_WORKFLOWS = 2_000;
 
 const optionalString = z
   .string()
@@ -98,7 +96,7 @@ const envSchema = z.object({
     .string()
     .refine(isDay, DAY_ALLOWED)
     .optional(),
-  GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(DEFAULT_WORKER_CACHED_WORKFLOWS),
+  GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 
   // The GP Registrations MI API (issue 12): its base URL (unset = the embedded stand-in on
