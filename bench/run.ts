@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { benchColdReplay } from './cold-replay';
 import { benchIngest } from './ingest';
 import { benchMemory } from './memory';
 import { benchMesh } from './mesh';
@@ -23,6 +24,7 @@ export const BENCHES: Record<string, () => Promise<BenchResult[]>> = {
   reporting: benchReporting,
   'reporting-replay': benchReportingReplay,
   memory: benchMemory,
+  'cold-replay': benchColdReplay,
   'national-day': benchNationalDay,
   sqlite: benchSqlite,
 };

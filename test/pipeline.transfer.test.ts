@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
-import { transferWorkflowId } from '../workflows/ids';
+import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
+import { loadConfig } from '../config';
 import { transferQuery, type TransferResult } from '../messages/transfer';
 import { eventually, startPipeline, type TestPipeline } from './support/pipeline';
 import { submissionQuery, type SubmissionView } from '../messages/submission';
@@ -151,5 +152,24 @@ describe('transfer workflows', () => {
     const today = await run(['submit', '--practice', PRACTICE.ods, '--day', new Date().toISOString().slice(0, 10)]);
     expect(today.status).not.toBe(0);
     expect(today.stderr).toMatch(/is not over yet/);
+  });
+  it('records short workflow stacks (GP2GP_WORKFLOW_STACK_FRAMES, default 4) that still show where each wait is', async () => {
+    expect(() => loadConfig({ GP2GP_WORKFLOW_STACK_FRAMES: 'deep' })).toThrow(/GP2GP_WORKFLOW_STACK_FRAMES/);
+    const registrationId = 'REG-STACK-1';
+    const [answer] = await pipeline.client.recordEvents([
+      { type: 'registration', practiceOds: PRACTICE.ods, registrationId, occurredAt: new Date(Date.now() - 60_000).toISOString(), registrationType: 'new', registeringUser: 'L1' },
+    ]);
+    expect(answer).toMatchObject({ status: 'accepted' });
+    for (const [workflowId, ours] of [
+      [transferWorkflowId('RR', PRACTICE.ods, registrationId), 'workflows/transfer.ts'],
+      [reportingWorkflowId(PRACTICE.ods), 'workflows/reporting.ts'],
+    ] as const) {
+      // The SDK's stack-trace query (the Web UI's Stack Trace tab): one block per pending promise.
+      const stacks = await pipeline.client.temporal.workflow.getHandle(workflowId).query<string>('__stack_trace');
+      const blocks = stacks.split('\n\n').map((b) => b.split('\n').filter((line) => line.trim() !== ''));
+      // 4 frames recorded, of which the SDK strips its own hook's one or two (V8's default of 10 showed 8).
+      expect(Math.max(...blocks.map((b) => b.length)), stacks).toBeLessThanOrEqual(3);
+      expect(stacks).toContain(ours);
+    }
   });
 });

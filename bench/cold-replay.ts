@@ -1,0 +1,120 @@
+/**
+ * What the worker spends replaying a workflow it no longer caches — at national scale most workflow
+ * tasks (the README's national day: a quarter of the transfers' and a third of the reporting
+ * workflows' tasks found theirs cached) — and what the stack depth recorded in workflow code
+ * (GP2GP_WORKFLOW_STACK_FRAMES, worker/main.ts) takes off it.
+ *
+ * The SDK records a stack for every promise a workflow creates (its stack-trace query), each frame
+ * mapped through the bundle's source map. A day's traffic for BENCH_COLD_REPLAY_PRACTICES practices
+ * (default 300) goes through the real stack; the transfers' and reporting workflows' histories are
+ * then replayed by the SDK's replayer in this process, in interleaved rounds (BENCH_COLD_REPLAY_ROUNDS,
+ * default 3), with V8's default of 10 frames (the baseline) and with the worker's configured depth.
+ * The figure is worker CPU (every thread of this process) per replayed history; the server's reading
+ * of the history is on top, not counted.
+ *
+ *   npm run bench -- cold-replay
+ */
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { generateTraffic } from '../demo/traffic';
+import { reportingWorkflowType } from '../messages/reporting';
+import { transferWorkflowType } from '../messages/transfer';
+import { setWorkflowStackFrames, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../worker/main';
+import { formatResults, type BenchResult } from './result';
+import { practiceCodes, startBenchStack } from './stack';
+
+type History = temporal.api.history.v1.IHistory;
+
+/** V8's own default depth: what the worker recorded before GP2GP_WORKFLOW_STACK_FRAMES. */
+const V8_DEFAULT_FRAMES = 10;
+
+async function historiesOf(client: Client, workflowType: string, limit: number): Promise<{ workflowId: string; history: History }[]> {
+  const out: { workflowId: string; history: History }[] = [];
+  for await (const w of client.workflow.list({ query: `WorkflowType = '${workflowType}'` })) {
+    out.push({ workflowId: w.workflowId, history: await client.workflow.getHandle(w.workflowId, w.runId).fetchHistory() });
+    if (out.length >= limit) break;
+  }
+  return out;
+}
+
+/** Worker CPU (ms, every thread of this process) per history, replaying each once with `frames`. */
+async function replayCpuMs(bundle: WorkflowBundle, histories: { workflowId: string; history: History }[], frames: number, tag: string): Promise<number> {
+  // A V8 flag: the replayer's workflow context, created by the call below, takes it.
+  setWorkflowStackFrames(frames);
+  const copies = histories.map((h, i) => ({ workflowId: `${tag}-${i}`, history: h.history }));
+  const started = process.cpuUsage();
+  let n = 0;
+  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, replayName: tag }, copies)) {
+    if (result.error) throw result.error;
+    n++;
+  }
+  const used = process.cpuUsage(started);
+  return (used.user + used.system) / 1000 / n;
+}
+
+export async function benchColdReplay(): Promise<BenchResult[]> {
+  const practices = practiceCodes('R', Number(process.env.BENCH_COLD_REPLAY_PRACTICES ?? 300));
+  const rounds = Number(process.env.BENCH_COLD_REPLAY_ROUNDS ?? 3);
+  const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+  const events = generateTraffic({ practices, days: [day], registrationsPerPracticeDay: 4, seed: 11, notAfter: new Date(Date.now() - 60_000).toISOString() }).sort((a, b) =>
+    a.occurredAt.localeCompare(b.occurredAt),
+  );
+  const stack = await startBenchStack({ name: 'cold-replay', practices });
+  const configured = stack.config.pipeline.workflowStackFrames;
+  let transfers: { workflowId: string; history: History }[];
+  let reporting: { workflowId: string; history: History }[];
+  try {
+    for (let i = 0; i < events.length; i += 100) {
+      const answers = await stack.client.recordEvents(events.slice(i, i + 100));
+      const bad = answers.find((a) => a.status !== 'accepted' && a.status !== 'duplicate');
+      if (bad) throw new Error(`cold-replay: an event was not recorded: ${JSON.stringify(bad)}`);
+    }
+    // The last hand-overs taken.
+    await new Promise((r) => setTimeout(r, 3_000));
+    transfers = await historiesOf(stack.client.temporal, transferWorkflowType, 600);
+    reporting = await historiesOf(stack.client.temporal, reportingWorkflowType, 300);
+  } finally {
+    await stack.stop();
+  }
+  try {
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  } catch {
+    /* installed by another bench of this process */
+  }
+  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, preloadModules: WORKFLOW_PRELOAD_MODULES, logger: new DefaultLogger('WARN') });
+  const kinds = { transfer: transfers, reporting };
+  const sums: Record<string, { base: number; ours: number }> = { transfer: { base: 0, ours: 0 }, reporting: { base: 0, ours: 0 } };
+  // One round first, not counted: it pays the replayer's and V8's warm-up.
+  await replayCpuMs(bundle, [...transfers, ...reporting].slice(0, 100), configured, 'warm-up');
+  for (let r = 0; r < rounds; r++) {
+    for (const [kind, histories] of Object.entries(kinds)) {
+      // Interleaved, alternating which goes first.
+      const order = r % 2 === 0 ? (['base', 'ours'] as const) : (['ours', 'base'] as const);
+      for (const which of order) sums[kind]![which] += await replayCpuMs(bundle, histories, which === 'base' ? V8_DEFAULT_FRAMES : configured, `${kind}-${which}-${r}`);
+    }
+  }
+  setWorkflowStackFrames(configured);
+  const eventsPer = (hs: { history: History }[]) => hs.reduce((a, h) => a + (h.history.events?.length ?? 0), 0) / hs.length;
+  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds; baseline: V8's default of ${V8_DEFAULT_FRAMES} frames`;
+  return Object.entries(kinds).map(([kind, histories]) => {
+    const { base, ours } = sums[kind]!;
+    return {
+      name: `cold-replay.${kind}`,
+      value: ours / rounds,
+      unit: 'ms',
+      baseline: base / rounds,
+      ratio: ours / base,
+      note: `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code; ${scope}`,
+    };
+  });
+}
+
+if (require.main === module) {
+  benchColdReplay()
+    .then((results) => console.log(formatResults(results)))
+    .catch((err) => {
+      console.error(err);
+      process.exit(1);
+    });
+}
