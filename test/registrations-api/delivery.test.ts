@@ -99,6 +99,14 @@ describe('delivery to the GP Registrations MI API', () => {
     }, 30_000, 'GP2GP_ApiDelivery = ok');
     const shown = await showTransfer(pipeline.client.temporal, GOOD.ods, registrationId);
     expect(shown.apiDelivery).toMatchObject({ status: 'ok', posted: expected.length });
+
+    // A run of this version takes its API behaviours behind one patch: one marker, and one upsert of
+    // TemporalChangeVersion (a visibility write) that sdk-core makes for every patch a new run uses.
+    const history = await pipeline.client.temporal.workflow.getHandle(workflowId).fetchHistory();
+    const historyEvents = history.events ?? [];
+    const patchMarkers = historyEvents.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch');
+    const versionUpserts = historyEvents.filter((e) => 'TemporalChangeVersion' in (e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}));
+    expect([patchMarkers.length, versionUpserts.length]).toEqual([1, 1]);
   });
 
   it('a completed transfer reopened by a late event posts only the new API event', async () => {
