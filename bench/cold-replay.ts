@@ -15,16 +15,14 @@
  *   npm run bench -- cold-replay
  */
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { generateTraffic } from '../demo/traffic';
 import { reportingWorkflowType } from '../messages/reporting';
 import { transferWorkflowType } from '../messages/transfer';
-import { setWorkflowStackFrames, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../worker/main';
+import { setWorkflowStackFrames } from '../worker/main';
+import { replayCpuMs, replayerBundle, type History } from './replayer';
 import { formatResults, type BenchResult } from './result';
 import { practiceCodes, startBenchStack } from './stack';
-
-type History = temporal.api.history.v1.IHistory;
 
 /** V8's own default depth: what the worker recorded before GP2GP_WORKFLOW_STACK_FRAMES. */
 const V8_DEFAULT_FRAMES = 10;
@@ -38,19 +36,11 @@ async function historiesOf(client: Client, workflowType: string, limit: number):
   return out;
 }
 
-/** Worker CPU (ms, every thread of this process) per history, replaying each once with `frames`. */
-async function replayCpuMs(bundle: WorkflowBundle, histories: { workflowId: string; history: History }[], frames: number, tag: string): Promise<number> {
+/** Worker CPU (ms) per history, replaying each once with `frames` recorded. */
+async function replayWithFrames(bundle: WorkflowBundle, histories: { history: History }[], frames: number, tag: string): Promise<number> {
   // A V8 flag: the replayer's workflow context, created by the call below, takes it.
   setWorkflowStackFrames(frames);
-  const copies = histories.map((h, i) => ({ workflowId: `${tag}-${i}`, history: h.history }));
-  const started = process.cpuUsage();
-  let n = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, replayName: tag }, copies)) {
-    if (result.error) throw result.error;
-    n++;
-  }
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) / 1000 / n;
+  return await replayCpuMs(bundle, histories.map((h) => h.history), tag);
 }
 
 export async function benchColdReplay(): Promise<BenchResult[]> {
@@ -77,21 +67,16 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   } finally {
     await stack.stop();
   }
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    /* installed by another bench of this process */
-  }
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, preloadModules: WORKFLOW_PRELOAD_MODULES, logger: new DefaultLogger('WARN') });
+  const bundle = await replayerBundle(configured);
   const kinds = { transfer: transfers, reporting };
   const sums: Record<string, { base: number; ours: number }> = { transfer: { base: 0, ours: 0 }, reporting: { base: 0, ours: 0 } };
   // One round first, not counted: it pays the replayer's and V8's warm-up.
-  await replayCpuMs(bundle, [...transfers, ...reporting].slice(0, 100), configured, 'warm-up');
+  await replayWithFrames(bundle, [...transfers, ...reporting].slice(0, 100), configured, 'warm-up');
   for (let r = 0; r < rounds; r++) {
     for (const [kind, histories] of Object.entries(kinds)) {
       // Interleaved, alternating which goes first.
       const order = r % 2 === 0 ? (['base', 'ours'] as const) : (['ours', 'base'] as const);
-      for (const which of order) sums[kind]![which] += await replayCpuMs(bundle, histories, which === 'base' ? V8_DEFAULT_FRAMES : configured, `${kind}-${which}-${r}`);
+      for (const which of order) sums[kind]![which] += await replayWithFrames(bundle, histories, which === 'base' ? V8_DEFAULT_FRAMES : configured, `${kind}-${which}-${r}`);
     }
   }
   setWorkflowStackFrames(configured);

@@ -21,7 +21,7 @@
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import type { WorkflowBundle } from '@temporalio/worker';
 import { reportingInput } from '../client/reporting';
 import { generateTraffic } from '../demo/traffic';
 import { recordKeyOf, utcDayOf, type HookEvent } from '../mi/events';
@@ -29,12 +29,10 @@ import { transferSummary } from '../mi/outcomes';
 import { rowsFrom } from '../mi/transfer';
 import { reportingWorkflowType, rowsSignal, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS, type ReportingOptions } from '../messages/reporting';
 import { reportingWorkflowId } from '../workflows/ids';
-
-import { WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../worker/main';
+import { replayCpuMs, replayerBundle, type History } from './replayer';
 import { formatResults, type BenchResult } from './result';
 import { practiceCodes, startBenchStack } from './stack';
 
-type History = temporal.api.history.v1.IHistory;
 const EventType = temporal.api.enums.v1.EventType;
 /** Points sampled along each run, and runs sampled per workflow (evenly spaced). */
 const POINTS_PER_RUN = 4;
@@ -67,18 +65,9 @@ function prefix(run: History, n: number): History {
   return run;
 }
 
-/** Worker CPU (ms, every thread of this process) to replay a history once. */
-async function replayCpuMs(bundle: WorkflowBundle, history: History, tag: string): Promise<number> {
-  const copies = Array.from({ length: REPEATS + 1 }, (_, i) => ({ workflowId: `${tag}-${i}`, history }));
-  let started: NodeJS.CpuUsage | undefined;
-  let counted = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, replayName: tag }, copies)) {
-    if (result.error) throw result.error;
-    if (!started) started = process.cpuUsage();
-    else counted++;
-  }
-  const used = process.cpuUsage(started);
-  return (used.user + used.system) / 1000 / counted;
+/** Worker CPU (ms) to replay a history once: REPEATS replays, after one that pays the replayer's start. */
+function replayOnce(bundle: WorkflowBundle, history: History, tag: string): Promise<number> {
+  return replayCpuMs(bundle, Array.from({ length: REPEATS + 1 }, () => history), tag, 1);
 }
 
 interface Measured {
@@ -103,7 +92,7 @@ async function measure(bundle: WorkflowBundle, runs: History[], tag: string): Pr
     const n = signalsOf(run);
     const points = [...new Set(Array.from({ length: POINTS_PER_RUN }, (_, i) => Math.max(1, Math.round(((i + 0.5) * n) / POINTS_PER_RUN))))];
     let sum = 0;
-    for (const p of points) sum += await replayCpuMs(bundle, prefix(run, p), `${tag}-${r}-${p}`);
+    for (const p of points) sum += await replayOnce(bundle, prefix(run, p), `${tag}-${r}-${p}`);
     weighted += (sum / points.length) * n;
     weights += n;
   }
@@ -112,7 +101,7 @@ async function measure(bundle: WorkflowBundle, runs: History[], tag: string): Pr
   const signals = runs.reduce((a, run) => a + signalsOf(run), 0);
   return {
     perSignalMs: weighted / weights,
-    worstMs: await replayCpuMs(bundle, longest, `${tag}-longest`),
+    worstMs: await replayOnce(bundle, longest, `${tag}-longest`),
     runs: runs.length,
     signals,
     historyBytesPerSignal: bytes / signals,
@@ -161,14 +150,7 @@ export async function benchReportingReplay(): Promise<BenchResult[]> {
   } finally {
     await stack.stop();
   }
-  // The replayer's workers log each start and stop; only warnings matter here (a runtime another
-  // bench of this process installed already stays as it is).
-  try {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-  } catch {
-    /* installed */
-  }
-  const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, preloadModules: WORKFLOW_PRELOAD_MODULES, logger: new DefaultLogger('WARN') });
+  const bundle = await replayerBundle(stack.config.pipeline.workflowStackFrames);
   const a = await measure(bundle, runs.ours, 'ours');
   const b = await measure(bundle, runs.before, 'before');
   const scope = `one practice, ${registrations} registrations a day over 14 days: ${a.signals} hand-overs`;
