@@ -8,7 +8,7 @@
  * mapped through the bundle's source map. A day's traffic for BENCH_COLD_REPLAY_PRACTICES practices
  * (default 300) goes through the real stack; the transfers' and reporting workflows' histories are
  * then replayed by the SDK's replayer in this process, in interleaved rounds (BENCH_COLD_REPLAY_ROUNDS,
- * default 3), with V8's default of 10 frames (the baseline) and with the worker's configured depth.
+ * default 4), with V8's default of 10 frames (the baseline) and with the worker's configured depth.
  * The figure is worker CPU (every thread of this process) per replayed history; the server's reading
  * of the history is on top, not counted.
  *
@@ -36,16 +36,21 @@ async function historiesOf(client: Client, workflowType: string, limit: number):
   return out;
 }
 
-/** Worker CPU (ms) per history, replaying each once with `frames` recorded. */
+/**
+ * Worker CPU (ms) per history, replaying each once with `frames` recorded. Each call starts a replayer
+ * (a workflow context of its own, which takes the flag): one extra replay first, not counted, pays
+ * for its start.
+ */
 async function replayWithFrames(bundle: WorkflowBundle, histories: { history: History }[], frames: number, tag: string): Promise<number> {
-  // A V8 flag: the replayer's workflow context, created by the call below, takes it.
   setWorkflowStackFrames(frames);
-  return await replayCpuMs(bundle, histories.map((h) => h.history), tag);
+  return await replayCpuMs(bundle, [histories[0]!.history, ...histories.map((h) => h.history)], tag, 1);
 }
 
 export async function benchColdReplay(): Promise<BenchResult[]> {
   const practices = practiceCodes('R', Number(process.env.BENCH_COLD_REPLAY_PRACTICES ?? 300));
-  const rounds = Number(process.env.BENCH_COLD_REPLAY_ROUNDS ?? 3);
+  const rounds = Number(process.env.BENCH_COLD_REPLAY_ROUNDS ?? 4);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error('BENCH_COLD_REPLAY_ROUNDS: a whole number of rounds, at least 1');
+  if (practices.length < 1) throw new Error('BENCH_COLD_REPLAY_PRACTICES: at least 1');
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
   const events = generateTraffic({ practices, days: [day], registrationsPerPracticeDay: 4, seed: 11, notAfter: new Date(Date.now() - 60_000).toISOString() }).sort((a, b) =>
     a.occurredAt.localeCompare(b.occurredAt),
@@ -64,17 +69,18 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
     await new Promise((r) => setTimeout(r, 3_000));
     transfers = await historiesOf(stack.client.temporal, transferWorkflowType, 600);
     reporting = await historiesOf(stack.client.temporal, reportingWorkflowType, 300);
+    if (!transfers.length || !reporting.length) throw new Error(`cold-replay: ${transfers.length} transfer and ${reporting.length} reporting histories listed`);
   } finally {
     await stack.stop();
   }
   const bundle = await replayerBundle(configured);
   const kinds = { transfer: transfers, reporting };
   const sums: Record<string, { base: number; ours: number }> = { transfer: { base: 0, ours: 0 }, reporting: { base: 0, ours: 0 } };
-  // One round first, not counted: it pays the replayer's and V8's warm-up.
-  await replayWithFrames(bundle, [...transfers, ...reporting].slice(0, 100), configured, 'warm-up');
+  // A round of both kinds first, not counted: it pays V8's warm-up.
+  for (const histories of Object.values(kinds)) await replayWithFrames(bundle, histories.slice(0, 50), configured, 'warm-up');
   for (let r = 0; r < rounds; r++) {
     for (const [kind, histories] of Object.entries(kinds)) {
-      // Interleaved, alternating which goes first.
+      // Interleaved, alternating which goes first (an even number of rounds gives each first as often).
       const order = r % 2 === 0 ? (['base', 'ours'] as const) : (['ours', 'base'] as const);
       for (const which of order) sums[kind]![which] += await replayWithFrames(bundle, histories, which === 'base' ? V8_DEFAULT_FRAMES : configured, `${kind}-${which}-${r}`);
     }

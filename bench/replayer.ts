@@ -37,6 +37,7 @@ export async function replayCpuMs(bundle: WorkflowBundle, histories: readonly Hi
     if (result.error) throw result.error;
     if (++seen === uncounted) started = process.cpuUsage();
   }
+  if (seen <= uncounted) throw new Error(`replayCpuMs: ${seen} replays, none counted (uncounted ${uncounted})`);
   const used = process.cpuUsage(started);
   return (used.user + used.system) / 1000 / (seen - uncounted);
 }

@@ -97,7 +97,7 @@ const envSchema = z.object({
     .refine(isDay, DAY_ALLOWED)
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
-  GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(0).max(100).default(4),
+  GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(3, 'at least 3: the SDK strips 2 frames of its own from each stack').max(100).default(5),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 
   // The GP Registrations MI API (issue 12): its base URL (unset = the embedded stand-in on
@@ -160,7 +160,8 @@ export interface PipelineConfig {
   /**
    * Frames V8 records of a stack in workflow code (V8's own default is 10). The SDK records one for
    * every promise a workflow creates, for its stack-trace query, and that was about a sixth of the
-   * worker's CPU at national scale; 4 keeps the line of our code each wait is at (Performance section).
+   * worker's CPU at national scale; 5 keeps the line of our code each wait is at, and the SDK's linking
+   * of Promise.race/all (worker/main.ts, Performance section).
    */
   workflowStackFrames: number;
   /**

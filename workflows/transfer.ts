@@ -71,23 +71,25 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
   // a new run calls writes a marker and has sdk-core upsert TemporalChangeVersion (a visibility write
   // on the server), and three per run were half the visibility writes of a short dual-run transfer.
   // Runs begun before replay through the patches they ran with (this one is not in their history).
-  const apiRun = reportsToApi(input.options?.outputs) && patched('api-runs');
+  const postsToApi = reportsToApi(input.options?.outputs);
+  const apiRunOfThisVersion = postsToApi && patched('api-runs');
   // Posting to the API is new (issue 12): only for records whose outputs include it, and only on runs
-  // of this version — histories of earlier versions never reach patched() and replay unchanged.
-  const api = apiRun || (reportsToApi(input.options?.outputs) && patched('registrations-api'));
+  // begun since (patch registrations-api) — histories from before it never reach patched() and replay
+  // unchanged.
+  const api = apiRunOfThisVersion || (postsToApi && patched('registrations-api'));
   // Issue 15: a record posting to the API and forwarding rows also forwards its outcome summary when
   // only a post's failure (or replay) changed it — a forward earlier versions never made, so behind a
-  // patch, asked only where it can matter.
-  const summaryForwards = api && reportsToMesh(input.options?.outputs) && (apiRun || patched('outcome-summary-forwards'));
+  // patch (outcome-summary-forwards for runs begun before api-runs), asked only where it can matter.
+  const summaryForwards = api && reportsToMesh(input.options?.outputs) && (apiRunOfThisVersion || patched('outcome-summary-forwards'));
   // Local activities and activities share one sequence of ids, and a local activity's result can
   // reach the workflow later in its first execution than in a replay (where it comes from the
   // history's marker, with the other jobs of the task: sdk-core orders them differently). A post
   // scheduled while a forward or restore is in flight could so take a different id on replay — a
   // non-determinism error that stalls the record (seen in the chaos suite after a worker was killed
   // mid-forward). Posts therefore start only while no local activity is in flight, which makes the
-  // order of ids the same however the results are grouped. Behind a patch: earlier runs replay as
-  // they ran.
-  const postsAfterLocalActivities = api && (apiRun || patched('posts-after-local-activities'));
+  // order of ids the same however the results are grouped. Behind a patch (posts-after-local-activities
+  // for runs begun before api-runs): earlier runs replay as they ran.
+  const postsAfterLocalActivities = api && (apiRunOfThisVersion || patched('posts-after-local-activities'));
   let localActivitiesInFlight = 0;
   // Counting only where the patch is on: the wrapper's extra awaits must not reorder earlier runs.
   const local = <T>(call: Promise<T>): Promise<T> => {
