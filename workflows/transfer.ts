@@ -69,7 +69,7 @@ function postFailureReason(err: unknown): string {
 export async function transferWorkflow(input: TransferInput): Promise<TransferResult> {
   // Runs begun on this version take the three API behaviours below behind one patch: each patched()
   // a new run calls writes a marker and has sdk-core upsert TemporalChangeVersion (a visibility write
-  // on the server), and three per run were half the visibility writes of a short dual-run transfer.
+  // on the server): three of the four upserts in the first workflow task of every such run.
   // Runs begun before replay through the patches they ran with (this one is not in their history).
   const postsToApi = reportsToApi(input.options?.outputs);
   const apiRunOfThisVersion = postsToApi && patched('api-runs');
