@@ -1,14 +1,16 @@
 /**
  * What the worker spends replaying a workflow it no longer caches — at national scale most workflow
  * tasks (the README's national day: a quarter of the transfers' and a third of the reporting
- * workflows' tasks found theirs cached) — and what the stack depth recorded in workflow code
- * (GP2GP_WORKFLOW_STACK_FRAMES, worker/main.ts) takes off it.
+ * workflows' tasks found theirs cached) — and what the worker's way of calling into workflow code
+ * takes off it against the SDK's defaults: the stack depth recorded there (GP2GP_WORKFLOW_STACK_FRAMES,
+ * worker/main.ts) and no per-call limit (GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS, worker/workflow-calls.ts).
  *
  * The SDK records a stack for every promise a workflow creates (its stack-trace query), each frame
- * mapped through the bundle's source map. A day's traffic for BENCH_COLD_REPLAY_PRACTICES practices
- * (default 300) goes through the real stack; the transfers' and reporting workflows' histories are
- * then replayed by the SDK's replayer in this process, in interleaved rounds (BENCH_COLD_REPLAY_ROUNDS,
- * default 4), with V8's default of 10 frames (the baseline) and with the worker's configured depth.
+ * mapped through the bundle's source map; and Node creates an OS thread to enforce the SDK's limit on
+ * each call. A day's traffic for BENCH_COLD_REPLAY_PRACTICES practices (default 300) goes through the
+ * real stack; the transfers' and reporting workflows' histories are then replayed by the SDK's
+ * replayer in this process, in interleaved rounds (BENCH_COLD_REPLAY_ROUNDS, default 3), three ways:
+ * with the SDK's defaults (the baseline), with the configured depth alone, and as the worker does.
  * The figure is worker CPU (every thread of this process) per replayed history; the server's reading
  * of the history is on top, not counted.
  *
@@ -24,8 +26,19 @@ import { replayCpuMs, replayerBundle, type History } from './replayer';
 import { formatResults, type BenchResult } from './result';
 import { practiceCodes, startBenchStack } from './stack';
 
-/** V8's own default depth: what the worker recorded before GP2GP_WORKFLOW_STACK_FRAMES. */
-const V8_DEFAULT_FRAMES = 10;
+/** How the worker calls into workflow code, as far as a replay's cost goes. */
+interface Calls {
+  /** Frames V8 records of a stack in workflow code. */
+  frames: number;
+  /** Limit on each call into workflow code (0: none). */
+  callTimeoutMs: number;
+}
+
+/**
+ * The SDK's defaults, what the worker ran with before GP2GP_WORKFLOW_STACK_FRAMES and
+ * GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: V8's default depth, and the SDK's 5 s limit on every call.
+ */
+const SDK_DEFAULTS: Calls = { frames: 10, callTimeoutMs: 5_000 };
 
 async function historiesOf(client: Client, workflowType: string, limit: number): Promise<{ workflowId: string; history: History }[]> {
   const out: { workflowId: string; history: History }[] = [];
@@ -37,18 +50,18 @@ async function historiesOf(client: Client, workflowType: string, limit: number):
 }
 
 /**
- * Worker CPU (ms) per history, replaying each once with `frames` recorded. Each call starts a replayer
- * (a workflow context of its own, which takes the flag): one extra replay first, not counted, pays
- * for its start.
+ * Worker CPU (ms) per history, replaying each once as `calls` says. Each call starts a replayer (a
+ * workflow context of its own, which takes the stack-depth flag): one extra replay first, not
+ * counted, pays for its start.
  */
-async function replayWithFrames(bundle: WorkflowBundle, histories: { history: History }[], frames: number, tag: string): Promise<number> {
-  setWorkflowStackFrames(frames);
-  return await replayCpuMs(bundle, [histories[0]!.history, ...histories.map((h) => h.history)], tag, 1);
+async function replayWith(bundle: WorkflowBundle, histories: { history: History }[], calls: Calls, tag: string): Promise<number> {
+  setWorkflowStackFrames(calls.frames);
+  return await replayCpuMs({ bundle, callTimeoutMs: calls.callTimeoutMs }, [histories[0]!.history, ...histories.map((h) => h.history)], tag, 1);
 }
 
 export async function benchColdReplay(): Promise<BenchResult[]> {
   const practices = practiceCodes('R', Number(process.env.BENCH_COLD_REPLAY_PRACTICES ?? 300));
-  const rounds = Number(process.env.BENCH_COLD_REPLAY_ROUNDS ?? 4);
+  const rounds = Number(process.env.BENCH_COLD_REPLAY_ROUNDS ?? 3);
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error('BENCH_COLD_REPLAY_ROUNDS: a whole number of rounds, at least 1');
   if (practices.length < 1) throw new Error('BENCH_COLD_REPLAY_PRACTICES: at least 1');
   const day = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -57,6 +70,7 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   );
   const stack = await startBenchStack({ name: 'cold-replay', practices });
   const configured = stack.config.pipeline.workflowStackFrames;
+  const callTimeoutMs = stack.config.pipeline.workflowCallTimeoutMs;
   let transfers: { workflowId: string; history: History }[];
   let reporting: { workflowId: string; history: History }[];
   try {
@@ -75,28 +89,35 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   }
   const bundle = await replayerBundle(configured);
   const kinds = { transfer: transfers, reporting };
-  const sums: Record<string, { base: number; ours: number }> = { transfer: { base: 0, ours: 0 }, reporting: { base: 0, ours: 0 } };
+  // The baseline, the stack depth alone (the SDK's limit kept), and ours.
+  const sides = { base: SDK_DEFAULTS, depth: { frames: configured, callTimeoutMs: SDK_DEFAULTS.callTimeoutMs }, ours: { frames: configured, callTimeoutMs } } satisfies Record<string, Calls>;
+  type Side = keyof typeof sides;
+  const sums = Object.fromEntries(Object.keys(kinds).map((k) => [k, { base: 0, depth: 0, ours: 0 }])) as Record<string, Record<Side, number>>;
   // A round of both kinds first, not counted: it pays V8's warm-up.
-  for (const histories of Object.values(kinds)) await replayWithFrames(bundle, histories.slice(0, 50), configured, 'warm-up');
+  for (const histories of Object.values(kinds)) await replayWith(bundle, histories.slice(0, 50), sides.ours, 'warm-up');
+  const names = Object.keys(sides) as Side[];
   for (let r = 0; r < rounds; r++) {
     for (const [kind, histories] of Object.entries(kinds)) {
-      // Interleaved, alternating which goes first (an even number of rounds gives each first as often).
-      const order = r % 2 === 0 ? (['base', 'ours'] as const) : (['ours', 'base'] as const);
-      for (const which of order) sums[kind]![which] += await replayWithFrames(bundle, histories, which === 'base' ? V8_DEFAULT_FRAMES : configured, `${kind}-${which}-${r}`);
+      // Interleaved, each side first in turn.
+      const order = names.map((_, i) => names[(i + r) % names.length]!);
+      for (const side of order) sums[kind]![side] += await replayWith(bundle, histories, sides[side], `${kind}-${side}-${r}`);
     }
   }
   setWorkflowStackFrames(configured);
   const eventsPer = (hs: { history: History }[]) => hs.reduce((a, h) => a + (h.history.events?.length ?? 0), 0) / hs.length;
-  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds; baseline: V8's default of ${V8_DEFAULT_FRAMES} frames`;
+  const limit = (ms: number) => (ms > 0 ? `a ${ms / 1000} s limit on each call into workflow code` : 'no limit on calls into workflow code');
+  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds; baseline: the SDK's defaults (V8's ${SDK_DEFAULTS.frames} frames, ${limit(SDK_DEFAULTS.callTimeoutMs)})`;
   return Object.entries(kinds).map(([kind, histories]) => {
-    const { base, ours } = sums[kind]!;
+    const { base, depth, ours } = sums[kind]!;
     return {
       name: `cold-replay.${kind}`,
       value: ours / rounds,
       unit: 'ms',
       baseline: base / rounds,
       ratio: ours / base,
-      note: `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code; ${scope}`,
+      note:
+        `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code and ${limit(callTimeoutMs)}; ` +
+        `the stack depth alone (the SDK's limit kept): ${(depth / rounds).toFixed(1)} ms, ${(depth / base).toFixed(2)}×; ${scope}`,
     };
   });
 }

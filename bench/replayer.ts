@@ -3,10 +3,18 @@
  * and the worker CPU (every thread of this process) a batch of replays costs.
  */
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import { setWorkflowStackFrames, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../worker/main';
+import { workerClass } from '../worker/workflow-calls';
 
 export type History = temporal.api.history.v1.IHistory;
+
+/** What a replayer runs: our workflows' bundle, and the limit on each call into them (0: none). */
+export interface Replayer {
+  bundle: WorkflowBundle;
+  /** The configuration's workflowCallTimeoutMs (GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS), as the worker. */
+  callTimeoutMs: number;
+}
 
 /**
  * Our workflows bundled as the worker bundles them (modules shared, interceptors in), to be replayed
@@ -29,11 +37,11 @@ export async function replayerBundle(frames: number): Promise<WorkflowBundle> {
  * Worker CPU (ms) per replay of `histories`, replayed in one replayer; the first `uncounted` pay its
  * start and are left out.
  */
-export async function replayCpuMs(bundle: WorkflowBundle, histories: readonly History[], tag: string, uncounted = 0): Promise<number> {
+export async function replayCpuMs({ bundle, callTimeoutMs }: Replayer, histories: readonly History[], tag: string, uncounted = 0): Promise<number> {
   const copies = histories.map((history, i) => ({ workflowId: `${tag}-${i}`, history }));
   let started = uncounted === 0 ? process.cpuUsage() : undefined;
   let seen = 0;
-  for await (const result of Worker.runReplayHistories({ workflowBundle: bundle, replayName: tag }, copies)) {
+  for await (const result of workerClass(callTimeoutMs).runReplayHistories({ workflowBundle: bundle, replayName: tag }, copies)) {
     if (result.error) throw result.error;
     if (++seen === uncounted) started = process.cpuUsage();
   }

@@ -21,7 +21,6 @@
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { temporal } from '@temporalio/proto';
-import type { WorkflowBundle } from '@temporalio/worker';
 import { reportingInput } from '../client/reporting';
 import { generateTraffic } from '../demo/traffic';
 import { recordKeyOf, utcDayOf, type HookEvent } from '../mi/events';
@@ -29,7 +28,7 @@ import { transferSummary } from '../mi/outcomes';
 import { rowsFrom } from '../mi/transfer';
 import { reportingWorkflowType, rowsSignal, SIGNALS_PER_RUN, SIGNALS_PER_RUN_BEFORE_SHORT_RUNS, type ReportingOptions } from '../messages/reporting';
 import { reportingWorkflowId } from '../workflows/ids';
-import { replayCpuMs, replayerBundle, type History } from './replayer';
+import { replayCpuMs, replayerBundle, type History, type Replayer } from './replayer';
 import { formatResults, type BenchResult } from './result';
 import { practiceCodes, startBenchStack } from './stack';
 
@@ -66,8 +65,8 @@ function prefix(run: History, n: number): History {
 }
 
 /** Worker CPU (ms) to replay a history once: REPEATS replays, after one that pays the replayer's start. */
-function replayOnce(bundle: WorkflowBundle, history: History, tag: string): Promise<number> {
-  return replayCpuMs(bundle, Array.from({ length: REPEATS + 1 }, () => history), tag, 1);
+function replayOnce(replayer: Replayer, history: History, tag: string): Promise<number> {
+  return replayCpuMs(replayer, Array.from({ length: REPEATS + 1 }, () => history), tag, 1);
 }
 
 interface Measured {
@@ -80,7 +79,7 @@ interface Measured {
   historyBytesPerSignal: number;
 }
 
-async function measure(bundle: WorkflowBundle, runs: History[], tag: string): Promise<Measured> {
+async function measure(replayer: Replayer, runs: History[], tag: string): Promise<Measured> {
   const signalsOf = (run: History) => (run.events ?? []).filter(isSignal).length;
   const withSignals = runs.filter((r) => signalsOf(r) > 0);
   const step = Math.max(1, withSignals.length / RUNS_SAMPLED);
@@ -92,7 +91,7 @@ async function measure(bundle: WorkflowBundle, runs: History[], tag: string): Pr
     const n = signalsOf(run);
     const points = [...new Set(Array.from({ length: POINTS_PER_RUN }, (_, i) => Math.max(1, Math.round(((i + 0.5) * n) / POINTS_PER_RUN))))];
     let sum = 0;
-    for (const p of points) sum += await replayOnce(bundle, prefix(run, p), `${tag}-${r}-${p}`);
+    for (const p of points) sum += await replayOnce(replayer, prefix(run, p), `${tag}-${r}-${p}`);
     weighted += (sum / points.length) * n;
     weights += n;
   }
@@ -101,7 +100,7 @@ async function measure(bundle: WorkflowBundle, runs: History[], tag: string): Pr
   const signals = runs.reduce((a, run) => a + signalsOf(run), 0);
   return {
     perSignalMs: weighted / weights,
-    worstMs: await replayOnce(bundle, longest, `${tag}-longest`),
+    worstMs: await replayOnce(replayer, longest, `${tag}-longest`),
     runs: runs.length,
     signals,
     historyBytesPerSignal: bytes / signals,
@@ -150,9 +149,9 @@ export async function benchReportingReplay(): Promise<BenchResult[]> {
   } finally {
     await stack.stop();
   }
-  const bundle = await replayerBundle(stack.config.pipeline.workflowStackFrames);
-  const a = await measure(bundle, runs.ours, 'ours');
-  const b = await measure(bundle, runs.before, 'before');
+  const replayer = { bundle: await replayerBundle(stack.config.pipeline.workflowStackFrames), callTimeoutMs: stack.config.pipeline.workflowCallTimeoutMs };
+  const a = await measure(replayer, runs.ours, 'ours');
+  const b = await measure(replayer, runs.before, 'before');
   const scope = `one practice, ${registrations} registrations a day over 14 days: ${a.signals} hand-overs`;
   return [
     {

@@ -98,6 +98,7 @@ const envSchema = z.object({
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(3, 'at least 3: the SDK strips 2 frames of its own from each stack').max(100).default(5),
+  GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: z.coerce.number().int('whole seconds').min(0, '0 (no limit) or a number of seconds').max(3_600).default(0),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 
   // The GP Registrations MI API (issue 12): its base URL (unset = the embedded stand-in on
@@ -164,6 +165,13 @@ export interface PipelineConfig {
    * of Promise.race/all (worker/main.ts, Performance section).
    */
   workflowStackFrames: number;
+  /**
+   * How long one call into workflow code may run before the SDK cuts it and fails the workflow task
+   * (its "isolate execution timeout", 5 s by default); 0, the default here, sets no limit. Node
+   * enforces a limit by creating and joining an OS thread for every call, three calls per activation,
+   * which was about a quarter of the worker's CPU in a cold replay (worker/workflow-calls.ts).
+   */
+  workflowCallTimeoutMs: number;
   /**
    * The first day this service reports for (onboarding): every day from it is reported, empty or not.
    * Unset: the day a practice's reporting workflow starts. Earlier days are sent only if they have rows.
@@ -260,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
       workerCachedWorkflows: e.GP2GP_WORKER_CACHED_WORKFLOWS,
       workflowStackFrames: e.GP2GP_WORKFLOW_STACK_FRAMES,
+      workflowCallTimeoutMs: e.GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS * 1_000,
       firstDay: e.GP2GP_FIRST_DAY,
       reportingSignalsPerRun: e.GP2GP_REPORTING_SIGNALS_PER_RUN,
       transferEventsPerRun: e.GP2GP_TRANSFER_EVENTS_PER_RUN,

@@ -63,6 +63,11 @@ export const METRICS = {
    * there (it has no idempotency key). By endpoint.
    */
   apiPostRepeats: 'gp2gp_api_post_repeats',
+  /**
+   * Workflow activations still running after 5 s (worker/workflow-calls.ts): the workflow thread is
+   * busy or held. By workflow type.
+   */
+  slowWorkflowActivations: 'gp2gp_workflow_activations_slow',
   /** Practices the running worker reports for (its practices file). */
   practices: 'gp2gp_practices_configured',
   /** When the worker became ready (unix seconds). */

@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import type { Client } from '@temporalio/client';
-import { makeTelemetryFilterString, NativeConnection, Runtime, Worker, type RuntimeOptions, type WorkflowBundle } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, type RuntimeOptions, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { connectTemporalClient, dataConverter, temporalConnectionOptions } from '../config/temporal';
 import { activityInterceptors } from '../observability/activity-interceptor';
@@ -18,6 +18,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { checkRetention, registerSearchAttributes } from './namespace';
 import { ensureLongLivedWorkflows } from './long-lived';
 import { log } from '../observability/log';
+import { workerClass } from './workflow-calls';
 
 /** The workflows entry: .ts under tsx/vitest, .js once compiled. */
 export const WORKFLOWS_PATH = path.join(__dirname, '..', 'workflows', `index${path.extname(__filename)}`);
@@ -125,7 +126,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     const activities = createActivities(config, { meter: Runtime.instance().metricMeter, ...options.activityDeps, client: activityClient });
     closers.push(installMeshMetrics(Runtime.instance().metricMeter));
     setWorkflowStackFrames(config.pipeline.workflowStackFrames);
-    const worker = await Worker.create({
+    const worker = await workerClass(config.pipeline.workflowCallTimeoutMs).create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,

@@ -1,24 +1,26 @@
 /**
  * The ingest bench's attribution worker: the product's own workflows, interceptors and worker
- * settings on a task queue of their own, with one difference — forwardRows answers at once without
- * signalling any reporting workflow. Whatever our ingest costs beyond this is the hand-over of rows to
- * the reporting workflows; whatever this costs beyond the no-op baseline is the transfer workflow
- * itself. Bench only: never a way to run the product (its rows reach no submission).
+ * settings (stack depth, calls into workflow code) on a task queue of their own, with one
+ * difference — forwardRows answers at once without signalling any reporting workflow. Whatever our
+ * ingest costs beyond this is the hand-over of rows to the reporting workflows; whatever this costs
+ * beyond the no-op baseline is the transfer workflow itself. Bench only: never a way to run the
+ * product (its rows reach no submission).
  */
-import { NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { runBenchWorker } from '../worker-process';
 import { createActivities } from '../../activities';
 import { loadConfig } from '../../config';
 import { dataConverter, temporalConnectionOptions } from '../../config/temporal';
 import { activityInterceptors } from '../../observability/activity-interceptor';
 import { setWorkflowStackFrames, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH, workerRuntimeOptions } from '../../worker/main';
+import { workerClass } from '../../worker/workflow-calls';
 
 runBenchWorker(async () => {
   const config = loadConfig(process.env);
   Runtime.install(workerRuntimeOptions(config));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
   setWorkflowStackFrames(config.pipeline.workflowStackFrames);
-  const worker = await Worker.create({
+  const worker = await workerClass(config.pipeline.workflowCallTimeoutMs).create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
