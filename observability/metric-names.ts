@@ -2,7 +2,8 @@
  * Names of the project's own metrics (the Prometheus endpoint also carries Temporal's, prefixed
  * `temporal_`). Kept in one place for the dashboard (observability/grafana-dashboard.json), the README
  * and the tests. Labels are bounded: event type, outcome, reason (a field name), operation, status,
- * a NACK code (two digits, 01–99). No practice, patient or message identifiers ever become labels.
+ * a NACK code (two digits, 01–99), a workflow type. No practice, patient or message identifiers ever
+ * become labels.
  */
 import { TRANSFERS_JUDGED_METRIC } from '../messages/reporting';
 
@@ -64,10 +65,10 @@ export const METRICS = {
    */
   apiPostRepeats: 'gp2gp_api_post_repeats',
   /**
-   * Workflow activations still running after 5 s (worker/workflow-calls.ts): the workflow thread is
-   * busy or held. By workflow type.
+   * Workflow activations that held the workflow thread past 5 s (worker/workflow-calls.ts), counted
+   * once each. By workflow type.
    */
-  slowWorkflowActivations: 'gp2gp_workflow_activations_slow',
+  slowWorkflowActivations: 'gp2gp_slow_workflow_activations',
   /** Practices the running worker reports for (its practices file). */
   practices: 'gp2gp_practices_configured',
   /** When the worker became ready (unix seconds). */

@@ -1,8 +1,8 @@
 /**
  * How the worker calls into workflow code (worker/workflow-calls.ts), on the real dev server: by
  * default with no per-call limit (Node would create an OS thread for every call to enforce one), an
- * activation that holds the thread reported as slow; with GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS set, the
- * SDK's behaviour: the call is cut and the workflow task fails.
+ * activation that holds the thread reported; with GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS set, the SDK's
+ * behaviour: the call is cut and the workflow task fails. And which activation the watch names.
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
@@ -12,7 +12,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { loadConfig } from '../config';
 import { log } from '../observability/log';
-import { SLOW_ACTIVATION_MS, workerClass } from '../worker/workflow-calls';
+import { ActivationWatch, SLOW_ACTIVATION_MS, workerClass } from '../worker/workflow-calls';
 
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -39,16 +39,19 @@ describe('calls into workflow code', () => {
     const taskQueue = `calls-${randomUUID()}`;
     const worker = await workerOn(config.pipeline.workflowCallTimeoutMs, taskQueue);
     const errors = vi.spyOn(log, 'error');
+    const warnings = vi.spyOn(log, 'warn');
     try {
-      const held = SLOW_ACTIVATION_MS + 1_000;
+      const held = SLOW_ACTIVATION_MS + 1_500;
       const workflowId = `busy-${randomUUID()}`;
       const result = await worker.runUntil(client.workflow.execute('busyWorkflow', { taskQueue, workflowId, args: [held], workflowTaskTimeout: '30s' }));
       expect(result).toBe(`held ${held} ms`);
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
       expect(history.events?.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)).toEqual([]);
-      expect(errors).toHaveBeenCalledWith(expect.stringContaining('workflow activation has not come back'), expect.objectContaining({ workflowType: 'busyWorkflow', workflowId }));
+      expect(errors).toHaveBeenCalledWith(expect.stringContaining('holding the workflow thread'), expect.objectContaining({ workflowType: 'busyWorkflow', workflowId, queuedBehind: 0 }));
+      expect(warnings).toHaveBeenCalledWith('slow workflow activation came back', expect.objectContaining({ workflowId }));
     } finally {
       errors.mockRestore();
+      warnings.mockRestore();
     }
   }, 60_000);
 
@@ -56,10 +59,10 @@ describe('calls into workflow code', () => {
     const config = loadConfig({ ...process.env, GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: '1' });
     expect(config.pipeline.workflowCallTimeoutMs).toBe(1_000);
     const taskQueue = `calls-${randomUUID()}`;
-    const worker = await workerOn(config.pipeline.workflowCallTimeoutMs, taskQueue);
     const workflowId = `busy-${randomUUID()}`;
     const handle = await client.workflow.start('busyWorkflow', { taskQueue, workflowId, args: [3_000] });
     try {
+      const worker = await workerOn(config.pipeline.workflowCallTimeoutMs, taskQueue);
       const failed = await worker.runUntil(async () => {
         for (let i = 0; i < 100; i++) {
           const events = (await handle.fetchHistory()).events ?? [];
@@ -75,6 +78,41 @@ describe('calls into workflow code', () => {
       await handle.terminate('test over');
     }
   }, 60_000);
+
+  it('names the activation holding the thread, not those queued behind it, once each', () => {
+    let now = 0;
+    const watch = new ActivationWatch(() => now);
+    const errors = vi.spyOn(log, 'error').mockImplementation(() => undefined);
+    const warnings = vi.spyOn(log, 'warn').mockImplementation(() => undefined);
+    const options = (workflowId: string) => ({ info: { workflowType: 'transferWorkflow', workflowId, runId: `run-${workflowId}` } }) as Parameters<ActivationWatch['begin']>[0];
+    try {
+      const held = watch.begin(options('held'));
+      now = 1_000;
+      const queued = watch.begin(options('queued'));
+      now = SLOW_ACTIVATION_MS - 1;
+      watch.check();
+      expect(errors).not.toHaveBeenCalled();
+      now = SLOW_ACTIVATION_MS + 2_000;
+      watch.check();
+      watch.check();
+      expect(errors).toHaveBeenCalledTimes(1);
+      expect(errors).toHaveBeenLastCalledWith(expect.any(String), expect.objectContaining({ workflowId: 'held', ms: SLOW_ACTIVATION_MS + 2_000, queuedBehind: 1 }));
+      watch.end(held);
+      expect(warnings).toHaveBeenLastCalledWith('slow workflow activation came back', expect.objectContaining({ workflowId: 'held' }));
+      // The one queued behind waited over 5 s in all, but has only now reached the thread.
+      now += 1_000;
+      watch.check();
+      expect(errors).toHaveBeenCalledTimes(1);
+      now += SLOW_ACTIVATION_MS;
+      watch.check();
+      expect(errors).toHaveBeenCalledTimes(2);
+      expect(errors).toHaveBeenLastCalledWith(expect.any(String), expect.objectContaining({ workflowId: 'queued', ms: SLOW_ACTIVATION_MS + 1_000, queuedBehind: 0 }));
+      watch.end(queued);
+    } finally {
+      errors.mockRestore();
+      warnings.mockRestore();
+    }
+  });
 
   it('refuses a limit that is not whole seconds, naming the variable', () => {
     expect(() => loadConfig({ ...process.env, GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: '-1' })).toThrow(/GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS/);

@@ -1,21 +1,22 @@
 /**
  * How the worker calls into workflow code: with or without the SDK's per-call time limit, and
- * watched for activations that do not come back.
+ * watched for an activation that holds the workflow thread.
  *
- * The SDK runs each workflow activation as three calls into the workflow sandbox (activate, unblock
- * conditions, conclude), and gives each call a time limit (its "isolate execution timeout", 5 s) so a
- * workflow that never yields fails its task instead of holding the workflow thread. Node enforces
- * such a limit by creating, and afterwards joining, an OS thread for every call (its vm watchdog;
- * nodejs/node pull request 47739 would share one, not merged). Replaying a workflow the worker no
- * longer caches, most workflow tasks at national scale, spent about a quarter of its CPU there:
- * reporting 24 → 17 ms, transfer 11 → 8.5 ms without it (`npm run bench -- cold-replay`).
+ * The SDK runs each workflow activation as at least three calls into the workflow sandbox (activate,
+ * unblock conditions until none unblocks, conclude), and gives each call a time limit (its "isolate
+ * execution timeout", 5 s) so a workflow that never yields fails its task instead of holding the
+ * workflow thread. Node enforces such a limit by creating, and afterwards joining, an OS thread for
+ * every call (its vm watchdog; nodejs/node pull request 47739 would share one, not merged). Replaying
+ * a workflow the worker no longer caches, most workflow tasks at national scale, spent about a
+ * quarter of its CPU there: reporting 24.6 → 17.6 ms, transfer 11.2 → 8.9 ms without it
+ * (`npm run bench -- cold-replay`, 2026-12-07).
  *
  * So the limit is ours to choose (GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS): none by default — every loop
- * in our workflow code is bounded by its input, and a limit can also fail, for ever, a task that is
- * only slow on a busy machine — or the SDK's behaviour with the limit given. Without a limit the
- * worker still says when an activation has not come back after SLOW_ACTIVATION_MS (an error log
- * naming the workflow, and gp2gp_workflow_activations_slow_total), which is what an operator needs to
- * find a workflow holding the thread.
+ * in our workflow code is bounded by its input, and a limit can also fail, on every retry, a task
+ * that is only slow on a saturated machine — or the SDK's behaviour with the limit given. Without a
+ * limit, a workflow that never yielded would hold the worker's one workflow thread, and with it every
+ * workflow of the worker; so the worker watches that thread from its main thread and names the
+ * activation holding it (ActivationWatch).
  *
  * The SDK exposes its workflow set-up to subclasses (Worker.createWorkflowCreator is protected); the
  * limit is its compiled `isolateExecutionTimeoutMs`, passed on to Node as the calls' `timeout`, and
@@ -27,47 +28,45 @@ import type { WorkflowBundleWithSourceMapAndFilename } from '@temporalio/worker/
 import { METRICS } from '../observability/metric-names';
 import { log } from '../observability/log';
 
-/** The SDK's own limit: an activation running longer is reported as slow. */
+/** How long the activation at the head of the workflow thread may run before it is reported. */
 export const SLOW_ACTIVATION_MS = 5_000;
+
+const classes = new Map<number, typeof Worker>();
 
 /**
  * The Worker class to create workers and replayers with: calls into workflow code limited to
- * `callTimeoutMs` (0: no limit), activations watched either way.
+ * `callTimeoutMs` (0: no limit), the workflow thread watched either way. One class per limit (the
+ * SDK numbers its replayers per class).
  */
 export function workerClass(callTimeoutMs: number): typeof Worker {
   if (!Number.isInteger(callTimeoutMs) || callTimeoutMs < 0) throw new RangeError(`workerClass: callTimeoutMs ${callTimeoutMs} is not 0 or a whole number of ms`);
-  return class Gp2gpWorker extends Worker {
-    protected static override async createWorkflowCreator(
-      bundle: WorkflowBundleWithSourceMapAndFilename,
-      compiled: CompiledWorkerOptions,
-      logger: Logger,
-    ): Promise<WorkflowCreator> {
-      // Typed as a number by the SDK; undefined is what Node reads as "no limit".
-      const isolateExecutionTimeoutMs = (callTimeoutMs > 0 ? callTimeoutMs : undefined) as number;
-      return watchActivations(await super.createWorkflowCreator(bundle, { ...compiled, isolateExecutionTimeoutMs }, logger));
-    }
-  };
+  let cls = classes.get(callTimeoutMs);
+  if (!cls) {
+    cls = class Gp2gpWorker extends Worker {
+      protected static override async createWorkflowCreator(bundle: WorkflowBundleWithSourceMapAndFilename, compiled: CompiledWorkerOptions, logger: Logger): Promise<WorkflowCreator> {
+        // Typed as a number by the SDK; undefined is what Node reads as "no limit".
+        const isolateExecutionTimeoutMs = (callTimeoutMs > 0 ? callTimeoutMs : undefined) as number;
+        const creator = await super.createWorkflowCreator(bundle, { ...compiled, isolateExecutionTimeoutMs }, logger);
+        // In debug mode (the replayer, TEMPORAL_DEBUG) workflows run on this thread, which cannot watch itself.
+        return compiled.debugMode ? creator : watched(creator, new ActivationWatch());
+      }
+    };
+    classes.set(callTimeoutMs, cls);
+  }
+  return cls;
 }
 
-function watchActivations(creator: WorkflowCreator): WorkflowCreator {
+function watched(creator: WorkflowCreator, watch: ActivationWatch): WorkflowCreator {
   return {
     createWorkflow: async (options: WorkflowCreateOptions): Promise<Workflow> => {
       const workflow = await creator.createWorkflow(options);
       const activate = workflow.activate.bind(workflow);
       workflow.activate = async (activation) => {
-        const started = Date.now();
-        let slow = false;
-        // One timer per activation, on this (main) thread: the workflow thread may be the one stuck.
-        const timer = setTimeout(() => {
-          slow = true;
-          reportSlow(options, 'workflow activation has not come back: its workflow thread is busy or held (a loop that does not yield?)', Date.now() - started);
-        }, SLOW_ACTIVATION_MS);
-        timer.unref();
+        const key = watch.begin(options);
         try {
           return await activate(activation);
         } finally {
-          clearTimeout(timer);
-          if (slow) log.warn('slow workflow activation came back', { ...about(options), ms: Date.now() - started });
+          watch.end(key);
         }
       };
       return workflow;
@@ -76,16 +75,66 @@ function watchActivations(creator: WorkflowCreator): WorkflowCreator {
   };
 }
 
-/** Workflow IDs are ours and carry no patient data (workflows/ids.ts). */
-const about = (options: WorkflowCreateOptions) => ({ workflowType: options.info.workflowType, workflowId: options.info.workflowId, runId: options.info.runId });
+interface InFlight {
+  options: WorkflowCreateOptions;
+  reported: boolean;
+}
 
-function reportSlow(options: WorkflowCreateOptions, message: string, ms: number): void {
-  log.error(message, { ...about(options), ms });
-  try {
+/**
+ * The worker's activations in flight, in the order they were handed to the workflow thread. The
+ * worker runs one workflow thread (the SDK's default with its reusable context), which takes them in
+ * that order, so the oldest in flight is the one it is running, and it has been running since it
+ * became the oldest. When that passes SLOW_ACTIVATION_MS it is reported, once (an error log naming it,
+ * and gp2gp_slow_workflow_activations_total) — not the activations queued behind it, which are slow
+ * only because of it.
+ */
+export class ActivationWatch {
+  private readonly inFlight = new Map<number, InFlight>();
+  private next = 0;
+  private headSince = 0;
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  begin(options: WorkflowCreateOptions): number {
+    const key = this.next++;
+    if (this.inFlight.size === 0) this.headSince = this.now();
+    this.inFlight.set(key, { options, reported: false });
+    // A tick a second while anything is in flight; unref'd, so it never keeps the process up.
+    this.ticker ??= setInterval(() => this.check(), 1_000).unref();
+    return key;
+  }
+
+  end(key: number): void {
+    const done = this.inFlight.get(key);
+    if (!done) return;
+    const wasHead = this.inFlight.keys().next().value === key;
+    this.inFlight.delete(key);
+    if (done.reported) log.warn('slow workflow activation came back', { ...about(done.options), ms: this.now() - this.headSince });
+    if (wasHead) this.headSince = this.now();
+    if (this.inFlight.size === 0 && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+    }
+  }
+
+  /** Reports the head if it has held the thread past SLOW_ACTIVATION_MS; exposed for the tests. */
+  check(): void {
+    const head = this.inFlight.values().next().value;
+    if (!head || head.reported) return;
+    const ms = this.now() - this.headSince;
+    if (ms < SLOW_ACTIVATION_MS) return;
+    head.reported = true;
+    log.error('workflow activation is holding the workflow thread (a loop that does not yield?); the activations queued behind it wait', {
+      ...about(head.options),
+      ms,
+      queuedBehind: this.inFlight.size - 1,
+    });
     Runtime.instance()
-      .metricMeter.createCounter(METRICS.slowWorkflowActivations, 'activations', `workflow activations still running after ${SLOW_ACTIVATION_MS / 1000} s`)
-      .add(1, { workflow_type: options.info.workflowType });
-  } catch {
-    /* no runtime installed (a replayer in a test): the log says it */
+      .metricMeter.createCounter(METRICS.slowWorkflowActivations, 'activations', `workflow activations holding the workflow thread past ${SLOW_ACTIVATION_MS / 1000} s`)
+      .add(1, { workflow_type: head.options.info.workflowType });
   }
 }
+
+/** Workflow IDs are ours and carry no patient data (workflows/ids.ts). */
+const about = (options: WorkflowCreateOptions) => ({ workflowType: options.info.workflowType, workflowId: options.info.workflowId, runId: options.info.runId });
