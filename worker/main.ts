@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import type { Client } from '@temporalio/client';
-import { makeTelemetryFilterString, NativeConnection, Runtime, type RuntimeOptions, type WorkflowBundle } from '@temporalio/worker';
+import { makeTelemetryFilterString, NativeConnection, Runtime, type RuntimeOptions, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { connectTemporalClient, dataConverter, temporalConnectionOptions } from '../config/temporal';
 import { activityInterceptors } from '../observability/activity-interceptor';
@@ -89,6 +89,15 @@ export function setWorkflowStackFrames(frames: number): void {
   v8.setFlagsFromString(`--stack-trace-limit=${frames}`);
 }
 
+/**
+ * The Worker class for our workflows as configured: the stack depth recorded in workflow code and the
+ * limit on calls into it (worker/workflow-calls.ts). Set before the worker starts its threads.
+ */
+export function configuredWorkerClass(pipeline: Pick<Config['pipeline'], 'workflowStackFrames' | 'workflowCallTimeoutMs'>): typeof Worker {
+  setWorkflowStackFrames(pipeline.workflowStackFrames);
+  return workerClass(pipeline.workflowCallTimeoutMs);
+}
+
 export interface RunWorkerOptions {
   signal?: AbortSignal;
   /** A pre-built bundle (tests build it once per file). */
@@ -125,8 +134,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     }
     const activities = createActivities(config, { meter: Runtime.instance().metricMeter, ...options.activityDeps, client: activityClient });
     closers.push(installMeshMetrics(Runtime.instance().metricMeter));
-    setWorkflowStackFrames(config.pipeline.workflowStackFrames);
-    const worker = await workerClass(config.pipeline.workflowCallTimeoutMs).create({
+    const worker = await configuredWorkerClass(config.pipeline).create({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,

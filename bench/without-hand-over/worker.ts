@@ -12,15 +12,13 @@ import { createActivities } from '../../activities';
 import { loadConfig } from '../../config';
 import { dataConverter, temporalConnectionOptions } from '../../config/temporal';
 import { activityInterceptors } from '../../observability/activity-interceptor';
-import { setWorkflowStackFrames, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH, workerRuntimeOptions } from '../../worker/main';
-import { workerClass } from '../../worker/workflow-calls';
+import { configuredWorkerClass, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH, workerRuntimeOptions } from '../../worker/main';
 
 runBenchWorker(async () => {
   const config = loadConfig(process.env);
   Runtime.install(workerRuntimeOptions(config));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-  setWorkflowStackFrames(config.pipeline.workflowStackFrames);
-  const worker = await workerClass(config.pipeline.workflowCallTimeoutMs).create({
+  const worker = await configuredWorkerClass(config.pipeline).create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
