@@ -412,6 +412,14 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     if (before === undefined || before === 'refused') outcome.set(index, status);
   };
 
+  // Why an event not yet recorded was last refused an answer: printed when ingestion stalls, so a run
+  // that cannot finish says what it kept meeting (the events are synthetic; IDs carry no patient data).
+  const lastFailure = new Map<number, string>();
+  const failed = (index: number, err: unknown) => {
+    const cause = err instanceof Error && err.cause instanceof Error ? `; cause: ${err.cause.message}` : '';
+    lastFailure.set(index, `${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}${cause}`.slice(0, 400));
+  };
+
   const viaClient = async (index: number) => {
     for (let attempt = 1; ; attempt++) {
       if (Date.now() > hardDeadline) throw new Error('deadline');
@@ -419,7 +427,8 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
         const o = await client.temporal.withDeadline(Date.now() + 20_000, () => client.recordEvent(events[index]));
         note(index, o.status, o.status === 'refused' ? o.message : undefined);
         return;
-      } catch {
+      } catch (err) {
+        failed(index, err);
         counts.clientRetries++;
         await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
       }
@@ -443,11 +452,15 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
         for (const r of body.results) {
           const index = pending[r.index]!;
           if (r.status === 'accepted' || r.status === 'duplicate' || r.status === 'refused') note(index, r.status, r.error?.message);
-          else again.push(index);
+          else {
+            failed(index, new Error(`HTTP API answered ${r.status}${r.error?.message ? `: ${r.error.message}` : ''}`));
+            again.push(index);
+          }
         }
         if (again.length) counts.httpRetries++;
         pending = again;
-      } catch {
+      } catch (err) {
+        for (const index of pending) failed(index, err);
         counts.httpRetries++;
       }
       if (pending.length) await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
@@ -510,7 +523,46 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     }
     lossWindows.push({ from, to: Date.now(), what: 'Temporal restart' });
   };
-  const progress = setInterval(() => say(`… ${outcome.size}/${events.length} recorded`), 10_000);
+  // A stall (no event recorded for 30 s while some are not) is described once per stall: each waiting
+  // event's last failure and its transfer workflow's state, as the server sees it.
+  let lastCount = -1;
+  let lastMoved = Date.now();
+  let stallReported = false;
+  const progress = setInterval(() => {
+    say(`… ${outcome.size}/${events.length} recorded`);
+    if (outcome.size !== lastCount) {
+      lastCount = outcome.size;
+      lastMoved = Date.now();
+      stallReported = false;
+    } else if (!stallReported && Date.now() - lastMoved >= 30_000) {
+      stallReported = true;
+      void reportStall();
+    }
+  }, 10_000);
+  const reportStall = async () => {
+    const waiting = events.map((_, i) => i).filter((i) => !outcome.has(i));
+    say(`no event recorded for 30 s; ${waiting.length} waiting${waiting.length > 10 ? ' (the first 10)' : ''}:`);
+    for (const index of waiting.slice(0, 10)) {
+      const k = recordKeyOf(events[index]!);
+      const id = transferWorkflowId(k.side, k.practiceOds, k.key);
+      let state: string;
+      try {
+        const d = await client.temporal.withDeadline(Date.now() + 10_000, () => client.temporal.workflow.getHandle(id).describe());
+        const raw = d.raw.pendingWorkflowTask;
+        const task = raw ? `, workflow task ${raw.state === 2 ? 'started' : 'scheduled'} (attempt ${raw.attempt ?? '?'})` : ', no workflow task pending';
+        state = `${d.status.name}, ${d.historyLength} history events${task}`;
+      } catch (err) {
+        state = `describe failed: ${err instanceof Error ? err.message : String(err)}`;
+      }
+      say(`  ${id} (${events[index]!.type}): ${state}; last failure: ${lastFailure.get(index) ?? 'none yet (in flight)'}`);
+    }
+    // And what the workers last logged as errors (pino level 50 and above), a few lines each.
+    for (const w of [...workers, api]) {
+      const lines = fs.existsSync(w.logFile) ? fs.readFileSync(w.logFile, 'utf8').split('\n') : [];
+      const errors = lines.filter((l) => /"level":(5\d|60)\b/.test(l)).slice(-5);
+      for (const line of errors) say(`  ${w.name} log: ${line.slice(0, 600)}`);
+    }
+  };
   void ingest.finally(() => clearInterval(progress));
   const ingestChaos = [killWorker, restartTemporal, killWorker, killWorker];
   for (const action of ingestChaos) {
