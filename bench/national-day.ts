@@ -39,6 +39,7 @@ import { withEventId } from '../mi/event-id';
 import type { HookEvent } from '../mi/events';
 import { baseline, utcDay } from './ingest';
 import { formatResults, type BenchResult } from './result';
+import type { Config } from '../config';
 import { freePort } from '../stack/servers';
 import {
   collectFromAuthority,
@@ -147,6 +148,13 @@ async function engineDay(events: HookEvent[], env: Record<string, string>, concu
   }
 }
 
+/** The worker's caches: the transfers' queue's, and the reporting queue's when it has one of its own. */
+function cacheOf(config: Config): string {
+  const { taskQueue, reportingTaskQueue } = config.temporal;
+  const { workerCachedWorkflows, reportingCachedWorkflows } = config.pipeline;
+  return reportingTaskQueue === taskQueue ? String(workerCachedWorkflows) : `${workerCachedWorkflows} + reporting ${reportingCachedWorkflows}`;
+}
+
 export async function benchNationalDay(): Promise<BenchResult[]> {
   const nPractices = Number(process.env.BENCH_NATIONAL_PRACTICES ?? NATIONAL_PRACTICES);
   const target = Number(process.env.BENCH_NATIONAL_EVENTS ?? NATIONAL_EVENTS);
@@ -158,6 +166,11 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const events = nationalTraffic(practices, day, target);
   // The worker's cache as configured (its default unless GP2GP_WORKER_CACHED_WORKFLOWS says otherwise).
   const cacheEnv: Record<string, string> = process.env.GP2GP_WORKER_CACHED_WORKFLOWS ? { GP2GP_WORKER_CACHED_WORKFLOWS: process.env.GP2GP_WORKER_CACHED_WORKFLOWS } : {};
+  // And the reporting queue's (GP2GP_REPORTING_CACHED_WORKFLOWS; TEMPORAL_REPORTING_TASK_QUEUE=gp2gp-mi-bench,
+  // the bench's task queue, puts reporting on it: one queue and one cache, as before the split).
+  const reportingEnv = Object.fromEntries(
+    (['GP2GP_REPORTING_CACHED_WORKFLOWS', 'TEMPORAL_REPORTING_TASK_QUEUE'] as const).flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
+  );
   // The bench's API records each request's events this many at a time.
   const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cacheEnv, requests * DEFAULT_API_EVENT_CONCURRENCY);
   const metricsPort = await freePort();
@@ -171,6 +184,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
       GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5',
       GP2GP_INBOX_POLL_SECONDS: '5',
       ...cacheEnv,
+      ...reportingEnv,
       // Its metrics say how many transfer forwards shared a hand-over signal.
       GP2GP_METRICS_HOST: '127.0.0.1',
       GP2GP_METRICS_PORT: String(metricsPort),
@@ -184,7 +198,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   };
   let collector: AuthorityCollector | undefined;
   try {
-    console.error(`national-day: ${events.length} events for ${nPractices} practices on ${day}, batches of ${batchSize}, ${requests} requests in flight, worker cache ${stack.config.pipeline.workerCachedWorkflows} workflows${scaled}`);
+    console.error(`national-day: ${events.length} events for ${nPractices} practices on ${day}, batches of ${batchSize}, ${requests} requests in flight, worker cache ${cacheOf(stack.config)} workflows${scaled}`);
     const load0 = os.loadavg()[0]!;
     const t0 = Date.now();
     let sent = 0;
@@ -237,7 +251,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     await collector.stop();
     const load1 = os.loadavg()[0]!;
     const peaks = Object.fromEntries(Object.entries(groups).map(([name, subject]) => [name, peakRss(subject) / 1024 / 1024]));
-    const setup = `${events.length} events, ${nPractices} practices, HTTP batches of ${batchSize}, ${requests} in flight, worker cache ${stack.config.pipeline.workerCachedWorkflows}; load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${scaled}`;
+    const setup = `${events.length} events, ${nPractices} practices, HTTP batches of ${batchSize}, ${requests} in flight, worker cache ${cacheOf(stack.config)}; load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${scaled}`;
     const perEvent = (seconds: number) => (1000 * seconds) / events.length;
     // Against the engine's own day where it was measured: minutes and CPU (lower is better), rate (higher).
     const against = (value: number, base: number | undefined) => (base === undefined ? {} : { baseline: base, ratio: value / base });

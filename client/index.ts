@@ -218,7 +218,7 @@ export class Gp2gpClient {
         if (updateNotTakenInTime(err)) {
           throw new Error(
             `${ods}: the reporting workflow did not take the submit within ${timeoutMs / 1000} s; is a worker running on task queue ` +
-              `${this.options.taskQueue}? The submit may still run when one starts: see \`gp2gp-mi practices status --practice ${ods}\``,
+              `${this.options.config.temporal.reportingTaskQueue} (practices' reporting)? The submit may still run when one starts: see \`gp2gp-mi practices status --practice ${ods}\``,
           );
         }
         throw err;

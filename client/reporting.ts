@@ -44,7 +44,7 @@ export async function startReporting(
 ): Promise<void> {
   const start = {
     workflowId: reportingWorkflowId(practiceOds),
-    taskQueue: config.temporal.taskQueue,
+    taskQueue: config.temporal.reportingTaskQueue,
     args: [reportingInput(config, options.practice, practiceOds)] as [ReportingInput],
     staticSummary: `GP2GP MI reporting for practice ${practiceOds}`,
   };

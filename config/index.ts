@@ -57,6 +57,8 @@ const envSchema = z.object({
   TEMPORAL_PORT: port(7233),
   TEMPORAL_UI_PORT: port(8233),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('gp2gp-mi'),
+  /** Default: TEMPORAL_TASK_QUEUE + '-reporting'; the same name as TEMPORAL_TASK_QUEUE = one queue, one cache. */
+  TEMPORAL_REPORTING_TASK_QUEUE: z.string().min(1).optional(),
   TEMPORAL_TLS_CERT: optionalString,
   TEMPORAL_TLS_KEY: optionalString,
   TEMPORAL_TLS_CA: optionalString,
@@ -97,6 +99,7 @@ const envSchema = z.object({
     .refine(isDay, DAY_ALLOWED)
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
+  GP2GP_REPORTING_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(8_000),
   GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(3, 'at least 3: the SDK strips 2 frames of its own from each stack').max(100).default(5),
   GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: z.coerce.number().int('whole seconds').min(0, '0 (no limit) or a number of seconds').max(3_600).default(0),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
@@ -120,7 +123,14 @@ export interface TemporalConfig {
   /** host:port of the frontend; undefined = start the embedded dev server. */
   address: string | undefined;
   namespace: string;
+  /** The transfers' queue (and the inbox's). */
   taskQueue: string;
+  /**
+   * The practices' reporting workflows and their submissions: a queue of their own, so a worker keeps
+   * them in a cache of their own (pipeline.reportingCachedWorkflows) that the day's many transfers do
+   * not flush. Equal to taskQueue: one queue and one cache, as before.
+   */
+  reportingTaskQueue: string;
   port: number;
   uiPort: number;
   tls?: { clientCertPath?: string; clientKeyPath?: string; caPath?: string } | undefined;
@@ -158,6 +168,12 @@ export interface PipelineConfig {
    * workflow task of the others, so more is not faster past the working set (Performance section).
    */
   workerCachedWorkflows: number;
+  /**
+   * Reporting workflows (and submissions) kept in the cache of the reporting queue's worker: one per
+   * practice, each woken by every hand-over of its practice's rows, so a practice whose workflow is
+   * cached takes a hand-over without a replay. Size it to the practices (about 200 KiB each).
+   */
+  reportingCachedWorkflows: number;
   /**
    * Frames V8 records of a stack in workflow code (V8's own default is 10). The SDK records one for
    * every promise a workflow creates, for its stack-trace query, and that was about a sixth of the
@@ -240,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
+      reportingTaskQueue: e.TEMPORAL_REPORTING_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-reporting`,
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       tls,
@@ -267,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transferFinalQuietMs: Math.round(e.GP2GP_TRANSFER_FINAL_QUIET_HOURS * 3_600_000),
       transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
       workerCachedWorkflows: e.GP2GP_WORKER_CACHED_WORKFLOWS,
+      reportingCachedWorkflows: e.GP2GP_REPORTING_CACHED_WORKFLOWS,
       workflowStackFrames: e.GP2GP_WORKFLOW_STACK_FRAMES,
       workflowCallTimeoutMs: e.GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS * 1_000,
       firstDay: e.GP2GP_FIRST_DAY,

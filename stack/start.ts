@@ -259,7 +259,7 @@ async function main(): Promise<void> {
     const ui = temporal ? `http://127.0.0.1:${config.temporal.uiPort}` : '(external cluster: its own Web UI)';
     say('running');
     say(`  Temporal Web UI   ${ui}/namespaces/${config.temporal.namespace}/workflows`);
-    say(`  Temporal server   ${workerEnv.TEMPORAL_ADDRESS ?? config.temporal.address} (namespace ${config.temporal.namespace}, task queue ${config.temporal.taskQueue})`);
+    say(`  Temporal server   ${workerEnv.TEMPORAL_ADDRESS ?? config.temporal.address} (namespace ${config.temporal.namespace}, task queues ${config.temporal.taskQueue} and ${config.temporal.reportingTaskQueue})`);
     say(`  MESH              ${workerEnv.MESH_URL ?? config.mesh.url}${mesh ? ' (NHS England MESH sandbox, file store)' : ''}`);
     say(`  MESH mailboxes    ours ${config.mesh.mailbox} → Authority ${config.mesh.to}, workflow ${config.mesh.workflowId}`);
     if (mesh) say(`  Authority files   ${path.join(config.dataDir, 'authority')} (embedded stand-in: downloads and acknowledges)`);

@@ -118,6 +118,16 @@ describe('the durable pipeline, end to end', () => {
       expect(view.lastDeliveredDay).toBe(day2);
       expect(view.pendingDays).not.toContain(day1);
     }
+    // Transfers on the transfers' queue; reporting workflows and their submissions on a queue of
+    // their own, so the worker keeps them in a cache of their own.
+    const { taskQueue, reportingTaskQueue } = pipeline.config.temporal;
+    expect(reportingTaskQueue).toBe(`${taskQueue}-reporting`);
+    const queueOf = async (id: string) => (await pipeline.client.temporal.workflow.getHandle(id).describe()).taskQueue;
+    const rr = events.find((e) => e.type === 'registration')!;
+    expect(await queueOf(transferWorkflowId('RR', rr.practiceOds, recordKeyOf(rr).key))).toBe(taskQueue);
+    for (const p of PRACTICES) expect(await queueOf(reportingWorkflowId(p.ods))).toBe(reportingTaskQueue);
+    expect(await queueOf(submitted[0]!.result.submissions[0]!.submissionId)).toBe(reportingTaskQueue);
+    expect(await queueOf(inboxWorkflowId(pipeline.config.mesh.mailbox))).toBe(taskQueue);
     if (process.env.SAVE_HISTORIES) await saveHistories(pipeline, events, submitted[0]!.result.submissions[0]!.submissionId);
     // Nothing was left behind in our own inbox.
     const left: string[] = [];

@@ -1,12 +1,13 @@
 /**
- * The worker process: runs every gp2gp-mi workflow and activity on one task queue. Configuration comes
+ * The worker process: runs every gp2gp-mi workflow and activity on the two task queues (transfers;
+ * practices' reporting, whose workflows so keep a cache of their own). Configuration comes
  * from the environment (config/); on SIGINT/SIGTERM it stops polling, lets running activities finish
  * and exits, so a restart never loses work (Temporal holds all state).
  */
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import type { Client } from '@temporalio/client';
-import { makeTelemetryFilterString, NativeConnection, Runtime, type RuntimeOptions, type Worker, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, makeTelemetryFilterString, NativeConnection, Runtime, type RuntimeOptions, type Worker, type WorkflowBundle } from '@temporalio/worker';
 import { loadConfig, type Config } from '../config';
 import { connectTemporalClient, dataConverter, temporalConnectionOptions } from '../config/temporal';
 import { activityInterceptors } from '../observability/activity-interceptor';
@@ -134,32 +135,43 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     }
     const activities = createActivities(config, { meter: Runtime.instance().metricMeter, ...options.activityDeps, client: activityClient });
     closers.push(installMeshMetrics(Runtime.instance().metricMeter));
-    const worker = await configuredWorkerClass(config.pipeline).create({
-      connection,
-      namespace: config.temporal.namespace,
-      taskQueue: config.temporal.taskQueue,
-      ...(options.workflowBundle
-        ? { workflowBundle: options.workflowBundle }
-        : { workflowsPath: WORKFLOWS_PATH, ...(options.shareModules === false ? {} : { bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES } }) }),
-      activities,
-      dataConverter: dataConverter(config),
-      interceptors: {
-        activity: [activityInterceptors()],
-        // With a pre-built bundle the interceptors are whatever it was built with.
-        ...(options.workflowBundle ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }),
-      },
-      // Each cached workflow costs memory (npm run bench -- memory) and CPU: the SDK's core walks its
-      // whole cache on every workflow task, so a national day ran faster with 2,000 (the default) than
-      // with every open workflow cached. An evicted workflow replays from history at its next task.
-      maxCachedWorkflows: config.pipeline.workerCachedWorkflows,
-    });
-    await worker.runUntil(async () => {
+    // Every workflow type is registered on both queues (a run keeps the queue it began on); what
+    // differs is what each worker's cache holds: the many transfers, or one reporting workflow per
+    // practice that every hand-over of its rows wakes.
+    const WorkerClass = configuredWorkerClass(config.pipeline);
+    const bundle = options.workflowBundle ?? (await bundleWorkflowCode({
+      workflowsPath: WORKFLOWS_PATH,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+      ...(options.shareModules === false ? {} : { preloadModules: WORKFLOW_PRELOAD_MODULES }),
+      logger: new PinoTemporalLogger(log.pino),
+    }));
+    const createWorker = (taskQueue: string, maxCachedWorkflows: number) =>
+      WorkerClass.create({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue,
+        workflowBundle: bundle,
+        activities,
+        dataConverter: dataConverter(config),
+        interceptors: { activity: [activityInterceptors()] },
+        // Each cached workflow costs memory (npm run bench -- memory) and CPU: the SDK's core walks its
+        // whole cache on every workflow task, so a national day ran faster with 2,000 (the default) than
+        // with every open workflow cached. An evicted workflow replays from history at its next task.
+        maxCachedWorkflows,
+      });
+    const worker = await createWorker(config.temporal.taskQueue, config.pipeline.workerCachedWorkflows);
+    const reportingWorker =
+      config.temporal.reportingTaskQueue === config.temporal.taskQueue
+        ? undefined
+        : await createWorker(config.temporal.reportingTaskQueue, config.pipeline.reportingCachedWorkflows);
+    const serve = async () => {
       await ensureLongLivedWorkflows(config);
       const meter = Runtime.instance().metricMeter;
       meter.createGauge(METRICS.practices, 'int', 'practices', 'practices the worker reports for').set(loadPractices(config.practicesFile).length);
       meter.createGauge(METRICS.workerReady, 'float', 's', 'when the worker became ready').set(Date.now() / 1000);
       log.info('worker ready', {
         taskQueue: config.temporal.taskQueue,
+        reportingTaskQueue: config.temporal.reportingTaskQueue,
         namespace: config.temporal.namespace,
         encryption: config.encryption ? `on (current key ${config.encryption.currentKeyId})` : 'off',
         metrics: config.metrics ? `http://${config.metrics.host}:${config.metrics.port}/metrics` : 'off',
@@ -169,7 +181,9 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         if (signal?.aborted) resolve();
         signal?.addEventListener('abort', () => resolve(), { once: true });
       });
-    });
+    };
+    // Either worker failing stops both (runUntil shuts its worker down when what it waits for ends).
+    await worker.runUntil(reportingWorker ? reportingWorker.runUntil(serve) : serve());
   } finally {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
     await connection.close();

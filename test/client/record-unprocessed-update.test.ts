@@ -67,7 +67,8 @@ describe('an event whose update a worker completed a task without answering', ()
     const client = await Gp2gpClient.connect(config);
     clients.push(client);
     const answer = client.submit({ practiceOds: PRACTICE.ods }, { timeoutMs: 90_000 });
-    expect(await completeWithoutAnswering(client, taskQueue, reportingWorkflowId(PRACTICE.ods)), 'the bare poller was given the update').toBeGreaterThan(0);
+    // Reporting workflows run on the reporting queue (config.temporal.reportingTaskQueue).
+    expect(await completeWithoutAnswering(client, config.temporal.reportingTaskQueue, reportingWorkflowId(PRACTICE.ods)), 'the bare poller was given the update').toBeGreaterThan(0);
     pipelines.push(await startPipeline({ ...PIPELINE, taskQueue }));
     const [submitted] = await answer;
     expect(submitted?.practiceOds).toBe(PRACTICE.ods);

@@ -6,7 +6,7 @@
  * PostgreSQL on loopback, creates the schemas with the server's own SQL tool, starts the server with
  * several history shards and SQL advanced visibility on PostgreSQL, registers the namespace and the
  * project's search attributes, and runs against it:
- *   1. two worker processes (`tsx worker/main.ts`, as `npm run worker`) polling one task queue, fed
+ *   1. two worker processes (`tsx worker/main.ts`, as `npm run worker`) polling both task queues (transfers, reporting), fed
  *      realistic traffic through the client; every file delivered and acknowledged at the Authority's
  *      mailbox; both workers seen polling by the server;
  *   2. every README visibility query (and each query `client/operations.ts` builds for the CLI) on
@@ -381,24 +381,32 @@ async function main(): Promise<Facts> {
   return facts;
 }
 
-/** The server sees `n` distinct pollers on the task queue (workflow and activity). */
+/**
+ * The server sees `n` distinct pollers (workflow and activity) on each of the workers' task queues: the
+ * transfers' and the practices' reporting queue (config.temporal.reportingTaskQueue's default).
+ */
 async function waitForPollers(connection: Connection, n: number, workers: Launched[]): Promise<void> {
   const deadline = Date.now() + 180_000;
+  const queues = [TASK_QUEUE, `${TASK_QUEUE}-reporting`];
+  const seen = new Map<string, { wf: number; act: number }>();
   for (;;) {
-    const identities = new Set<string>();
-    for (const taskQueueType of [proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
-      const d = await connection.workflowService.describeTaskQueue({ namespace: NAMESPACE, taskQueue: { name: TASK_QUEUE }, taskQueueType }).catch(() => undefined);
-      for (const p of d?.pollers ?? []) if (p.identity) identities.add(`${taskQueueType}:${p.identity}`);
+    for (const queue of queues) {
+      const identities = new Set<string>();
+      for (const taskQueueType of [proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY]) {
+        const d = await connection.workflowService.describeTaskQueue({ namespace: NAMESPACE, taskQueue: { name: queue }, taskQueueType }).catch(() => undefined);
+        for (const p of d?.pollers ?? []) if (p.identity) identities.add(`${taskQueueType}:${p.identity}`);
+      }
+      const wf = [...identities].filter((i) => i.startsWith(`${proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW}:`)).length;
+      seen.set(queue, { wf, act: identities.size - wf });
     }
-    const wf = [...identities].filter((i) => i.startsWith(`${proto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW}:`)).length;
-    const act = identities.size - wf;
-    if (wf >= n && act >= n) {
-      check(`the server sees ${n} worker processes polling ${TASK_QUEUE} (workflow and activity tasks)`, true, `${wf} workflow pollers, ${act} activity pollers`);
+    const counts = queues.map((q) => `${q}: ${seen.get(q)!.wf} workflow / ${seen.get(q)!.act} activity pollers`).join('; ');
+    if (queues.every((q) => seen.get(q)!.wf >= n && seen.get(q)!.act >= n)) {
+      check(`the server sees ${n} worker processes polling ${queues.join(' and ')} (workflow and activity tasks)`, true, counts);
       return;
     }
     const dead = workers.find((w) => w.child.exitCode !== null || w.child.signalCode !== null);
     if (dead) throw new Error(`${dead.name} exited (${dead.child.exitCode ?? dead.child.signalCode}); log ${dead.logFile}:\n${tailOf(dead.logFile)}`);
-    if (Date.now() > deadline) throw new Error(`only ${wf} workflow / ${act} activity pollers on ${TASK_QUEUE} after 180 s`);
+    if (Date.now() > deadline) throw new Error(`only ${counts} after 180 s`);
     await sleep(1_000);
   }
 }
