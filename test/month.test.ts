@@ -94,10 +94,11 @@ async function waitForForwarding(client: Client, events: HookEvent[]): Promise<v
   );
 }
 
-/** Every execution (all runs) on a task queue, from visibility. */
-async function executionsOn(client: Client, taskQueue: string): Promise<WorkflowExecutionInfo[]> {
+/** Every execution (all runs) on the task queues (transfers', reporting's), from visibility. */
+async function executionsOn(client: Client, taskQueues: string[]): Promise<WorkflowExecutionInfo[]> {
   const out: WorkflowExecutionInfo[] = [];
-  for await (const e of client.workflow.list({ query: `TaskQueue = '${taskQueue}'`, pageSize: 1000 })) out.push(e);
+  const query = taskQueues.map((q) => `TaskQueue = '${q}'`).join(' OR ');
+  for await (const e of client.workflow.list({ query, pageSize: 1000 })) out.push(e);
   return out;
 }
 
@@ -412,7 +413,7 @@ describe('a simulated month: 20 practices × 31 days', () => {
     const correctedKeys = [...deliveries.entries()].filter(([, list]) => list.length > 1).map(([key]) => key);
 
     // ---- runs, continue-as-new, reopenings, completions, history sizes -------------------------------
-    const executions = await executionsOn(temporal, taskQueue);
+    const executions = await executionsOn(temporal, [taskQueue, pipeline.config.temporal.reportingTaskQueue]);
     const runsOf = new Map<string, WorkflowExecutionInfo[]>();
     for (const e of executions) runsOf.set(e.workflowId, [...(runsOf.get(e.workflowId) ?? []), e]);
     for (const runs of runsOf.values()) runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
