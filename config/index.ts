@@ -232,6 +232,11 @@ export interface RegistrationsApiConfig {
 export { ConfigError };
 
 /** Parses the environment; throws ConfigError naming every bad variable (values of secrets never shown). */
+/** TEMPORAL_REPORTING_TASK_QUEUE when unset: the transfers' queue's name + '-reporting'. */
+export function defaultReportingTaskQueue(taskQueue: string): string {
+  return `${taskQueue}-reporting`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -256,7 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       address: e.TEMPORAL_ADDRESS,
       namespace: e.TEMPORAL_NAMESPACE,
       taskQueue: e.TEMPORAL_TASK_QUEUE,
-      reportingTaskQueue: e.TEMPORAL_REPORTING_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-reporting`,
+      reportingTaskQueue: e.TEMPORAL_REPORTING_TASK_QUEUE ?? defaultReportingTaskQueue(e.TEMPORAL_TASK_QUEUE),
       port: e.TEMPORAL_PORT,
       uiPort: e.TEMPORAL_UI_PORT,
       tls,

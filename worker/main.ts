@@ -145,6 +145,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       ...(options.shareModules === false ? {} : { preloadModules: WORKFLOW_PRELOAD_MODULES }),
       logger: new PinoTemporalLogger(log.pino),
     }));
+    const converter = dataConverter(config);
     const createWorker = (taskQueue: string, maxCachedWorkflows: number) =>
       WorkerClass.create({
         connection,
@@ -152,7 +153,7 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         taskQueue,
         workflowBundle: bundle,
         activities,
-        dataConverter: dataConverter(config),
+        dataConverter: converter,
         interceptors: { activity: [activityInterceptors()] },
         // Each cached workflow costs memory (npm run bench -- memory) and CPU: the SDK's core walks its
         // whole cache on every workflow task, so a national day ran faster with 2,000 (the default) than
@@ -182,8 +183,16 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         signal?.addEventListener('abort', () => resolve(), { once: true });
       });
     };
-    // Either worker failing stops both (runUntil shuts its worker down when what it waits for ends).
-    await worker.runUntil(reportingWorker ? reportingWorker.runUntil(serve) : serve());
+    // The reporting worker failing ends `serving`, which stops the transfers' worker (runUntil shuts
+    // its worker down when what it waits for ends). The transfers' worker failing does not end
+    // `serving`, so the reporting worker is stopped here, before the connection closes.
+    const serving = reportingWorker ? reportingWorker.runUntil(serve) : serve();
+    try {
+      await worker.runUntil(serving);
+    } finally {
+      if (reportingWorker?.getState() === 'RUNNING') reportingWorker.shutdown();
+      await serving.catch(() => undefined);
+    }
   } finally {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
     await connection.close();

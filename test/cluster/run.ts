@@ -41,7 +41,7 @@ import { temporal as proto } from '@temporalio/proto';
 import { Gp2gpClient } from '../../client';
 import { mapConcurrent } from '../../client/concurrency';
 import { submissionsQuery, visibility } from '../../client/operations';
-import { loadConfig, PROJECT_ROOT, type Config } from '../../config';
+import { defaultReportingTaskQueue, loadConfig, PROJECT_ROOT, type Config } from '../../config';
 import { generateTraffic } from '../../demo/traffic';
 import { MeshClient } from '../../mesh';
 import { withEventId } from '../../mi/event-id';
@@ -387,7 +387,7 @@ async function main(): Promise<Facts> {
  */
 async function waitForPollers(connection: Connection, n: number, workers: Launched[]): Promise<void> {
   const deadline = Date.now() + 180_000;
-  const queues = [TASK_QUEUE, `${TASK_QUEUE}-reporting`];
+  const queues = [TASK_QUEUE, defaultReportingTaskQueue(TASK_QUEUE)];
   const seen = new Map<string, { wf: number; act: number }>();
   for (;;) {
     for (const queue of queues) {
