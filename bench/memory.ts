@@ -17,7 +17,7 @@ import { withEventId } from '../mi/event-id';
 import type { HookEvent } from '../mi/events';
 import { baseline } from './ingest';
 import { formatResults, type BenchResult } from './result';
-import { groupProcesses, MiB, practiceCodes, startBenchStack, startScript, statusBytes, timedPool } from './stack';
+import { cpuDuring, groupProcesses, MiB, practiceCodes, startBenchStack, startScript, statusBytes, timedPool } from './stack';
 
 /** RSS of the largest process in a process group (the worker's node process, not tsx's launcher). */
 function groupRssBytes(pgid: number): number {
@@ -38,6 +38,8 @@ interface Measured {
   idle: number;
   loaded: number;
   seconds: number;
+  /** The worker's CPU seconds while the workflows were opened. */
+  cpu: number;
 }
 
 /** n registrations, each opening its own transfer (one event each: open, waiting for the next stage). */
@@ -69,15 +71,17 @@ async function measure(n: number, what: 'shared' | 'unshared' | 'noop'): Promise
     const pgid = (noop ?? stack.worker).child.pid!;
     const idle = await settledRss(pgid);
     const events = registrations(practices, n);
-    const t = noop
-      ? await baseline(stack, events.map((e) => withEventId(e)), 32)
-      : await timedPool(events, 32, async (e) => {
-          const o = await stack.client.recordEvent(e);
-          if (o.status !== 'accepted') throw new Error(`memory: ${JSON.stringify(o)}`);
-        });
-    console.error(`memory: ${n} ${noop ? 'no-op' : 'transfer'} workflows opened in ${t.seconds.toFixed(0)} s (${what})`);
+    const { value: t, cpu } = await cpuDuring({ worker: pgid }, () =>
+      noop
+        ? baseline(stack, events.map((e) => withEventId(e)), 32)
+        : timedPool(events, 32, async (e) => {
+            const o = await stack.client.recordEvent(e);
+            if (o.status !== 'accepted') throw new Error(`memory: ${JSON.stringify(o)}`);
+          }),
+    );
+    console.error(`memory: ${n} ${noop ? 'no-op' : 'transfer'} workflows opened in ${t.seconds.toFixed(0)} s, worker CPU ${cpu.worker!.toFixed(0)} s (${what})`);
     const loaded = await settledRss(pgid);
-    return { idle, loaded, seconds: t.seconds };
+    return { idle, loaded, seconds: t.seconds, cpu: cpu.worker! };
   } finally {
     await noop?.stop();
     await stack.stop();
@@ -93,7 +97,7 @@ export async function benchMemory(): Promise<BenchResult[]> {
   const perWorkflow = (m: Measured) => (m.loaded - m.idle) / n / 1024;
   const results: BenchResult[] = [
     { name: 'memory.worker.idle', value: ours.idle / MiB, unit: 'MiB', note: "worker RSS when ready (50 practices' reporting workflows)" },
-    { name: `memory.worker.${n}-open-transfers`, value: ours.loaded / MiB, unit: 'MiB', note: `worker RSS with ${n} open transfer workflows cached (all cached); opened in ${ours.seconds.toFixed(0)} s` },
+    { name: `memory.worker.${n}-open-transfers`, value: ours.loaded / MiB, unit: 'MiB', note: `worker RSS with ${n} open transfer workflows cached (all cached); opened in ${ours.seconds.toFixed(0)} s, ${((ours.cpu / n) * 1000).toFixed(1)} ms of worker CPU each` },
     {
       name: 'memory.worker.per-workflow',
       value: perWorkflow(ours),
