@@ -8,11 +8,15 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { loadConfig } from '../config';
 import { log } from '../observability/log';
+import { METRICS } from '../observability/metric-names';
+import { freePort } from '../stack/servers';
+import { workerRuntimeOptions } from '../worker/main';
 import { ActivationWatch, SLOW_ACTIVATION_MS, workerClass } from '../worker/workflow-calls';
+import { sample } from './support/operators';
 
 const EventType = temporal.api.enums.v1.EventType;
 
@@ -20,7 +24,13 @@ describe('calls into workflow code', () => {
   let connection: NativeConnection;
   let clientConnection: Connection;
   let client: Client;
+  let metricsUrl: string;
   beforeAll(async () => {
+    // The worker's Runtime, as deployed, with its Prometheus endpoint (vitest runs each test file in
+    // its own fork; the Runtime is per process and must come before any connection).
+    const port = await freePort();
+    Runtime.install(workerRuntimeOptions({ ...loadConfig({}), metrics: { host: '127.0.0.1', port } }));
+    metricsUrl = `http://127.0.0.1:${port}/metrics`;
     connection = await NativeConnection.connect({ address: inject('temporalAddress') });
     clientConnection = await Connection.connect({ address: inject('temporalAddress') });
     client = new Client({ connection: clientConnection });
@@ -49,6 +59,9 @@ describe('calls into workflow code', () => {
       expect(history.events?.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)).toEqual([]);
       expect(errors).toHaveBeenCalledWith(expect.stringContaining('holding the workflow thread'), expect.objectContaining({ workflowType: 'busyWorkflow', workflowId, queuedBehind: 0 }));
       expect(warnings).toHaveBeenCalledWith('slow workflow activation came back', expect.objectContaining({ workflowId }));
+      // What an operator's alert reads (the Grafana dashboard's panel): counted once, by workflow type.
+      const scraped = await (await fetch(metricsUrl)).text();
+      expect(sample(scraped, `${METRICS.slowWorkflowActivations}_total`, { workflow_type: 'busyWorkflow' })).toBe(1);
     } finally {
       errors.mockRestore();
       warnings.mockRestore();
