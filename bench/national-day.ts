@@ -164,13 +164,13 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const practices = practiceCodes('N', nPractices);
   const day = utcDay(-1);
   const events = nationalTraffic(practices, day, target);
-  // The worker's cache as configured (its default unless GP2GP_WORKER_CACHED_WORKFLOWS says otherwise).
-  const cacheEnv: Record<string, string> = process.env.GP2GP_WORKER_CACHED_WORKFLOWS ? { GP2GP_WORKER_CACHED_WORKFLOWS: process.env.GP2GP_WORKER_CACHED_WORKFLOWS } : {};
+  // Settings passed on from the bench's environment when set, else the worker's defaults.
+  const fromEnv = (keys: readonly string[]): Record<string, string> => Object.fromEntries(keys.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
+  // The worker's cache as configured (GP2GP_WORKER_CACHED_WORKFLOWS).
+  const cacheEnv = fromEnv(['GP2GP_WORKER_CACHED_WORKFLOWS']);
   // And the reporting queue's (GP2GP_REPORTING_CACHED_WORKFLOWS; TEMPORAL_REPORTING_TASK_QUEUE=gp2gp-mi-bench,
   // the bench's task queue, puts reporting on it: one queue and one cache, as before the split).
-  const reportingEnv = Object.fromEntries(
-    (['GP2GP_REPORTING_CACHED_WORKFLOWS', 'TEMPORAL_REPORTING_TASK_QUEUE'] as const).flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])),
-  );
+  const reportingEnv = fromEnv(['GP2GP_REPORTING_CACHED_WORKFLOWS', 'TEMPORAL_REPORTING_TASK_QUEUE']);
   // The bench's API records each request's events this many at a time.
   const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cacheEnv, requests * DEFAULT_API_EVENT_CONCURRENCY);
   const metricsPort = await freePort();

@@ -164,14 +164,14 @@ export interface PipelineConfig {
   /** An unfinished transfer completes after this long without events. */
   transferIdleMs: number;
   /**
-   * Workflows kept in the worker's cache: about 200 KiB each, and each costs the SDK's core CPU on every
+   * Workflows kept in the worker's cache: about 140 KiB each, and each costs the SDK's core CPU on every
    * workflow task of the others, so more is not faster past the working set (Performance section).
    */
   workerCachedWorkflows: number;
   /**
    * Reporting workflows (and submissions) kept in the cache of the reporting queue's worker: one per
    * practice, each woken by every hand-over of its practice's rows, so a practice whose workflow is
-   * cached takes a hand-over without a replay. Size it to the practices (about 200 KiB each).
+   * cached takes a hand-over without a replay. Size it to the practices (about 140 KiB each).
    */
   reportingCachedWorkflows: number;
   /**
@@ -231,12 +231,12 @@ export interface RegistrationsApiConfig {
 
 export { ConfigError };
 
-/** Parses the environment; throws ConfigError naming every bad variable (values of secrets never shown). */
 /** TEMPORAL_REPORTING_TASK_QUEUE when unset: the transfers' queue's name + '-reporting'. */
 export function defaultReportingTaskQueue(taskQueue: string): string {
   return `${taskQueue}-reporting`;
 }
 
+/** Parses the environment; throws ConfigError naming every bad variable (values of secrets never shown). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
