@@ -35,7 +35,7 @@ import { formatResults, type BenchResult } from './result';
 import { Gp2gpClient } from '../client';
 import { loadConfig } from '../config';
 import { freePort } from '../stack/servers';
-import { cpuDuring, externalEngine, handOverSignals, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type Timed } from './stack';
+import { cpuDuring, externalEngine, handOverSignals, percentile, practiceCodes, startBenchStack, startScript, timedPool, type BenchStack, type ProcessSubject, type Timed } from './stack';
 
 const NATIONAL_DAY_EVENTS = 80_000;
 /** bench/noop/worker.ts's cache. */
@@ -103,6 +103,91 @@ function attributedCpu(process: 'server' | 'worker', bare: number, baseline: num
   };
 }
 
+/**
+ * Today's date, squeezed into the part of today already past: a generated day of traffic (from
+ * yesterday's 00:00 up to a minute ago, events of later days included) mapped, in order, onto today
+ * from 00:00 to a minute ago. Events arrive during their own day, as in production.
+ */
+function todaysTraffic(practices: string[], registrations: number, seed: number): StoredEvent[] {
+  const end = Date.now() - 60_000;
+  const todayStart = Date.parse(`${utcDay(0)}T00:00:00Z`);
+  const yesterdayStart = todayStart - 86_400_000;
+  const scale = (end - todayStart) / (end - yesterdayStart);
+  return traffic(practices, [utcDay(-1)], registrations, seed).map((e) => {
+    const at = todayStart + Math.floor((Date.parse(e.occurredAt) - yesterdayStart) * scale);
+    return { ...e, occurredAt: new Date(Math.min(at, end)).toISOString() };
+  });
+}
+
+interface HeldRowsRun {
+  events: number;
+  transfers: number;
+  leadMs: number;
+  ingestSeconds: number;
+  ingestCpu: Record<string, number>;
+  handOverSeconds: number;
+  handOverCpu: Record<string, number>;
+  signals: number;
+  forwards: number;
+}
+
+/**
+ * The production shape (issue 13): events of today, whose rows wait in their transfers until the
+ * day's hand-over point (GP2GP_HAND_OVER_AT, here set a little after the events are sent), then go to
+ * the reporting workflows all at once. Measured: taking the events, and the hand-over at the point,
+ * each with the CPU of every process. Undefined (skipped, said on stderr) when the point would fall
+ * on tomorrow.
+ */
+async function heldRowsSide(
+  stack: BenchStack,
+  groups: Record<string, ProcessSubject>,
+  metricsPort: number,
+  options: { practices: string[]; registrations: number; seed: number; concurrency: number; leadMs: number },
+): Promise<HeldRowsRun | undefined> {
+  const point = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
+  if (new Date(point).toISOString().slice(0, 10) !== utcDay(0)) {
+    console.error('ingest: the held-rows side is skipped: its hand-over point would fall after midnight');
+    return undefined;
+  }
+  const events = todaysTraffic(options.practices, options.registrations, options.seed);
+  const transfers = new Set(events.map((e) => JSON.stringify(recordKeyOf(e)))).size;
+  const env = { ...stack.env, GP2GP_HAND_OVER_AT: new Date(point).toISOString().slice(11, 19) };
+  const client = await Gp2gpClient.connect(loadConfig(env));
+  try {
+    console.error(`ingest: held-rows side: ${events.length} events of today (${transfers} transfers), hand-over point ${env.GP2GP_HAND_OVER_AT} UTC`);
+    const ingest = await cpuDuring(groups, () => viaClient({ ...stack, client }, events, options.concurrency));
+    if (Date.now() >= point) throw new Error('ingest: the held-rows side took longer than its lead time; raise it');
+    const before = await handOverSignals(metricsPort);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, point - 1_000 - Date.now())));
+    const t0 = Date.now();
+    const handOver = await cpuDuring(groups, async () => {
+      for (;;) {
+        const now = await handOverSignals(metricsPort);
+        if (now.forwards - before.forwards >= transfers) return now;
+        if (Date.now() - point > 10 * 60_000) throw new Error(`ingest: ${transfers - (now.forwards - before.forwards)} transfers had not handed over 10 min after the point`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    });
+    const handOverSeconds = (Date.now() - Math.max(point, t0)) / 1000;
+    // The reporting workflows' tasks for the last signals, inside the window.
+    const tail = await cpuDuring(groups, () => new Promise((resolve) => setTimeout(resolve, 2_000)));
+    const handOverCpu = Object.fromEntries(Object.keys(groups).map((k) => [k, (handOver.cpu[k] ?? 0) + (tail.cpu[k] ?? 0)]));
+    return {
+      events: events.length,
+      transfers,
+      leadMs: options.leadMs,
+      ingestSeconds: ingest.value.seconds,
+      ingestCpu: ingest.cpu,
+      handOverSeconds,
+      handOverCpu,
+      signals: handOver.value.signals - before.signals,
+      forwards: handOver.value.forwards - before.forwards,
+    };
+  } finally {
+    await client.close();
+  }
+}
+
 export async function benchIngest(): Promise<BenchResult[]> {
   const nPractices = Number(process.env.BENCH_INGEST_PRACTICES ?? 30);
   const nDays = Number(process.env.BENCH_INGEST_DAYS ?? 4);
@@ -112,6 +197,8 @@ export async function benchIngest(): Promise<BenchResult[]> {
   const httpPractices = practiceCodes('H', nPractices);
   // Practices of the attribution side: the same traffic as the client's, its own workflow ids.
   const bareCodes = practiceCodes('N', nPractices);
+  // Practices of the held-rows side: the client's traffic shape on today's date (see heldRowsSide).
+  const todayCodes = practiceCodes('T', nPractices);
   const days = Array.from({ length: nDays }, (_, i) => utcDay(i - nDays - 1));
   const engine = externalEngine();
   // On a fresh dev server the same seed gives the same traffic every run; an external engine still
@@ -120,7 +207,7 @@ export async function benchIngest(): Promise<BenchResult[]> {
   const metricsPort = await freePort();
   const stack = await startBenchStack({
     name: 'ingest',
-    practices: [...clientPractices, ...httpPractices, ...bareCodes],
+    practices: [...clientPractices, ...httpPractices, ...bareCodes, ...todayCodes],
     api: true,
     ...(engine ? { engine } : {}),
     // Every worker holds every workflow of the run (the no-op worker's 10,000), so none replays
@@ -191,6 +278,14 @@ export async function benchIngest(): Promise<BenchResult[]> {
       console.error(`  round ${r + 1}/${rounds} done`);
     }
     const handOverAfter = await handOverSignals(metricsPort);
+    const held = await heldRowsSide(stack, groups, metricsPort, {
+      practices: todayCodes,
+      registrations: registrations * nDays,
+      seed,
+      concurrency,
+      // Lead time for sending every event before the point: twice what the client side took, and 30 s.
+      leadMs: 2_000 * runs.client.timed.reduce((n, t) => n + t.seconds, 0) + 30_000,
+    });
     const merged = (kind: keyof typeof runs): Timed => ({
       seconds: runs[kind].timed.reduce((n, t) => n + t.seconds, 0),
       latencies: runs[kind].timed.flatMap((t) => t.latencies).sort((a, b) => a - b),
@@ -245,6 +340,27 @@ export async function benchIngest(): Promise<BenchResult[]> {
       unit: 'signals/event',
       note: `hand-over signals to reporting workflows per accepted event (client and HTTP sides): ${signals} signals carrying ${forwards} transfer forwards, ${(forwards / Math.max(1, signals)).toFixed(2)} per signal (gp2gp_rows_hand_over_forwards)`,
     });
+    if (held) {
+      const n = held.events;
+      const perEvent = (cpu: Record<string, number>, group: string) => (1000 * (cpu[group] ?? 0)) / n;
+      const baseServer = cpuMs('base', 'server', nC);
+      const baseWorker = cpuMs('base', 'noop', nC);
+      const heldSetup = `${n} events of today (${held.transfers} transfers), concurrency ${concurrency}, sent after the rounds (not interleaved), the rows held until a hand-over point ${(held.leadMs / 1000).toFixed(0)} s after the first event; against the rounds' baseline`;
+      const total = (group: string) => perEvent(held.ingestCpu, group) + perEvent(held.handOverCpu, group);
+      results.push(
+        { name: 'ingest.today.client', value: n / held.ingestSeconds, unit: 'events/s', baseline: baseRate, ratio: n / held.ingestSeconds / baseRate, note: `Gp2gpClient.recordEvent, production-shaped: ${heldSetup}; goal ≥ 0.9× baseline` },
+        ...(stack.engine.roots.length
+          ? [
+              { name: 'ingest.today.cpu.server', value: perEvent(held.ingestCpu, 'server'), unit: 'ms/event', baseline: baseServer, ratio: perEvent(held.ingestCpu, 'server') / baseServer, note: 'while the events are taken; goal ≤ 1.2× baseline' },
+              { name: 'ingest.today.cpu.server.with-hand-over', value: total('server'), unit: 'ms/event', baseline: baseServer, ratio: total('server') / baseServer, note: 'taking the events and, at the hand-over point, handing every transfer\'s rows to the reporting workflows' },
+            ]
+          : []),
+        { name: 'ingest.today.cpu.worker', value: perEvent(held.ingestCpu, 'worker'), unit: 'ms/event', baseline: baseWorker, ratio: perEvent(held.ingestCpu, 'worker') / baseWorker, note: 'while the events are taken; goal ≤ 2× baseline' },
+        { name: 'ingest.today.cpu.worker.with-hand-over', value: total('worker'), unit: 'ms/event', baseline: baseWorker, ratio: total('worker') / baseWorker, note: 'taking the events and handing the rows over at the point' },
+        { name: 'ingest.today.hand-over', value: held.handOverSeconds, unit: 's', note: `from the hand-over point until every transfer had handed its rows over: ${held.signals} signals carrying ${held.forwards} forwards (${(held.signals / n).toFixed(3)} signals per event; ${(held.forwards / Math.max(1, held.signals)).toFixed(1)} forwards per signal)` },
+        { name: 'ingest.today.hand-over.signals-per-event', value: held.signals / n, unit: 'signals/event', note: 'hand-over signals per accepted event when the rows wait for the hand-over point (compare ingest.hand-over.signals-per-event)' },
+      );
+    }
     results.push({
       name: 'ingest.national-day.client',
       value: NATIONAL_DAY_EVENTS / clientRate / 60,

@@ -183,6 +183,7 @@ export function registerOperationsCommands(program: Command): void {
         console.log(`api          ${a.status}: ${a.posted} posted, ${a.pending} to post${a.inFlight ? ` (posting ${a.inFlight.endpoint})` : ''}`);
         if (a.failed) console.log(`api failed   ${a.failed.endpoint} at ${a.failed.at}: ${a.failed.reason} (gp2gp-mi api replay ${t.workflowId})`);
       }
+      if (t.rowsHeldUntil) console.log(`rows         held for the day's hand-over point, ${t.rowsHeldUntil} (GP2GP_HAND_OVER_AT)`);
       console.log(`events       ${t.events.length}`);
       console.log(
         table(

@@ -147,6 +147,7 @@ export class Gp2gpClient {
                 finalQuietMs: this.options.config.pipeline.transferFinalQuietMs,
                 idleMs: this.options.config.pipeline.transferIdleMs,
                 maxEventAgeDays: this.options.config.pipeline.correctionWindowDays,
+                ...(this.options.config.pipeline.handOverAtMs !== undefined ? { handOverAtMs: this.options.config.pipeline.handOverAtMs } : {}),
                 ...(this.options.config.pipeline.transferEventsPerRun ? { eventsPerRun: this.options.config.pipeline.transferEventsPerRun } : {}),
                 ...this.outputsOf(practiceOds),
               },

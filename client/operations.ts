@@ -368,6 +368,8 @@ export interface TransferDetails {
   outputs?: Outputs;
   /** With outputs api or both: its posts to the GP Registrations MI API. */
   apiDelivery?: ApiDeliveryView;
+  /** While it holds rows of a day still open for the day's hand-over point: that instant (ISO 8601). */
+  rowsHeldUntil?: string;
 }
 
 /**
@@ -428,6 +430,7 @@ export async function showTransfer(client: Client, practiceOds: string, key: str
     warnings,
     ...(view.outputs ? { outputs: view.outputs } : {}),
     ...(view.apiDelivery ? { apiDelivery: view.apiDelivery } : {}),
+    ...(view.rowsHeldUntil ? { rowsHeldUntil: view.rowsHeldUntil } : {}),
   };
 }
 

@@ -11,6 +11,7 @@ import { parseEncryptionKeys, type EncryptionKeys } from './encryption';
 import { ConfigError } from './errors';
 import { DAY_ALLOWED, isDay } from '../mi/formats';
 import { OUTPUTS, OUTPUTS_ALLOWED, type Outputs } from '../mi/outputs';
+import { DEFAULT_HAND_OVER_AT, HAND_OVER_AT_ALLOWED, parseHandOverAt } from '../mi/hand-over';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -85,6 +86,19 @@ const envSchema = z.object({
   GP2GP_DELIVERY_DEADLINE_HOURS: z.coerce.number().min(0.001).default(120),
   GP2GP_TRANSFER_FINAL_QUIET_HOURS: z.coerce.number().min(0.0001).default(14 * 24),
   GP2GP_TRANSFER_IDLE_HOURS: z.coerce.number().min(0.0001).default(60 * 24),
+  // When a transfer hands the rows of a day still open to its practice's reporting workflow (UTC
+  // time of day, all of the practice's transfers at once), or "immediate": with each event.
+  GP2GP_HAND_OVER_AT: z
+    .string()
+    .default(DEFAULT_HAND_OVER_AT)
+    .refine((s) => {
+      try {
+        parseHandOverAt(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, HAND_OVER_AT_ALLOWED),
   // Continue-as-new thresholds of the long-lived workflows: unset = the workflows' own (2,000 signals,
   // 2,000 events, 500 polls). Lowered only by tests that prove continue-as-new (test/month.test.ts).
   GP2GP_REPORTING_SIGNALS_PER_RUN: z.coerce.number().int().min(1).optional(),
@@ -155,6 +169,12 @@ export interface MeshConfig {
 export interface PipelineConfig {
   cadence: 'daily' | 'weekly';
   correctionWindowDays: number;
+  /**
+   * Rows of a day still open wait in their transfer until this many ms after that day's midnight
+   * (UTC), then go to the reporting workflow with the practice's other transfers; undefined: with
+   * each event (mi/hand-over.ts).
+   */
+  handOverAtMs: number | undefined;
   inboxPollMs: number;
   trackingIntervalMs: number;
   trackingMaxIntervalMs: number;
@@ -282,6 +302,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pipeline: {
       cadence: e.GP2GP_CADENCE,
       correctionWindowDays: e.GP2GP_CORRECTION_WINDOW_DAYS,
+      handOverAtMs: parseHandOverAt(e.GP2GP_HAND_OVER_AT),
       inboxPollMs: Math.round(e.GP2GP_INBOX_POLL_SECONDS * 1000),
       trackingIntervalMs: Math.round(e.GP2GP_TRACKING_INTERVAL_SECONDS * 1000),
       trackingMaxIntervalMs: Math.round(e.GP2GP_TRACKING_MAX_INTERVAL_SECONDS * 1000),

@@ -40,6 +40,13 @@ export interface TransferOptions {
    * `both`. Undefined (runs started before issue 12) = mesh.
    */
   outputs?: Outputs;
+  /**
+   * Rows of a day still open wait in the transfer until this many ms after that day's midnight (UTC),
+   * then go to the reporting workflow with the practice's other transfers (mi/hand-over.ts);
+   * undefined (runs started before, or GP2GP_HAND_OVER_AT=immediate): with each event. Carried with
+   * the input, so a run keeps the rule it began with.
+   */
+  handOverAtMs?: number;
   /** reportingSystemSupplier of the API's events (GP2GP_REPORTING_SYSTEM_SUPPLIER); with outputs api or both. */
   reportingSystemSupplier?: string;
   /**
@@ -136,6 +143,8 @@ export interface TransferView {
   rows: { day: string; fields: string[] }[];
   /** True while some accepted event's rows have not yet reached the reporting workflow. */
   forwarding: boolean;
+  /** While rows of a day still open wait for its hand-over point: that instant (ISO 8601, UTC). */
+  rowsHeldUntil?: string;
   /** What was accepted but is worth a look, by event. */
   warnings: TransferWarning[];
   /** Where the record's MI goes (undefined: mesh, a run started before issue 12). */

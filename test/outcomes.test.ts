@@ -106,6 +106,9 @@ describe('gp2gp-mi outcomes: the Authority\'s classes, kept by the reporting wor
         GP2GP_CORRECTION_WINDOW_DAYS: '20',
         GP2GP_REGISTRATIONS_API_URL: inject('registrationsApiUrl'),
         GP2GP_REGISTRATIONS_API_KEY: 'not-the-key',
+        // This file's instants are relative to now, some of them on today's date: handed over with each
+        // event, so the counts are complete at once (the day's hand-over point: pipeline.hand-over.test.ts).
+        GP2GP_HAND_OVER_AT: 'immediate',
       },
     });
     const outcomes = await pipeline.client.recordEvents(EVENTS);

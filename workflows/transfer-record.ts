@@ -25,6 +25,7 @@ import {
 import { transferSummary, type TransferSummary } from '../mi/outcomes';
 import { reportsToMesh } from '../mi/outputs';
 import { apiEventsOf, type ApiEvent } from '../mi/registrations-api-mapping';
+import { handOverPoint } from '../mi/hand-over';
 import type { ForwardRowsInput } from '../messages/reporting';
 import type {
   ApiDeliveryState,
@@ -123,6 +124,10 @@ export class TransferRecord {
   private summaryOfEvents: TransferSummary | null | undefined;
   /** The summary reporting last got (JSON; '' for none), so an unchanged one is not forwarded alone. */
   private forwardedSummary = '';
+  /** Whether the summary reporting last got noted a failed API post: a change of that is not held. */
+  private forwardedApiFailure = false;
+  /** The run is ending (quiet): rows held for their day's hand-over point go now. Until the next event. */
+  private holdReleased = false;
   private readonly summaryForwards: boolean;
 
   constructor(
@@ -141,8 +146,9 @@ export class TransferRecord {
     this.restoredFlag = input.events !== undefined || start.continued === true || input.reopened === false;
     this.lastEventArrival = start.now;
     this.summaryForwards = start.summaryForwards === true && this.reportsToMesh;
-    // A continued run's events were forwarded by the run before (it ends only with nothing unforwarded).
-    if (input.events) this.forwardedSummary = summaryKey(this.summary());
+    // A continued run's events were forwarded by the run before, or are held (input.unforwardedFrom)
+    // and go with their summary at the hand-over point.
+    if (input.events) this.noteForwardedSummary();
   }
 
   // ---- events -----------------------------------------------------------------------------------
@@ -156,6 +162,7 @@ export class TransferRecord {
   arrived(now: number): void {
     this.lastEventArrival = now;
     this.eventsThisRun++;
+    this.holdReleased = false;
   }
 
   /**
@@ -177,7 +184,7 @@ export class TransferRecord {
     for (const e of events) this.hold(e);
     this.restoredFlag = true;
     // Forwarded by the run that took them, summary included.
-    this.forwardedSummary = summaryKey(this.summary());
+    this.noteForwardedSummary();
   }
 
   /** restore() for a record that reports to the API: the earlier run's events and what it posted. */
@@ -208,23 +215,53 @@ export class TransferRecord {
 
   // ---- forwarding rows --------------------------------------------------------------------------
 
+  /** Rows or a summary reporting has not got yet, whether due now or held for the hand-over point. */
   get hasUnforwarded(): boolean {
     return this.unforwardedFrom !== undefined || this.summaryChanged();
   }
 
   /**
-   * What to forward now, or undefined if nothing: the rows of every day an accepted event changed,
-   * and the record's outcome summary (once it is a transfer) with every forward, so reporting always
-   * holds the latest; a forward of the summary alone only when it changed without an event.
+   * While the rows waiting are all of a day still before its hand-over point (TransferOptions
+   * .handOverAtMs): that point (epoch ms); else undefined. A failed API post, or its clearing, is not
+   * held: operators see it on the console at once. Nothing is held once the run is ending.
    */
-  startForwarding(): ForwardRowsInput | undefined {
+  heldUntil(now: number): number | undefined {
+    const at = this.input.options?.handOverAtMs;
     const from = this.unforwardedFrom;
-    if (from === undefined && !this.summaryChanged()) return undefined;
+    if (at === undefined || from === undefined || this.holdReleased) return undefined;
+    if (this.summaryForwards && (this.apiFailure !== undefined) !== this.forwardedApiFailure) return undefined;
+    const point = handOverPoint(from, at);
+    return now < point ? point : undefined;
+  }
+
+  /** Something to hand over now: rows and summary not held for their day's hand-over point. */
+  forwardDue(now: number): boolean {
+    return this.hasUnforwarded && this.heldUntil(now) === undefined;
+  }
+
+  /** The run is ending: what is held goes now, not at the hand-over point (until another event comes). */
+  releaseHeld(): void {
+    this.holdReleased = true;
+  }
+
+  /**
+   * What to forward now, or undefined if nothing is due: the rows of every day an accepted event
+   * changed, and the record's outcome summary (once it is a transfer) with every forward, so reporting
+   * always holds the latest; a forward of the summary alone only when it changed without an event.
+   */
+  startForwarding(now: number): ForwardRowsInput | undefined {
+    if (!this.forwardDue(now)) return undefined;
+    const from = this.unforwardedFrom;
     this.unforwardedFrom = undefined;
     this.forwardInFlight = true;
     const summary = this.summary();
-    this.forwardedSummary = summaryKey(summary);
+    this.noteForwardedSummary(summary);
     return { practiceOds: this.practiceOds, rows: from === undefined ? [] : this.rowsFrom(from), ...(summary ? { summaries: [summary] } : {}) };
+  }
+
+  private noteForwardedSummary(summary = this.summary()): void {
+    this.forwardedSummary = summaryKey(summary);
+    this.forwardedApiFailure = summary?.apiPostFailed === true;
   }
 
   /**
@@ -382,6 +419,7 @@ export class TransferRecord {
   }
 
   view(now: number): TransferView {
+    const held = this.heldUntil(now);
     return {
       side: this.side,
       practiceOds: this.practiceOds,
@@ -391,6 +429,7 @@ export class TransferRecord {
       events: this.events,
       rows: rowsByDay(this.side, this.events),
       forwarding: this.forwardInFlight || this.unforwardedFrom !== undefined || !this.restoredFlag,
+      ...(held !== undefined ? { rowsHeldUntil: new Date(held).toISOString() } : {}),
       warnings: this.warnings(),
       ...(this.input.options?.outputs ? { outputs: this.input.options.outputs } : {}),
       ...(this.reportsToApi ? { apiDelivery: this.apiDeliveryView() } : {}),
@@ -409,7 +448,7 @@ export class TransferRecord {
     const details =
       `${this.side} record of ${this.practiceOds}: ${this.events.length} events, stage ${this.stage()}, ` +
       `outcome ${this.outcome(now)}` +
-      (this.unforwardedFrom ? `; forwarding rows from ${this.unforwardedFrom}` : '; all rows forwarded') +
+      this.forwardingDetails(now) +
       (warnings.length ? `; warning: ${warnings.map((w) => w.message).join('; ')}` : '') +
       this.apiDetails();
     if (details !== this.shownDetails) {
@@ -434,6 +473,13 @@ export class TransferRecord {
     return out;
   }
 
+  private forwardingDetails(now: number): string {
+    if (!this.unforwardedFrom) return '; all rows forwarded';
+    const held = this.heldUntil(now);
+    if (held === undefined) return `; forwarding rows from ${this.unforwardedFrom}`;
+    return `; rows of ${this.unforwardedFrom} held until ${new Date(held).toISOString().slice(11, 16)} UTC (hand-over point)`;
+  }
+
   // ---- the run's end ----------------------------------------------------------------------------
 
   /** The API part of the details: only for a record that reports to the API. */
@@ -449,9 +495,12 @@ export class TransferRecord {
     return this.eventsThisRun >= (this.input.options?.eventsPerRun ?? MAX_EVENTS_PER_RUN) || suggested;
   }
 
-  /** The next run's input: the events travel with it; only once every row has been forwarded. */
-  continueAsNewInput(): TransferInput | undefined {
-    if (this.hasUnforwarded || this.apiInFlightEvent) return undefined;
+  /**
+   * The next run's input: the events travel with it, and rows held for their day's hand-over point
+   * (unforwardedFrom); only once every row due has been forwarded.
+   */
+  continueAsNewInput(now: number): TransferInput | undefined {
+    if (this.forwardDue(now) || this.forwardInFlight || this.apiInFlightEvent) return undefined;
     return {
       ...this.input,
       events: this.events,
@@ -476,7 +525,7 @@ export class TransferRecord {
 
   /** The next instant the run must wake by itself: the end of its quiet period or a protocol deadline. */
   wakeAt(now: number): number {
-    return Math.min(this.quietUntil(now), this.nextDeadline(now) ?? Infinity);
+    return Math.min(this.quietUntil(now), this.nextDeadline(now) ?? Infinity, this.heldUntil(now) ?? Infinity);
   }
 
   result(now: number): TransferResult {

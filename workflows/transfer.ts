@@ -4,8 +4,10 @@
  * first event starts it); the validator refuses bad events before anything reaches history. Every
  * accepted event changes the rows of its day and of later days the record has events on; those rows,
  * with the record's outcome summary (mi/outcomes.ts), are forwarded to the practice's reporting
- * workflow by an activity, in order, before this workflow may finish, so no accepted event is lost
- * between the two. The record and every decision about it
+ * workflow by an activity, in order, before this workflow may finish or continue as new, so no
+ * accepted event is lost between the two. Rows of a day still open wait here, durably, until that
+ * day's hand-over point (mi/hand-over.ts), when the practice's transfers all hand over at once and
+ * the worker carries them in one signal. The record and every decision about it
  * are TransferRecord's (workflows/transfer-record.ts); this file only lends it Temporal.
  */
 import {
@@ -187,7 +189,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
 
   let timer: { at: number; fired: boolean; done: Promise<void> } | undefined;
   for (;;) {
-    const batch = record.startForwarding();
+    const batch = record.startForwarding(Date.now());
     if (batch) {
       show();
       // Retried without limit: rows must reach the reporting workflow, however long it takes.
@@ -200,7 +202,7 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
     if (record.shouldContinueAsNew(workflowInfo().continueAsNewSuggested)) {
       // A post in flight ends first: its answer decides what the next run still has to post.
       await condition(() => allHandlersFinished() && !record.apiInFlight);
-      const next = record.continueAsNewInput();
+      const next = record.continueAsNewInput(Date.now());
       if (next) {
         closing = true;
         return await continueAsNew<typeof transferWorkflow>(next);
@@ -220,14 +222,20 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
       timer = armed;
     }
     const armed = timer;
-    await Promise.race([condition(() => record.hasUnforwarded || armed.fired), armed.done]);
-    if (record.hasUnforwarded) continue;
+    // Rows held for their day's hand-over point are not due: the timer (wakeAt) wakes the loop for them.
+    await Promise.race([condition(() => record.forwardDue(Date.now()) || armed.fired), armed.done]);
+    if (record.forwardDue(Date.now())) continue;
     if (Date.now() >= quietUntil) {
+      // The run may end: what it holds for the hand-over point goes first, not with the run.
+      if (record.hasUnforwarded) {
+        record.releaseHeld();
+        continue;
+      }
       if (record.apiOutstanding) {
         // Quiet, but API posts are owed (retrying, or failed and waiting for a replay): the run stays
         // until they are made; a new event wakes it too.
         const seen = record.events.length;
-        await condition(() => record.hasUnforwarded || !record.apiOutstanding || record.events.length !== seen);
+        await condition(() => record.forwardDue(Date.now()) || !record.apiOutstanding || record.events.length !== seen);
         continue;
       }
       await condition(allHandlersFinished);

@@ -68,6 +68,8 @@ const REGISTRATIONS = Number(process.env.CHAOS_REGISTRATIONS ?? 4);
 /** Hard limit on the whole run: everything is stopped and the run fails after this. */
 const BUDGET_MS = Number(process.env.CHAOS_BUDGET_SECONDS ?? 600) * 1000;
 const SEED = Number(process.env.CHAOS_SEED ?? 20260327);
+/** From setting up the processes to the hand-over point of today's rows. */
+const HAND_OVER_AFTER_MS = Number(process.env.CHAOS_HAND_OVER_AFTER_SECONDS ?? 40) * 1000;
 const SUPPLIER = 'X26CHS001';
 const AUTHORITY = 'X26CHN001';
 const PASSWORD = 'password';
@@ -315,6 +317,12 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   const practicesFile = path.join(dir, 'practices.json');
   fs.writeFileSync(practicesFile, JSON.stringify({ practices }, null, 2));
   const apiPort = await freePort();
+  // Today's rows (the later stages of yesterday's transfers) wait in their transfers for the day's
+  // hand-over point: set into the ingestion's chaos, so the hand-over itself meets the worker kills and
+  // the Temporal restart. Near midnight, when the point would fall tomorrow, rows go at once.
+  const handOverPoint = Date.now() + HAND_OVER_AFTER_MS;
+  const handOverAt = new Date(handOverPoint).toISOString().slice(0, 10) === utcDay(0) ? new Date(handOverPoint).toISOString().slice(11, 19) : 'immediate';
+  say(`rows of today handed over at ${handOverAt}${handOverAt === 'immediate' ? '' : ' UTC'} (GP2GP_HAND_OVER_AT)`);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
@@ -338,6 +346,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     GP2GP_API_RATE_LIMIT_PER_MINUTE: '1000000',
     GP2GP_API_TEMPORAL_TIMEOUT_SECONDS: '15',
     GP2GP_OUTPUTS: 'both',
+    GP2GP_HAND_OVER_AT: handOverAt,
     GP2GP_REGISTRATIONS_API_URL: `${apiProxy.url}${REGISTRATIONS_API_BASE_PATH}`,
     GP2GP_REGISTRATIONS_API_KEY: API_KEY,
     GP2GP_REPORTING_SYSTEM_SUPPLIER: REPORTING_SYSTEM_SUPPLIER,
@@ -400,7 +409,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     const at = Math.min(sends.length, Math.floor(sends.length * (0.3 + 0.7 * random())) + 1);
     sends.splice(at, 0, { index, duplicate: true });
   }
-  say(`${events.length} events for ${N_PRACTICES} practices × ${N_DAYS} days (${days.join(', ')}), ${sends.length} sends with re-sent duplicates`);
+  say(`${events.length} events for ${N_PRACTICES} practices × ${N_DAYS} days (${days.join(', ')}), ${events.filter((e) => e.occurredAt.startsWith(utcDay(0))).length} of them of today, ${sends.length} sends with re-sent duplicates`);
 
   const outcome = new Map<number, 'accepted' | 'duplicate' | 'refused'>();
   const refusals: string[] = [];

@@ -56,7 +56,10 @@ describe('payload encryption at rest', () => {
         env: run.env,
       });
       pipelines.push(pipeline);
-      const occurredAt = new Date(Date.now() - 3_600_000).toISOString();
+      // Yesterday's: its rows go to the reporting workflow at once (today's would wait for the day's
+      // hand-over point, GP2GP_HAND_OVER_AT).
+      const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
+      const occurredAt = `${yesterday}T12:00:00.000Z`;
       const registrationId = `REG-${run.name}-${randomUUID()}`;
       const outcomes = await pipeline.client.recordEvents([
         { type: 'registration', practiceOds: PRACTICE.ods, registrationId, occurredAt, registrationType: 'new', registeringUser: 'L123' },
@@ -64,7 +67,7 @@ describe('payload encryption at rest', () => {
           type: 'request-failure',
           practiceOds: PRACTICE.ods,
           registrationId,
-          occurredAt: new Date(Date.now() - 1_800_000).toISOString(),
+          occurredAt: `${yesterday}T12:30:00.000Z`,
           failurePoint: 20,
           failureType: 1,
           fatal: true,

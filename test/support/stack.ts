@@ -31,6 +31,8 @@ export const TEST_MAILBOXES = [
   'X26SUP071', 'X26NHS071',
   // test/client/record-during-run-end.test.ts, record-unprocessed-update.test.ts
   'X26SUP081', 'X26NHS081', 'X26SUP082', 'X26NHS082',
+  // test/pipeline.hand-over.test.ts (issue 13)
+  'X26SUP091', 'X26NHS091',
 ];
 
 /** Password of every sandbox mailbox. */

@@ -79,11 +79,11 @@ describe('TransferRecord: posting API events', () => {
   it('carries posted ids and a failure across continue-as-new and into its result; not while a post is in flight', () => {
     const r = new TransferRecord(input({ events: [registration, requested] }), { now: 0, api: true });
     const first = r.startApiPost()!;
-    expect(r.continueAsNewInput()).toBeUndefined();
+    expect(r.continueAsNewInput(Date.now())).toBeUndefined();
     r.apiPosted(first.id);
     const second = r.startApiPost()!;
     r.apiPostFailed(second, 'refused', at);
-    const next = r.continueAsNewInput()!;
+    const next = r.continueAsNewInput(Date.now())!;
     expect(next.apiDelivery).toEqual({ posted: [first.id], failed: { id: second.id, endpoint: '/ehr-requests', reason: 'refused', at } });
     expect(r.result(0).apiDelivery).toEqual(next.apiDelivery);
     const continued = new TransferRecord(next, { now: 0, continued: true, api: true });
@@ -119,15 +119,15 @@ describe('TransferRecord: a failed post changes the outcome summary reporting ho
     const first = r.startApiPost()!;
     r.apiPostFailed(first, 'refused', at);
     expect(r.hasUnforwarded).toBe(true);
-    const failed = r.startForwarding()!;
+    const failed = r.startForwarding(Date.now())!;
     expect(failed).toMatchObject({ practiceOds: ods, rows: [], summaries: [{ side: 'RR', key: 'REG-1', apiPostFailed: true }] });
     r.forwarded();
     expect(r.hasUnforwarded).toBe(false);
     r.replayApiPosts();
-    const replayed = r.startForwarding()!;
+    const replayed = r.startForwarding(Date.now())!;
     expect(replayed.summaries![0]).not.toHaveProperty('apiPostFailed');
     r.forwarded();
-    expect(r.startForwarding()).toBeUndefined();
+    expect(r.startForwarding(Date.now())).toBeUndefined();
   });
 
   it('a run of an earlier version (no patch), or a record that forwards no rows, never forwards it alone', () => {
@@ -135,8 +135,24 @@ describe('TransferRecord: a failed post changes the outcome summary reporting ho
       const r = new TransferRecord(input({ events: [registration, requested], options: opts }), { now: 0, api: true, summaryForwards });
       r.apiPostFailed(r.startApiPost()!, 'refused', at);
       expect(r.hasUnforwarded).toBe(false);
-      expect(r.startForwarding()).toBeUndefined();
+      expect(r.startForwarding(Date.now())).toBeUndefined();
     }
+  });
+
+  it('a failed post is not held with rows waiting for the hand-over point: the console sees it at once (issue 13)', () => {
+    const held = { ...options, handOverAtMs: (23 * 60 + 50) * 60_000 };
+    const r = new TransferRecord(input({ reopened: false, options: held }), { now: 0, api: true, summaryForwards: true });
+    r.record(registration);
+    r.record(requested);
+    const morning = Date.parse('2026-11-01T10:00:00Z');
+    expect(r.forwardDue(morning)).toBe(false);
+    r.apiPostFailed(r.startApiPost()!, 'refused', at);
+    expect(r.forwardDue(morning)).toBe(true);
+    expect(r.startForwarding(morning)).toMatchObject({ rows: [{ day: '2026-11-01' }], summaries: [{ apiPostFailed: true }] });
+    r.forwarded();
+    // The next event is held again, the failure having been handed over.
+    r.record(rr('ehr-received', '2026-11-01T11:00:00.000Z', { conversationId, extractMessageId: conversationId }));
+    expect(r.forwardDue(morning + 3_600_000)).toBe(false);
   });
 
   it('a reopened record does not forward the summary its earlier run already did', () => {

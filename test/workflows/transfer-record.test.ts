@@ -118,11 +118,11 @@ describe('TransferRecord: what it takes and how it answers', () => {
 
   it('forwards the rows of the earliest changed day and later; shows "forwarding" until done', () => {
     const r = record('RR', [registration]);
-    expect(r.startForwarding()).toBeUndefined();
+    expect(r.startForwarding(Date.now())).toBeUndefined();
     r.record(rr('ehr-requested', iso(t0 + 2 * D), { conversationId, requestMessageId: conversationId }));
     r.record(rr('ehr-received', iso(t0 + 3 * D), { conversationId, extractMessageId: conversationId }));
     expect(r.view(now).forwarding).toBe(true);
-    const batch = r.startForwarding()!;
+    const batch = r.startForwarding(Date.now())!;
     expect(batch.practiceOds).toBe(ods);
     expect(batch.rows.map((row) => [row.day, row.seq])).toEqual([
       ['2026-11-03', 3],
@@ -156,7 +156,7 @@ describe('TransferRecord: what it shows, and the end of a run', () => {
     r.record(rr('ehr-requested', iso(t0 + H), { conversationId, requestMessageId: conversationId }));
     const second = r.shown(t0 + H);
     expect(second.attributes).toMatchObject({ stage: 'ehr-requested', outcome: 'in-progress', conversationId });
-    r.startForwarding();
+    r.startForwarding(Date.now());
     expect(r.shown(t0 + H)).toEqual({ details: expect.stringContaining('all rows forwarded') });
   });
 
@@ -177,10 +177,10 @@ describe('TransferRecord: what it shows, and the end of a run', () => {
     const r = record('RR', [registration], { unforwardedFrom: '2026-11-01' });
     expect(r.shouldContinueAsNew(false)).toBe(false);
     expect(r.shouldContinueAsNew(true)).toBe(true);
-    expect(r.continueAsNewInput()).toBeUndefined();
-    r.startForwarding();
+    expect(r.continueAsNewInput(Date.now())).toBeUndefined();
+    r.startForwarding(Date.now());
     r.forwarded();
-    expect(r.continueAsNewInput()).toMatchObject({ side: 'RR', practiceOds: ods, key: 'REG-1', events: [registration], unforwardedFrom: undefined });
+    expect(r.continueAsNewInput(Date.now())).toMatchObject({ side: 'RR', practiceOds: ods, key: 'REG-1', events: [registration], unforwardedFrom: undefined });
     expect(r.result(t0)).toEqual({ events: [registration], outcome: 'registered' });
   });
 });
@@ -192,22 +192,22 @@ describe('TransferRecord: the outcome summary handed to reporting (issue 15)', (
     const r = record('RR', [], {}, t0);
     r.restore([]);
     r.record(registration);
-    expect(r.startForwarding()).not.toHaveProperty('summaries');
+    expect(r.startForwarding(Date.now())).not.toHaveProperty('summaries');
     r.forwarded();
     r.record(requested);
-    const batch = r.startForwarding()!;
+    const batch = r.startForwarding(Date.now())!;
     expect(batch.rows.map((row) => row.day)).toEqual(['2026-11-01']);
     expect(batch.summaries).toEqual([{ side: 'RR', key: 'REG-1', startedAt: iso(t0 + H), overdueSince: iso(t0 + H + D), seq: 2 }]);
     r.forwarded();
     // A re-sent event forwards nothing; no deadline, only events change a summary.
     r.record(requested);
-    expect(r.startForwarding()).toBeUndefined();
+    expect(r.startForwarding(Date.now())).toBeUndefined();
   });
 
   it('an API-only event changes no row on a later day, but its summary goes in the same forward', () => {
     const r = record('RR', [registration, requested], {}, t0);
     r.record(rr('integration-outcome', iso(t0 + 2 * D), { conversationId, outcome: 'INTEGRATED' }));
-    const batch = r.startForwarding()!;
+    const batch = r.startForwarding(Date.now())!;
     expect(batch.rows).toEqual([]);
     expect(batch.summaries).toEqual([{ side: 'RR', key: 'REG-1', startedAt: iso(t0 + H), settled: 'integrated-3d', integratedAfterMs: 2 * D - H, seq: 3 }]);
   });
@@ -217,6 +217,81 @@ describe('TransferRecord: the outcome summary handed to reporting (issue 15)', (
     r.restore([]);
     r.record(sr('request-received', iso(t0), { requestMessageId: conversationId, requestingOds: 'B82002' }));
     r.record(sr('conversation-closed', iso(t0 + D)));
-    expect(r.startForwarding()!.summaries).toEqual([{ side: 'SR', key: conversationId, startedAt: iso(t0), settled: 'integrated-3d', integratedAfterMs: D, seq: 2 }]);
+    expect(r.startForwarding(Date.now())!.summaries).toEqual([{ side: 'SR', key: conversationId, startedAt: iso(t0), settled: 'integrated-3d', integratedAfterMs: D, seq: 2 }]);
+  });
+});
+
+describe('TransferRecord: rows of a day still open wait for its hand-over point (issue 13)', () => {
+  const at = (23 * 60 + 50) * 60_000; // 23:50 UTC
+  const point = Date.parse('2026-11-01T23:50:00Z');
+  const requested = rr('ehr-requested', iso(t0 + H), { conversationId, requestMessageId: conversationId });
+  const holding = (extra: Partial<TransferInput> = {}) => record('RR', [], { reopened: false, options: { handOverAtMs: at }, ...extra }, t0);
+
+  it('holds an open day\'s rows and summary until the point, wakes for it, then hands them over together', () => {
+    const r = holding();
+    r.record(registration);
+    r.record(requested);
+    expect(r.hasUnforwarded).toBe(true);
+    expect(r.heldUntil(t0 + 2 * H)).toBe(point);
+    expect(r.forwardDue(t0 + 2 * H)).toBe(false);
+    expect(r.startForwarding(t0 + 2 * H)).toBeUndefined();
+    expect(r.wakeAt(t0 + 2 * H)).toBe(point);
+    expect(r.view(t0 + 2 * H)).toMatchObject({ forwarding: true, rowsHeldUntil: '2026-11-01T23:50:00.000Z' });
+    expect(r.shown(t0 + 2 * H).details).toContain('rows of 2026-11-01 held until 23:50 UTC');
+    const batch = r.startForwarding(point)!;
+    expect(batch.rows.map((row) => [row.day, row.seq])).toEqual([['2026-11-01', 2]]);
+    expect(batch.summaries).toHaveLength(1);
+    r.forwarded();
+    expect(r.hasUnforwarded).toBe(false);
+    expect(r.view(point).rowsHeldUntil).toBeUndefined();
+  });
+
+  it('a late event (its day past the point) goes at once, with whatever waited', () => {
+    const r = holding();
+    r.record(rr('registration', iso(Date.parse('2026-11-02T08:00:00Z')), { registrationType: 'new', registeringUser: 'L1' }));
+    expect(r.heldUntil(Date.parse('2026-11-02T09:00:00Z'))).toBe(Date.parse('2026-11-02T23:50:00Z'));
+    r.record(rr('ehr-requested', iso(t0), { conversationId, requestMessageId: conversationId }));
+    expect(r.forwardDue(Date.parse('2026-11-02T09:00:00Z'))).toBe(true);
+    expect(r.startForwarding(Date.parse('2026-11-02T09:00:00Z'))!.rows.map((row) => row.day)).toEqual(['2026-11-01', '2026-11-02']);
+  });
+
+  it('an event after the point of its own day is late too', () => {
+    const r = holding();
+    r.record(rr('registration', '2026-11-01T23:55:00.000Z', { registrationType: 'new', registeringUser: 'L1' }));
+    expect(r.forwardDue(Date.parse('2026-11-01T23:56:00Z'))).toBe(true);
+  });
+
+  it('without the option (runs begun before, or GP2GP_HAND_OVER_AT=immediate) nothing is held', () => {
+    const r = record('RR', [], { reopened: false }, t0);
+    r.record(registration);
+    expect(r.heldUntil(t0)).toBeUndefined();
+    expect(r.forwardDue(t0)).toBe(true);
+    expect(r.wakeAt(t0)).toBe(r.quietUntil(t0));
+  });
+
+  it('a run ending releases what it holds; the next event is held again', () => {
+    const r = holding();
+    r.record(registration);
+    r.releaseHeld();
+    expect(r.forwardDue(t0 + H)).toBe(true);
+    r.startForwarding(t0 + H);
+    r.forwarded();
+    r.arrived(t0 + 2 * H);
+    r.record(requested);
+    expect(r.heldUntil(t0 + 2 * H)).toBe(point);
+  });
+
+  it('continues as new with its rows still held, and the next run hands them over at the point', () => {
+    const r = holding();
+    r.record(registration);
+    const next = r.continueAsNewInput(t0 + H)!;
+    expect(next).toMatchObject({ unforwardedFrom: '2026-11-01', options: { handOverAtMs: at } });
+    const continued = new TransferRecord(next, { now: t0 + H, continued: true });
+    expect(continued.heldUntil(t0 + H)).toBe(point);
+    expect(continued.startForwarding(point)!.rows.map((row) => row.day)).toEqual(['2026-11-01']);
+    // Past the point, nothing may be carried that is due.
+    const late = holding();
+    late.record(registration);
+    expect(late.continueAsNewInput(point)).toBeUndefined();
   });
 });

@@ -1,0 +1,33 @@
+/**
+ * When a transfer hands its rows to its practice's reporting workflow. Rows matter to NHS England
+ * only as a closed day's record set, sent after midnight (UTC) at the practice's cadence, so the rows
+ * of a day still open wait in their transfer until the day's hand-over point, shortly before it
+ * closes; every transfer of the practice then hands over at the same moment, which lets the worker
+ * carry them to the reporting workflow in one signal (activities/rows-hand-over.ts) instead of one
+ * per event. Rows of a day whose point has passed (a late event) go at once, so a closed day is never
+ * waiting on a transfer's timer when an operator or the cadence submits it.
+ */
+
+const DAY_MS = 86_400_000;
+
+/** The default hand-over point: 23:50 UTC, ten minutes before the day closes and fifteen before the cadence (00:05). */
+export const DEFAULT_HAND_OVER_AT = '23:50';
+
+export const HAND_OVER_AT_ALLOWED = '"immediate", or a time of day in UTC as HH:MM or HH:MM:SS (e.g. 23:50)';
+
+/**
+ * `HH:MM[:SS]` as ms after midnight, `immediate` as undefined (rows go with each event); anything
+ * else is refused with what is allowed.
+ */
+export function parseHandOverAt(text: string): number | undefined {
+  const value = text.trim();
+  if (value === 'immediate') return undefined;
+  const m = /^([01]\d|2[0-3]):([0-5]\d)(?::([0-5]\d))?$/.exec(value);
+  if (!m) throw new Error(`${JSON.stringify(text)} is not allowed; allowed: ${HAND_OVER_AT_ALLOWED}`);
+  return ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3] ?? 0)) * 1000;
+}
+
+/** The instant (epoch ms) the rows of `day` (YYYY-MM-DD, UTC) are handed over, `atMs` after its midnight. */
+export function handOverPoint(day: string, atMs: number): number {
+  return Date.parse(`${day}T00:00:00Z`) + Math.min(Math.max(0, atMs), DAY_MS - 1);
+}

@@ -1,0 +1,108 @@
+/**
+ * The day's hand-over point on the real dev server (issue 13): rows of a day still open wait in their
+ * transfers, none reaching the practice's reporting workflow before the point; at the point every
+ * transfer hands over, and the reporting workflow holds them all. A late event (its day past the
+ * point) still goes at once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { syntheticPractice } from '../demo/traffic';
+import type { HookEvent } from '../mi/events';
+import { consoleQuery, type PracticeConsoleView } from '../messages/reporting';
+import { transferQuery, type TransferView } from '../messages/transfer';
+import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
+import { eventually, runCli, startPipeline, type TestPipeline } from './support/pipeline';
+
+const PRACTICE = syntheticPractice('H88091', '200000000091');
+const OTHER = syntheticPractice('H88092', '200000000092');
+const TRANSFERS = 5;
+/** Time enough to send every event before the point, on a loaded machine. */
+const LEAD_MS = 40_000;
+
+const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
+
+/** The rows signals in a reporting workflow's history (none if it has not started). */
+async function rowsSignals(pipeline: TestPipeline, ods: string): Promise<number> {
+  const handle = pipeline.client.temporal.workflow.getHandle(reportingWorkflowId(ods));
+  try {
+    const history = await handle.fetchHistory();
+    return (history.events ?? []).filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'rows').length;
+  } catch (err) {
+    if (/not found/i.test(String(err))) return 0;
+    throw err;
+  }
+}
+
+describe('rows handed over at the day\'s hand-over point', () => {
+  let pipeline: TestPipeline;
+  let point: number;
+  beforeAll(async () => {
+    // The point must fall on the same UTC day as the events: near midnight, wait for the next day.
+    const msToMidnight = 86_400_000 - (Date.now() % 86_400_000);
+    if (msToMidnight < LEAD_MS + 20_000) await new Promise((r) => setTimeout(r, msToMidnight + 1_000));
+    point = Math.ceil((Date.now() + LEAD_MS) / 1000) * 1000;
+    pipeline = await startPipeline({
+      supplierMailbox: 'X26SUP091',
+      authorityMailbox: 'X26NHS091',
+      practices: [PRACTICE, OTHER],
+      env: { GP2GP_HAND_OVER_AT: hhmmss(point) },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('holds the open day\'s rows until the point, then the reporting workflow gets every transfer', async () => {
+    const now = Date.now();
+    const today = new Date(now).toISOString().slice(0, 10);
+    const at = (minutesAgo: number) => new Date(Math.max(Date.parse(`${today}T00:00:00Z`), now - minutesAgo * 60_000)).toISOString();
+    const events: HookEvent[] = [];
+    for (let i = 1; i <= TRANSFERS; i++) {
+      const rr = { practiceOds: PRACTICE.ods, registrationId: `REG-HOLD-${i}` };
+      const conversationId = `2F1C3B4A-5D6E-4F70-8192-A3B4C5D6E7F${i}`;
+      events.push(
+        { type: 'registration', ...rr, occurredAt: at(10), registrationType: 'new', registeringUser: '123456789012', targetOds: 'A81001' },
+        { type: 'ehr-requested', ...rr, occurredAt: at(9), conversationId, requestMessageId: `11111111-2222-4333-8444-55555555555${i}`, targetOds: 'A81001' },
+      );
+    }
+    // A late event of the other practice: yesterday is past its point, so it goes at once.
+    const yesterday = new Date(now - 86_400_000).toISOString().slice(0, 10);
+    events.push({ type: 'registration', practiceOds: OTHER.ods, registrationId: 'REG-LATE-1', occurredAt: `${yesterday}T12:00:00Z`, registrationType: 'new', registeringUser: '123456789012' });
+    const outcomes = await pipeline.client.recordEvents(events);
+    expect(outcomes.map((o) => o.status)).toEqual(events.map(() => 'accepted'));
+    expect(Date.now()).toBeLessThan(point);
+
+    // Before the point: every transfer says what it holds and until when; reporting has nothing.
+    const views = await Promise.all(
+      Array.from({ length: TRANSFERS }, (_, i) =>
+        pipeline.client.temporal.workflow.getHandle(transferWorkflowId('RR', PRACTICE.ods, `REG-HOLD-${i + 1}`)).query(transferQuery) as Promise<TransferView>,
+      ),
+    );
+    for (const view of views) expect(view).toMatchObject({ forwarding: true, rowsHeldUntil: new Date(point).toISOString() });
+    const shown = await runCli(pipeline, 'transfer', 'show', PRACTICE.ods, 'REG-HOLD-1');
+    expect(shown.stdout).toContain(`rows         held for the day's hand-over point, ${new Date(point).toISOString()}`);
+    // The late event went at once.
+    await eventually(async () => ((await rowsSignals(pipeline, OTHER.ods)) === 1 ? true : undefined), 20_000, 'the late row at the reporting workflow');
+    expect(await rowsSignals(pipeline, PRACTICE.ods)).toBe(0);
+
+    // At the point every transfer hands over; the reporting workflow then counts all of them.
+    const view = await eventually(
+      async () => {
+        const v = (await pipeline.client.temporal.workflow.getHandle(reportingWorkflowId(PRACTICE.ods)).query(consoleQuery).catch(() => undefined)) as PracticeConsoleView | undefined;
+        const counted = v?.outcomes.filter((d) => d.day === today && d.side === 'RR').reduce((n, d) => n + Object.values(d.counts).reduce((a, b) => a + (b ?? 0), 0), 0);
+        return counted === TRANSFERS ? v : undefined;
+      },
+      LEAD_MS + 60_000,
+      'every transfer counted by the reporting workflow',
+    );
+    expect(view.outcomes.length).toBeGreaterThan(0);
+    expect(Date.now()).toBeGreaterThanOrEqual(point);
+    const signals = await rowsSignals(pipeline, PRACTICE.ods);
+    expect(signals).toBeGreaterThanOrEqual(1);
+    expect(signals).toBeLessThanOrEqual(TRANSFERS);
+    for (let i = 1; i <= TRANSFERS; i++) {
+      const v = (await pipeline.client.temporal.workflow.getHandle(transferWorkflowId('RR', PRACTICE.ods, `REG-HOLD-${i}`)).query(transferQuery)) as TransferView;
+      expect(v.forwarding).toBe(false);
+      expect(v.rowsHeldUntil).toBeUndefined();
+    }
+  }, 180_000);
+});
