@@ -104,19 +104,40 @@ function attributedCpu(process: 'server' | 'worker', bare: number, baseline: num
 }
 
 /**
- * Today's date, squeezed into the part of today already past: a generated day of traffic (from
- * yesterday's 00:00 up to a minute ago, events of later days included) mapped, in order, onto today
- * from 00:00 to a minute ago. Events arrive during their own day, as in production.
+ * Events moved onto today's date, in order: from yesterday's 00:00 up to a minute ago (events of later
+ * days included) mapped onto today from 00:00 to a minute ago, so they arrive during their own day, as
+ * in production.
  */
-function todaysTraffic(practices: string[], registrations: number, seed: number): StoredEvent[] {
+export function onToday<E extends { occurredAt: string }>(events: readonly E[]): E[] {
   const end = Date.now() - 60_000;
   const todayStart = Date.parse(`${utcDay(0)}T00:00:00Z`);
   const yesterdayStart = todayStart - 86_400_000;
   const scale = (end - todayStart) / (end - yesterdayStart);
-  return traffic(practices, [utcDay(-1)], registrations, seed).map((e) => {
+  return events.map((e) => {
     const at = todayStart + Math.floor((Date.parse(e.occurredAt) - yesterdayStart) * scale);
     return { ...e, occurredAt: new Date(Math.min(at, end)).toISOString() };
   });
+}
+
+/** A day of generated traffic (yesterday's, up to a minute ago) moved onto today (onToday). */
+function todaysTraffic(practices: string[], registrations: number, seed: number): StoredEvent[] {
+  return onToday(traffic(practices, [utcDay(-1)], registrations, seed));
+}
+
+/** The first instant the product's handOverAtMs names: `at` as HH:MM:SS, if it is still today. */
+export function handOverAtToday(point: number): string | undefined {
+  const iso = new Date(point).toISOString();
+  return iso.slice(0, 10) === utcDay(0) ? iso.slice(11, 19) : undefined;
+}
+
+/** Waits until `transfers` more forwards than `before` have reached reporting workflows (the worker's metrics). */
+export async function untilHandedOver(metricsPort: number, before: { signals: number; forwards: number }, transfers: number, point: number, limitMs: number): Promise<{ signals: number; forwards: number }> {
+  for (;;) {
+    const now = await handOverSignals(metricsPort);
+    if (now.forwards - before.forwards >= transfers) return now;
+    if (Date.now() - point > limitMs) throw new Error(`bench: ${transfers - (now.forwards - before.forwards)} transfers had not handed over ${limitMs / 60_000} min after the point`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 interface HeldRowsRun {
@@ -145,13 +166,14 @@ async function heldRowsSide(
   options: { practices: string[]; registrations: number; seed: number; concurrency: number; leadMs: number },
 ): Promise<HeldRowsRun | undefined> {
   const point = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
-  if (new Date(point).toISOString().slice(0, 10) !== utcDay(0)) {
+  const handOverAt = handOverAtToday(point);
+  if (!handOverAt) {
     console.error('ingest: the held-rows side is skipped: its hand-over point would fall after midnight');
     return undefined;
   }
   const events = todaysTraffic(options.practices, options.registrations, options.seed);
   const transfers = new Set(events.map((e) => JSON.stringify(recordKeyOf(e)))).size;
-  const env = { ...stack.env, GP2GP_HAND_OVER_AT: new Date(point).toISOString().slice(11, 19) };
+  const env = { ...stack.env, GP2GP_HAND_OVER_AT: handOverAt };
   const client = await Gp2gpClient.connect(loadConfig(env));
   try {
     console.error(`ingest: held-rows side: ${events.length} events of today (${transfers} transfers), hand-over point ${env.GP2GP_HAND_OVER_AT} UTC`);
@@ -160,14 +182,7 @@ async function heldRowsSide(
     const before = await handOverSignals(metricsPort);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, point - 1_000 - Date.now())));
     const t0 = Date.now();
-    const handOver = await cpuDuring(groups, async () => {
-      for (;;) {
-        const now = await handOverSignals(metricsPort);
-        if (now.forwards - before.forwards >= transfers) return now;
-        if (Date.now() - point > 10 * 60_000) throw new Error(`ingest: ${transfers - (now.forwards - before.forwards)} transfers had not handed over 10 min after the point`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    });
+    const handOver = await cpuDuring(groups, () => untilHandedOver(metricsPort, before, transfers, point, 10 * 60_000));
     const handOverSeconds = (Date.now() - Math.max(point, t0)) / 1000;
     // The reporting workflows' tasks for the last signals, inside the window.
     const tail = await cpuDuring(groups, () => new Promise((resolve) => setTimeout(resolve, 2_000)));

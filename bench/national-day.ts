@@ -37,7 +37,8 @@ import { DEFAULT_API_EVENT_CONCURRENCY } from '../config/api';
 import { generateTraffic } from '../demo/traffic';
 import { withEventId } from '../mi/event-id';
 import type { HookEvent } from '../mi/events';
-import { baseline, utcDay } from './ingest';
+import { baseline, handOverAtToday, onToday, untilHandedOver, utcDay } from './ingest';
+import { recordKeyOf } from '../mi/events';
 import { formatResults, type BenchResult } from './result';
 import type { Config } from '../config';
 import { freePort } from '../stack/servers';
@@ -155,6 +156,60 @@ function cacheOf(config: Config): string {
   return reportingTaskQueue === taskQueue ? String(workerCachedWorkflows) : `${workerCachedWorkflows} + reporting ${reportingCachedWorkflows}`;
 }
 
+/**
+ * The production-shaped day's second half: waits for the hand-over point, then measures every
+ * transfer handing its rows over (time from the point, CPU of each process), and reports both halves.
+ */
+async function handOverAtPoint(o: {
+  stack: BenchStack;
+  groups: Record<string, ProcessSubject>;
+  metricsPort: number;
+  events: HookEvent[];
+  point: number;
+  engine: EngineDay | undefined;
+  ingestSeconds: number;
+  cpu: Record<string, number>;
+  signals: number;
+  retried: number;
+  scaled: string;
+}): Promise<BenchResult[]> {
+  const { events, point, engine } = o;
+  if (Date.now() >= o.point) throw new Error('national-day: the ingest outlasted the hand-over point; raise BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES');
+  const transfers = new Set(events.map((e) => JSON.stringify(recordKeyOf(e)))).size;
+  console.error(`national-day: ingested in ${(o.ingestSeconds / 60).toFixed(1)} min; waiting for the hand-over point (${new Date(point).toISOString()}) of ${transfers} transfers`);
+  const before = await handOverSignals(o.metricsPort);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, point - 1_000 - Date.now())));
+  const load0 = os.loadavg()[0]!;
+  const measured = await cpuDuring({ server: o.groups['temporal-server']!, worker: o.groups.worker! }, () => untilHandedOver(o.metricsPort, before, transfers, point, 60 * 60_000));
+  const handOverSeconds = (Date.now() - point) / 1000;
+  const tail = await cpuDuring({ server: o.groups['temporal-server']!, worker: o.groups.worker! }, () => new Promise((resolve) => setTimeout(resolve, 5_000)));
+  const load1 = os.loadavg()[0]!;
+  const perEvent = (seconds: number) => (1000 * seconds) / events.length;
+  const against = (value: number, base: number | undefined) => (base === undefined ? {} : { baseline: base, ratio: value / base });
+  const handOverCpu = { server: measured.cpu.server! + tail.cpu.server!, worker: measured.cpu.worker! + tail.cpu.worker! };
+  const signals = measured.value.signals - before.signals;
+  const forwards = measured.value.forwards - before.forwards;
+  const setup = `${events.length} events of today, ${transfers} transfers, the rows held until the hand-over point${o.scaled}`;
+  return [
+    ...(engine
+      ? [
+          { name: 'national-day.today.baseline.ingest', value: engine.seconds / 60, unit: 'min', note: `the engine's own day, the same events into the no-op workflow, ${engine.concurrency} in flight${o.scaled}` },
+          { name: 'national-day.today.baseline.cpu.server', value: perEvent(engine.cpu.server), unit: 'ms/event', note: `Temporal dev server CPU per event, no-op workflow${o.scaled}` },
+          { name: 'national-day.today.baseline.cpu.worker', value: perEvent(engine.cpu.worker), unit: 'ms/event', note: `no-op worker CPU per event${o.scaled}` },
+        ]
+      : []),
+    { name: 'national-day.today.ingest', value: o.ingestSeconds / 60, unit: 'min', ...against(o.ingestSeconds / 60, engine ? engine.seconds / 60 : undefined), note: `goal < 10 min; ${setup}; ${o.retried} events answered unavailable and sent again` },
+    { name: 'national-day.today.ingest-rate', value: events.length / o.ingestSeconds, unit: 'events/s', ...against(events.length / o.ingestSeconds, engine ? events.length / engine.seconds : undefined), note: setup },
+    { name: 'national-day.today.cpu.server', value: perEvent(o.cpu.server!), unit: 'ms/event', ...against(perEvent(o.cpu.server!), engine ? perEvent(engine.cpu.server) : undefined), note: `Temporal dev server CPU during the ingest, per event${o.scaled}` },
+    { name: 'national-day.today.cpu.worker', value: perEvent(o.cpu.worker!), unit: 'ms/event', ...against(perEvent(o.cpu.worker!), engine ? perEvent(engine.cpu.worker) : undefined), note: `worker CPU during the ingest, per event${o.scaled}` },
+    { name: 'national-day.today.cpu.api', value: perEvent(o.cpu.api!), unit: 'ms/event', note: `HTTP API CPU during the ingest, per event${o.scaled}` },
+    { name: 'national-day.today.hand-over', value: handOverSeconds / 60, unit: 'min', note: `from the hand-over point until every transfer had handed its rows over: ${signals} signals carrying ${forwards} forwards (${(forwards / Math.max(1, signals)).toFixed(2)} per signal); load avg ${load0.toFixed(1)} → ${load1.toFixed(1)}${o.scaled}` },
+    { name: 'national-day.today.hand-over.cpu.server', value: perEvent(handOverCpu.server), unit: 'ms/event', note: `Temporal dev server CPU of the hand-over at the point (and 5 s after), per event of the day${o.scaled}` },
+    { name: 'national-day.today.hand-over.cpu.worker', value: perEvent(handOverCpu.worker), unit: 'ms/event', note: `worker CPU of the hand-over at the point (and 5 s after), per event of the day${o.scaled}` },
+    { name: 'national-day.today.hand-over.signals-per-event', value: (o.signals + signals) / events.length, unit: 'signals/event', note: `hand-over signals per event of the day: ${o.signals} during the ingest (rows of events after the point, none expected), ${signals} at the point${o.scaled}` },
+  ];
+}
+
 export async function benchNationalDay(): Promise<BenchResult[]> {
   const nPractices = Number(process.env.BENCH_NATIONAL_PRACTICES ?? NATIONAL_PRACTICES);
   const target = Number(process.env.BENCH_NATIONAL_EVENTS ?? NATIONAL_EVENTS);
@@ -162,8 +217,14 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const requests = Number(process.env.BENCH_NATIONAL_REQUESTS ?? 4);
   const scaled = nPractices < NATIONAL_PRACTICES || target < NATIONAL_EVENTS ? '; SCALED DOWN' : '';
   const practices = practiceCodes('N', nPractices);
-  const day = utcDay(-1);
-  const events = nationalTraffic(practices, day, target);
+  // BENCH_NATIONAL_TODAY=1: the production shape. The day's events arrive during the day (here, moved
+  // onto today), so their rows wait in their transfers for the hand-over point (GP2GP_HAND_OVER_AT),
+  // set BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES after the start; measured: the ingest, then the
+  // hand-over at the point. Today cannot be submitted before it ends, so no delivery is measured.
+  const today = process.env.BENCH_NATIONAL_TODAY === '1';
+  const day = utcDay(today ? 0 : -1);
+  const events = today ? onToday(nationalTraffic(practices, utcDay(-1), target)) : nationalTraffic(practices, day, target);
+
   // Settings passed on from the bench's environment when set, else the worker's defaults.
   const fromEnv = (keys: readonly string[]): Record<string, string> => Object.fromEntries(keys.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   // The worker's cache as configured (GP2GP_WORKER_CACHED_WORKFLOWS).
@@ -173,6 +234,10 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const reportingEnv = fromEnv(['GP2GP_REPORTING_CACHED_WORKFLOWS', 'TEMPORAL_REPORTING_TASK_QUEUE']);
   // The bench's API records each request's events this many at a time.
   const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cacheEnv, requests * DEFAULT_API_EVENT_CONCURRENCY);
+  // The point counts from here: after the engine's own day.
+  const point = Date.now() + Number(process.env.BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES ?? 45) * 60_000;
+  const handOverAt = today ? handOverAtToday(point) : undefined;
+  if (today && !handOverAt) throw new Error('national-day: the hand-over point would fall after midnight; run earlier in the day or lower BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES');
   const metricsPort = await freePort();
   const stack = await startBenchStack({
     name: 'national-day',
@@ -180,6 +245,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     api: true,
     env: {
       GP2GP_FIRST_DAY: day,
+      ...(handOverAt ? { GP2GP_HAND_OVER_AT: handOverAt } : {}),
       GP2GP_TRACKING_INTERVAL_SECONDS: '1',
       GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5',
       GP2GP_INBOX_POLL_SECONDS: '5',
@@ -225,6 +291,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     const handOverAfter = await handOverSignals(metricsPort);
     const signals = handOverAfter.signals - handOverBefore.signals;
     const forwards = handOverAfter.forwards - handOverBefore.forwards;
+    if (today) return await handOverAtPoint({ stack, groups, metricsPort, events, point, engine, ingestSeconds, cpu, signals, retried, scaled });
 
     let files = 0;
     collector = collectFromAuthority(stack, 500, (received) => (files += received.length));

@@ -69,7 +69,7 @@ const REGISTRATIONS = Number(process.env.CHAOS_REGISTRATIONS ?? 4);
 const BUDGET_MS = Number(process.env.CHAOS_BUDGET_SECONDS ?? 600) * 1000;
 const SEED = Number(process.env.CHAOS_SEED ?? 20260327);
 /** From setting up the processes to the hand-over point of today's rows. */
-const HAND_OVER_AFTER_MS = Number(process.env.CHAOS_HAND_OVER_AFTER_SECONDS ?? 40) * 1000;
+const HAND_OVER_AFTER_MS = Number(process.env.CHAOS_HAND_OVER_AFTER_SECONDS ?? 20) * 1000;
 const SUPPLIER = 'X26CHS001';
 const AUTHORITY = 'X26CHN001';
 const PASSWORD = 'password';
