@@ -8,8 +8,10 @@
  * carrying it has been accepted by Temporal (or has failed, and the transfer's local activity then
  * retries it). At most one signal per practice is in flight, in the order forwards arrived, so a
  * transfer's later rows can never overtake its earlier ones (reporting keeps the highest `seq`
- * anyway). Nothing waits for company: a forward that finds no signal in flight for its practice goes
- * at once; only those arriving meanwhile are gathered for the next.
+ * anyway). A forward that finds no signal in flight for its practice goes at once, and those arriving
+ * meanwhile are gathered for the next — except at the day's hand-over point (mi/hand-over.ts), where
+ * the practice's transfers are known to be handing over in the same moment: the first of them waits
+ * `lingerMs` for the others, so they share one signal.
  *
  * A failed signal fails every forward it carried, and the practice's next signal carries one forward
  * only, growing again (doubling) with each success: a forward Temporal refuses for good (too large,
@@ -40,9 +42,11 @@ export interface RowsHandOverLimits {
   maxBytes: number;
   /** How long a failure keeps a practice's allowance reduced. */
   failureMemoryMs: number;
+  /** How long the first forward of a practice's hand-over point waits for its other transfers. */
+  lingerMs: number;
 }
 
-const DEFAULT_LIMITS: RowsHandOverLimits = { maxForwards: 64, maxBytes: 256 * 1024, failureMemoryMs: 2 * 60_000 };
+const DEFAULT_LIMITS: RowsHandOverLimits = { maxForwards: 64, maxBytes: 256 * 1024, failureMemoryMs: 2 * 60_000, lingerMs: 1_000 };
 
 interface Waiting {
   input: ForwardRowsInput;
@@ -61,6 +65,8 @@ interface PracticeQueue {
   allowance: number;
   /** When its last signal failed (epoch ms), while the allowance is reduced. */
   failedAt?: number;
+  /** Set while the first forward of a hand-over point waits for the practice's others. */
+  lingering?: ReturnType<typeof setTimeout>;
 }
 
 export class RowsHandOver {
@@ -100,6 +106,14 @@ export class RowsHandOver {
         },
         { once: true },
       );
+      if (input.atHandOverPoint && !queue.inFlight && !queue.lingering && queue.waiting.length === 1 && this.limits.lingerMs > 0) {
+        const q = queue;
+        q.lingering = setTimeout(() => {
+          delete q.lingering;
+          this.pump(input.practiceOds);
+        }, this.limits.lingerMs);
+        return;
+      }
       this.pump(input.practiceOds);
     });
   }
@@ -111,7 +125,7 @@ export class RowsHandOver {
 
   private pump(practiceOds: string): void {
     const queue = this.queues.get(practiceOds);
-    if (!queue || queue.inFlight) return;
+    if (!queue || queue.inFlight || queue.lingering) return;
     if (!queue.waiting.length) {
       // Nothing held for an idle practice, so the map stays as small as the practices in flight;
       // but one whose last signal failed keeps its reduced allowance for the retries to come.

@@ -189,7 +189,7 @@ async function handOverAtPoint(o: {
   const handOverCpu = { server: measured.cpu.server! + tail.cpu.server!, worker: measured.cpu.worker! + tail.cpu.worker! };
   const signals = measured.value.signals - before.signals;
   const forwards = measured.value.forwards - before.forwards;
-  const setup = `${events.length} events of today, ${transfers} transfers, the rows held until the hand-over point${o.scaled}`;
+  const setup = `${events.length} events of today, ${transfers} transfers, the rows held until the hand-over point, the practices' slots spread over ${o.stack.config.pipeline.handOverSpreadMs / 1000} s after it${o.scaled}`;
   return [
     ...(engine
       ? [
@@ -245,7 +245,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
     api: true,
     env: {
       GP2GP_FIRST_DAY: day,
-      ...(handOverAt ? { GP2GP_HAND_OVER_AT: handOverAt } : {}),
+      ...(handOverAt ? { GP2GP_HAND_OVER_AT: handOverAt, ...fromEnv(['GP2GP_HAND_OVER_SPREAD_SECONDS']) } : {}),
       GP2GP_TRACKING_INTERVAL_SECONDS: '1',
       GP2GP_TRACKING_MAX_INTERVAL_SECONDS: '5',
       GP2GP_INBOX_POLL_SECONDS: '5',

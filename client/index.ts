@@ -147,7 +147,7 @@ export class Gp2gpClient {
                 finalQuietMs: this.options.config.pipeline.transferFinalQuietMs,
                 idleMs: this.options.config.pipeline.transferIdleMs,
                 maxEventAgeDays: this.options.config.pipeline.correctionWindowDays,
-                ...(this.options.config.pipeline.handOverAtMs !== undefined ? { handOverAtMs: this.options.config.pipeline.handOverAtMs } : {}),
+                ...this.handOverOptions(),
                 ...(this.options.config.pipeline.transferEventsPerRun ? { eventsPerRun: this.options.config.pipeline.transferEventsPerRun } : {}),
                 ...this.outputsOf(practiceOds),
               },
@@ -173,6 +173,13 @@ export class Gp2gpClient {
    * Where a new transfer of this practice reports (its `outputs`, else GP2GP_OUTPUTS), and the API's
    * reportingSystemSupplier when that includes the API. Fixed for the transfer's run.
    */
+  /** When a new transfer hands over the rows of a day still open (GP2GP_HAND_OVER_AT, _SPREAD_SECONDS). */
+  private handOverOptions(): Pick<TransferOptions, 'handOverAtMs' | 'handOverSpreadMs'> {
+    const { handOverAtMs, handOverSpreadMs } = this.options.config.pipeline;
+    if (handOverAtMs === undefined) return {};
+    return { handOverAtMs, ...(handOverSpreadMs > 0 ? { handOverSpreadMs } : {}) };
+  }
+
   private outputsOf(practiceOds: string): Pick<TransferOptions, 'outputs' | 'reportingSystemSupplier'> {
     const { registrationsApi } = this.options.config;
     const outputs = outputsOf(this.options.practiceSettings?.find((p) => p.ods === practiceOds), registrationsApi.outputs);

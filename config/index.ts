@@ -11,7 +11,7 @@ import { parseEncryptionKeys, type EncryptionKeys } from './encryption';
 import { ConfigError } from './errors';
 import { DAY_ALLOWED, isDay } from '../mi/formats';
 import { OUTPUTS, OUTPUTS_ALLOWED, type Outputs } from '../mi/outputs';
-import { DEFAULT_HAND_OVER_AT, HAND_OVER_AT_ALLOWED, parseHandOverAt } from '../mi/hand-over';
+import { DEFAULT_HAND_OVER_AT, DEFAULT_HAND_OVER_SPREAD_MS, HAND_OVER_AT_ALLOWED, parseHandOverAt } from '../mi/hand-over';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 
@@ -99,6 +99,8 @@ const envSchema = z.object({
         return false;
       }
     }, HAND_OVER_AT_ALLOWED),
+  // How long after it the practices' slots reach (each practice's transfers hand over together).
+  GP2GP_HAND_OVER_SPREAD_SECONDS: z.coerce.number().int('whole seconds').min(0).max(3_600).default(DEFAULT_HAND_OVER_SPREAD_MS / 1000),
   // Continue-as-new thresholds of the long-lived workflows: unset = the workflows' own (2,000 signals,
   // 2,000 events, 500 polls). Lowered only by tests that prove continue-as-new (test/month.test.ts).
   GP2GP_REPORTING_SIGNALS_PER_RUN: z.coerce.number().int().min(1).optional(),
@@ -175,6 +177,8 @@ export interface PipelineConfig {
    * each event (mi/hand-over.ts).
    */
   handOverAtMs: number | undefined;
+  /** The practices' slots spread this long after the hand-over point (0: none). */
+  handOverSpreadMs: number;
   inboxPollMs: number;
   trackingIntervalMs: number;
   trackingMaxIntervalMs: number;
@@ -303,6 +307,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       cadence: e.GP2GP_CADENCE,
       correctionWindowDays: e.GP2GP_CORRECTION_WINDOW_DAYS,
       handOverAtMs: parseHandOverAt(e.GP2GP_HAND_OVER_AT),
+      handOverSpreadMs: e.GP2GP_HAND_OVER_SPREAD_SECONDS * 1000,
       inboxPollMs: Math.round(e.GP2GP_INBOX_POLL_SECONDS * 1000),
       trackingIntervalMs: Math.round(e.GP2GP_TRACKING_INTERVAL_SECONDS * 1000),
       trackingMaxIntervalMs: Math.round(e.GP2GP_TRACKING_MAX_INTERVAL_SECONDS * 1000),

@@ -243,6 +243,11 @@ export interface ForwardRowsInput {
   rows: DayRow[];
   /** The transfers' outcome summaries (issue 15); rows and summaries travel in one signal. */
   summaries?: TransferSummary[];
+  /**
+   * Rows held for the day's hand-over point, going at the practice's slot: its other transfers are
+   * handing over in the same moment, so the worker waits a moment for them to share the signal.
+   */
+  atHandOverPoint?: boolean;
 }
 
 export interface FindEndedSubmissionsInput {

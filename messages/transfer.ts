@@ -47,6 +47,11 @@ export interface TransferOptions {
    * the input, so a run keeps the rule it began with.
    */
   handOverAtMs?: number;
+  /**
+   * With handOverAtMs: the practices' slots spread this long after the point (mi/hand-over.ts); all
+   * transfers of one practice share its slot. Undefined: no spread.
+   */
+  handOverSpreadMs?: number;
   /** reportingSystemSupplier of the API's events (GP2GP_REPORTING_SYSTEM_SUPPLIER); with outputs api or both. */
   reportingSystemSupplier?: string;
   /**

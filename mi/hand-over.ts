@@ -2,9 +2,9 @@
  * When a transfer hands its rows to its practice's reporting workflow. Rows matter to NHS England
  * only as a closed day's record set, sent after midnight (UTC) at the practice's cadence, so the rows
  * of a day still open wait in their transfer until the day's hand-over point, shortly before it
- * closes; every transfer of the practice then hands over at the same moment, which lets the worker
- * carry them to the reporting workflow in one signal (activities/rows-hand-over.ts) instead of one
- * per event. Rows of a day whose point has passed (a late event) go at once, so a closed day is never
+ * closes; every transfer of the practice then hands over at the same moment (its slot: practices
+ * are spread over a few minutes), which lets the worker carry them to the reporting workflow in one
+ * signal (activities/rows-hand-over.ts) instead of one per event. Rows of a day whose point has passed (a late event) go at once, so a closed day is never
  * waiting on a transfer's timer when an operator or the cadence submits it.
  */
 
@@ -27,7 +27,33 @@ export function parseHandOverAt(text: string): number | undefined {
   return ((Number(m[1]) * 60 + Number(m[2])) * 60 + Number(m[3] ?? 0)) * 1000;
 }
 
-/** The instant (epoch ms) the rows of `day` (YYYY-MM-DD, UTC) are handed over, `atMs` after its midnight. */
-export function handOverPoint(day: string, atMs: number): number {
-  return Date.parse(`${day}T00:00:00Z`) + Math.min(Math.max(0, atMs), DAY_MS - 1);
+/**
+ * How long after the point the practices' slots reach: 9 minutes by default, so the last practice
+ * hands over at 23:59, and the worker and Temporal take the day's hand-overs a few practices at a
+ * time instead of all at once.
+ */
+export const DEFAULT_HAND_OVER_SPREAD_MS = 9 * 60_000;
+
+/**
+ * A practice's slot within the spread (ms after the point): the same for all its transfers, so they
+ * hand over together and share a signal; practices fall evenly across the spread (FNV-1a of the ODS
+ * code, whole seconds).
+ */
+export function practiceSlotOffset(practiceOds: string, spreadMs: number): number {
+  const seconds = Math.floor(spreadMs / 1000);
+  if (seconds <= 0) return 0;
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < practiceOds.length; i++) {
+    hash ^= practiceOds.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return (hash % seconds) * 1000;
+}
+
+/**
+ * The instant (epoch ms) the rows of `day` (YYYY-MM-DD, UTC) are handed over: `atMs` after its
+ * midnight, plus the practice's slot (`offsetMs`), never past the day's end.
+ */
+export function handOverPoint(day: string, atMs: number, offsetMs = 0): number {
+  return Date.parse(`${day}T00:00:00Z`) + Math.min(Math.max(0, atMs + offsetMs), DAY_MS - 1);
 }

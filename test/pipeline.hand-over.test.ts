@@ -9,6 +9,7 @@ import { syntheticPractice } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
 import { consoleQuery, type PracticeConsoleView } from '../messages/reporting';
 import { transferQuery, type TransferView } from '../messages/transfer';
+import { practiceSlotOffset } from '../mi/hand-over';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
 import { eventually, runCli, startPipeline, type TestPipeline } from './support/pipeline';
 
@@ -17,6 +18,7 @@ const OTHER = syntheticPractice('H88092', '200000000092');
 const TRANSFERS = 5;
 /** Time enough to send every event before the point, on a loaded machine. */
 const LEAD_MS = 40_000;
+const SPREAD_MS = 10_000;
 
 const hhmmss = (ms: number) => new Date(ms).toISOString().slice(11, 19);
 
@@ -38,13 +40,14 @@ describe('rows handed over at the day\'s hand-over point', () => {
   beforeAll(async () => {
     // The point must fall on the same UTC day as the events: near midnight, wait for the next day.
     const msToMidnight = 86_400_000 - (Date.now() % 86_400_000);
-    if (msToMidnight < LEAD_MS + 20_000) await new Promise((r) => setTimeout(r, msToMidnight + 1_000));
+    if (msToMidnight < LEAD_MS + SPREAD_MS + 20_000) await new Promise((r) => setTimeout(r, msToMidnight + 1_000));
     point = Math.ceil((Date.now() + LEAD_MS) / 1000) * 1000;
     pipeline = await startPipeline({
       supplierMailbox: 'X26SUP091',
       authorityMailbox: 'X26NHS091',
       practices: [PRACTICE, OTHER],
-      env: { GP2GP_HAND_OVER_AT: hhmmss(point) },
+      // Each practice's slot falls within 10 s of the point (9 minutes in production).
+      env: { GP2GP_HAND_OVER_AT: hhmmss(point), GP2GP_HAND_OVER_SPREAD_SECONDS: String(SPREAD_MS / 1000) },
     });
   }, 120_000);
   afterAll(async () => {
@@ -77,9 +80,11 @@ describe('rows handed over at the day\'s hand-over point', () => {
         pipeline.client.temporal.workflow.getHandle(transferWorkflowId('RR', PRACTICE.ods, `REG-HOLD-${i + 1}`)).query(transferQuery) as Promise<TransferView>,
       ),
     );
-    for (const view of views) expect(view).toMatchObject({ forwarding: true, rowsHeldUntil: new Date(point).toISOString() });
+    // The practice's slot: the point plus its place in the spread, the same for all its transfers.
+    const slot = new Date(point + practiceSlotOffset(PRACTICE.ods, SPREAD_MS)).toISOString();
+    for (const view of views) expect(view).toMatchObject({ forwarding: true, rowsHeldUntil: slot });
     const shown = await runCli(pipeline, 'transfer', 'show', PRACTICE.ods, 'REG-HOLD-1');
-    expect(shown.stdout).toContain(`rows         held for the day's hand-over point, ${new Date(point).toISOString()}`);
+    expect(shown.stdout).toContain(`rows         held for the day's hand-over point, ${slot}`);
     // The late event went at once.
     await eventually(async () => ((await rowsSignals(pipeline, OTHER.ods)) === 1 ? true : undefined), 20_000, 'the late row at the reporting workflow');
     expect(await rowsSignals(pipeline, PRACTICE.ods)).toBe(0);
@@ -91,12 +96,13 @@ describe('rows handed over at the day\'s hand-over point', () => {
         const counted = v?.outcomes.filter((d) => d.day === today && d.side === 'RR').reduce((n, d) => n + Object.values(d.counts).reduce((a, b) => a + (b ?? 0), 0), 0);
         return counted === TRANSFERS ? v : undefined;
       },
-      LEAD_MS + 60_000,
+      LEAD_MS + SPREAD_MS + 60_000,
       'every transfer counted by the reporting workflow',
     );
     expect(view.outcomes.length).toBeGreaterThan(0);
-    expect(Date.now()).toBeGreaterThanOrEqual(point);
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(slot));
     const signals = await rowsSignals(pipeline, PRACTICE.ods);
+    console.log(`${TRANSFERS} transfers handed over at their practice's slot in ${signals} signal(s)`);
     expect(signals).toBeGreaterThanOrEqual(1);
     expect(signals).toBeLessThanOrEqual(TRANSFERS);
     for (let i = 1; i <= TRANSFERS; i++) {

@@ -25,7 +25,7 @@ import {
 import { transferSummary, type TransferSummary } from '../mi/outcomes';
 import { reportsToMesh } from '../mi/outputs';
 import { apiEventsOf, type ApiEvent } from '../mi/registrations-api-mapping';
-import { handOverPoint } from '../mi/hand-over';
+import { handOverPoint, practiceSlotOffset } from '../mi/hand-over';
 import type { ForwardRowsInput } from '../messages/reporting';
 import type {
   ApiDeliveryState,
@@ -230,8 +230,14 @@ export class TransferRecord {
     const from = this.unforwardedFrom;
     if (at === undefined || from === undefined || this.holdReleased) return undefined;
     if (this.summaryForwards && (this.apiFailure !== undefined) !== this.forwardedApiFailure) return undefined;
-    const point = handOverPoint(from, at);
+    const point = handOverPoint(from, at, practiceSlotOffset(this.practiceOds, this.input.options?.handOverSpreadMs ?? 0));
     return now < point ? point : undefined;
+  }
+
+  /** The rows waiting are today's, held until the practice's slot, which has come: the day's hand-over. */
+  private atHandOverPoint(now: number): boolean {
+    const at = this.input.options?.handOverAtMs;
+    return at !== undefined && !this.holdReleased && this.unforwardedFrom === utcDayOf(new Date(now).toISOString()) && this.heldUntil(now) === undefined;
   }
 
   /** Something to hand over now: rows and summary not held for their day's hand-over point. */
@@ -251,12 +257,18 @@ export class TransferRecord {
    */
   startForwarding(now: number): ForwardRowsInput | undefined {
     if (!this.forwardDue(now)) return undefined;
+    const atPoint = this.atHandOverPoint(now);
     const from = this.unforwardedFrom;
     this.unforwardedFrom = undefined;
     this.forwardInFlight = true;
     const summary = this.summary();
     this.noteForwardedSummary(summary);
-    return { practiceOds: this.practiceOds, rows: from === undefined ? [] : this.rowsFrom(from), ...(summary ? { summaries: [summary] } : {}) };
+    return {
+      practiceOds: this.practiceOds,
+      rows: from === undefined ? [] : this.rowsFrom(from),
+      ...(summary ? { summaries: [summary] } : {}),
+      ...(atPoint ? { atHandOverPoint: true } : {}),
+    };
   }
 
   private noteForwardedSummary(summary = this.summary()): void {

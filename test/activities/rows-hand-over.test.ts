@@ -169,4 +169,36 @@ describe('RowsHandOver', () => {
     expect(calls).toHaveLength(1); // the withdrawn forward never went
     expect(handOver.practicesHeld).toBe(0);
   });
+
+  it('at the hand-over point the first forward waits for the practice\'s others, and they share one signal', async () => {
+    const { calls, send } = controlledSend();
+    const handOver = new RowsHandOver(send, { lingerMs: 30 });
+    const atPoint = (k: string): ForwardRowsInput => ({ ...forward('A1', k), atHandOverPoint: true });
+    const all = ['t1', 't2', 't3'].map((k) => settled(handOver.forward(atPoint(k))));
+    // Another practice's ordinary forward does not wait.
+    settled(handOver.forward(forward('B2', 'u1')));
+    await tick();
+    expect(calls.map((c) => c.batch.practiceOds)).toEqual(['B2']);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(calls.map((c) => [c.batch.practiceOds, c.batch.forwards])).toEqual([
+      ['B2', 1],
+      ['A1', 3],
+    ]);
+    expect(all.some((p) => p.done)).toBe(false);
+    calls[1]!.ok();
+    await tick();
+    expect(all.every((p) => p.done && p.error === undefined)).toBe(true);
+  });
+
+  it('a forward cancelled while it waits at the hand-over point is withdrawn, and nothing is sent', async () => {
+    const { calls, send } = controlledSend();
+    const handOver = new RowsHandOver(send, { lingerMs: 20 });
+    const abort = new AbortController();
+    const p = settled(handOver.forward({ ...forward('A1', 't1'), atHandOverPoint: true }, abort.signal));
+    abort.abort(new Error('cancelled'));
+    await new Promise((r) => setTimeout(r, 40));
+    expect(p.error).toEqual(new Error('cancelled'));
+    expect(calls).toHaveLength(0);
+    expect(handOver.practicesHeld).toBe(0);
+  });
 });

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { StoredEvent, TransferInput } from '../../messages/transfer';
+import { practiceSlotOffset } from '../../mi/hand-over';
 import { TransferRecord } from '../../workflows/transfer-record';
 
 const H = 3_600_000;
@@ -244,6 +245,23 @@ describe('TransferRecord: rows of a day still open wait for its hand-over point 
     r.forwarded();
     expect(r.hasUnforwarded).toBe(false);
     expect(r.view(point).rowsHeldUntil).toBeUndefined();
+  });
+
+  it('with a spread, waits for its practice\'s slot, the same for every transfer of the practice; hands over marked as the point\'s', () => {
+    const spread = { handOverAtMs: at, handOverSpreadMs: 9 * 60_000 };
+    const offset = practiceSlotOffset(ods, spread.handOverSpreadMs);
+    const r = holding({ options: spread });
+    r.record(registration);
+    expect(r.heldUntil(t0)).toBe(point + offset);
+    const other = new TransferRecord({ side: 'SR', practiceOds: ods, key: conversationId, reopened: false, options: spread }, { now: t0 });
+    other.record(sr('request-received', iso(t0), { requestMessageId: conversationId, requestingOds: 'B23456' }));
+    expect(other.heldUntil(t0)).toBe(point + offset);
+    // Late rows are not the point's; rows handed over at the slot on their own day are.
+    expect(r.startForwarding(point + offset - 1)).toBeUndefined();
+    expect(r.startForwarding(point + offset)).toMatchObject({ atHandOverPoint: true });
+    const late = holding({ options: spread });
+    late.record(registration);
+    expect(late.startForwarding(t0 + D)).not.toHaveProperty('atHandOverPoint');
   });
 
   it('a late event (its day past the point) goes at once, with whatever waited', () => {
