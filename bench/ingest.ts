@@ -124,10 +124,10 @@ function todaysTraffic(practices: string[], registrations: number, seed: number)
   return onToday(traffic(practices, [utcDay(-1)], registrations, seed));
 }
 
-/** The first instant the product's handOverAtMs names: `at` as HH:MM:SS, if it is still today. */
-export function handOverAtToday(point: number): string | undefined {
-  const iso = new Date(point).toISOString();
-  return iso.slice(0, 10) === utcDay(0) ? iso.slice(11, 19) : undefined;
+/** `point` as GP2GP_HAND_OVER_AT (HH:MM:SS), if it and the spread after it (ms) end today. */
+export function handOverAtToday(point: number, spreadMs: number): string | undefined {
+  if (new Date(point + spreadMs).toISOString().slice(0, 10) !== utcDay(0)) return undefined;
+  return new Date(point).toISOString().slice(11, 19);
 }
 
 /** Waits until `transfers` more forwards than `before` have reached reporting workflows (the worker's metrics). */
@@ -169,7 +169,7 @@ async function heldRowsSide(
   options: { practices: string[]; registrations: number; seed: number; concurrency: number; leadMs: number },
 ): Promise<HeldRowsRun | undefined> {
   const point = Math.ceil((Date.now() + options.leadMs) / 1000) * 1000;
-  const handOverAt = handOverAtToday(point);
+  const handOverAt = handOverAtToday(point, HELD_SPREAD_MS);
   if (!handOverAt) {
     console.error('ingest: the held-rows side is skipped: its hand-over point would fall after midnight');
     return undefined;

@@ -39,6 +39,7 @@ import { withEventId } from '../mi/event-id';
 import type { HookEvent } from '../mi/events';
 import { baseline, handOverAtToday, onToday, untilHandedOver, utcDay } from './ingest';
 import { recordKeyOf } from '../mi/events';
+import { DEFAULT_HAND_OVER_SPREAD_MS } from '../mi/hand-over';
 import { formatResults, type BenchResult } from './result';
 import type { Config } from '../config';
 import { freePort } from '../stack/servers';
@@ -236,7 +237,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   const engine = process.env.BENCH_NATIONAL_BASELINE === '0' ? undefined : await engineDay(events, cacheEnv, requests * DEFAULT_API_EVENT_CONCURRENCY);
   // The point counts from here: after the engine's own day.
   const point = Date.now() + Number(process.env.BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES ?? 45) * 60_000;
-  const handOverAt = today ? handOverAtToday(point) : undefined;
+  const handOverAt = today ? handOverAtToday(point, Number(process.env.GP2GP_HAND_OVER_SPREAD_SECONDS ?? DEFAULT_HAND_OVER_SPREAD_MS / 1000) * 1000) : undefined;
   if (today && !handOverAt) throw new Error('national-day: the hand-over point would fall after midnight; run earlier in the day or lower BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES');
   const metricsPort = await freePort();
   const stack = await startBenchStack({

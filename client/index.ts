@@ -169,10 +169,6 @@ export class Gp2gpClient {
     }
   }
 
-  /**
-   * Where a new transfer of this practice reports (its `outputs`, else GP2GP_OUTPUTS), and the API's
-   * reportingSystemSupplier when that includes the API. Fixed for the transfer's run.
-   */
   /** When a new transfer hands over the rows of a day still open (GP2GP_HAND_OVER_AT, _SPREAD_SECONDS). */
   private handOverOptions(): Pick<TransferOptions, 'handOverAtMs' | 'handOverSpreadMs'> {
     const { handOverAtMs, handOverSpreadMs } = this.options.config.pipeline;
@@ -180,6 +176,10 @@ export class Gp2gpClient {
     return { handOverAtMs, ...(handOverSpreadMs > 0 ? { handOverSpreadMs } : {}) };
   }
 
+  /**
+   * Where a new transfer of this practice reports (its `outputs`, else GP2GP_OUTPUTS), and the API's
+   * reportingSystemSupplier when that includes the API. Fixed for the transfer's run.
+   */
   private outputsOf(practiceOds: string): Pick<TransferOptions, 'outputs' | 'reportingSystemSupplier'> {
     const { registrationsApi } = this.options.config;
     const outputs = outputsOf(this.options.practiceSettings?.find((p) => p.ods === practiceOds), registrationsApi.outputs);

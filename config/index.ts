@@ -272,6 +272,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     e.TEMPORAL_TLS_CERT || e.TEMPORAL_TLS_KEY || e.TEMPORAL_TLS_CA
       ? { clientCertPath: e.TEMPORAL_TLS_CERT, clientKeyPath: e.TEMPORAL_TLS_KEY, caPath: e.TEMPORAL_TLS_CA }
       : undefined;
+  const handOverAtMs = parseHandOverAt(e.GP2GP_HAND_OVER_AT);
+  if (handOverAtMs !== undefined && handOverAtMs + e.GP2GP_HAND_OVER_SPREAD_SECONDS * 1000 > 86_400_000) {
+    throw new ConfigError(
+      `invalid configuration:\n  GP2GP_HAND_OVER_AT + GP2GP_HAND_OVER_SPREAD_SECONDS: ${e.GP2GP_HAND_OVER_AT} plus ${e.GP2GP_HAND_OVER_SPREAD_SECONDS} s reaches past midnight; allowed: a point and a spread that end by 24:00 (UTC), e.g. 23:50 and 540`,
+    );
+  }
   if (tls && Boolean(tls.clientCertPath) !== Boolean(tls.clientKeyPath)) {
     throw new ConfigError('invalid configuration:\n  TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together');
   }
@@ -306,7 +312,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pipeline: {
       cadence: e.GP2GP_CADENCE,
       correctionWindowDays: e.GP2GP_CORRECTION_WINDOW_DAYS,
-      handOverAtMs: parseHandOverAt(e.GP2GP_HAND_OVER_AT),
+      handOverAtMs,
       handOverSpreadMs: e.GP2GP_HAND_OVER_SPREAD_SECONDS * 1000,
       inboxPollMs: Math.round(e.GP2GP_INBOX_POLL_SECONDS * 1000),
       trackingIntervalMs: Math.round(e.GP2GP_TRACKING_INTERVAL_SECONDS * 1000),

@@ -29,7 +29,7 @@ export function parseHandOverAt(text: string): number | undefined {
 
 /**
  * How long after the point the practices' slots reach: 9 minutes by default, so the last practice
- * hands over at 23:59, and the worker and Temporal take the day's hand-overs a few practices at a
+ * hands over at 23:58:59, and the worker and Temporal take the day's hand-overs a few practices at a
  * time instead of all at once.
  */
 export const DEFAULT_HAND_OVER_SPREAD_MS = 9 * 60_000;

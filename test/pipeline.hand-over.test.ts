@@ -88,6 +88,17 @@ describe('rows handed over at the day\'s hand-over point', () => {
     // The late event went at once.
     await eventually(async () => ((await rowsSignals(pipeline, OTHER.ods)) === 1 ? true : undefined), 20_000, 'the late row at the reporting workflow');
     expect(await rowsSignals(pipeline, PRACTICE.ods)).toBe(0);
+    // The same transfer's next event is today's: held, and handed over at its practice's slot though
+    // the run's timer was armed for its quiet end (weeks away) before it came.
+    const lateKey = { practiceOds: OTHER.ods, registrationId: 'REG-LATE-1' };
+    const [next] = await pipeline.client.recordEvents([
+      { type: 'ehr-requested', ...lateKey, occurredAt: at(5), conversationId: '2F1C3B4A-5D6E-4F70-8192-A3B4C5D6E7AA', requestMessageId: '11111111-2222-4333-8444-5555555555AA', targetOds: 'A81001' },
+    ]);
+    expect(next!.status).toBe('accepted');
+    const otherSlot = new Date(point + practiceSlotOffset(OTHER.ods, SPREAD_MS)).toISOString();
+    const lateHandle = pipeline.client.temporal.workflow.getHandle(transferWorkflowId('RR', OTHER.ods, 'REG-LATE-1'));
+    expect(await lateHandle.query(transferQuery)).toMatchObject({ forwarding: true, rowsHeldUntil: otherSlot });
+    expect(Date.now()).toBeLessThan(point);
 
     // At the point every transfer hands over; the reporting workflow then counts all of them.
     const view = await eventually(
@@ -110,5 +121,7 @@ describe('rows handed over at the day\'s hand-over point', () => {
       expect(v.forwarding).toBe(false);
       expect(v.rowsHeldUntil).toBeUndefined();
     }
+    await eventually(async () => ((await lateHandle.query(transferQuery)).forwarding ? undefined : true), SPREAD_MS + 30_000, 'the later event of the late transfer handed over at its slot');
+    expect(await rowsSignals(pipeline, OTHER.ods)).toBe(2);
   }, 180_000);
 });

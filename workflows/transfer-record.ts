@@ -48,6 +48,8 @@ const DEFAULT_FINAL_QUIET_MS = 14 * DAY;
 const DEFAULT_IDLE_MS = 60 * DAY;
 /** Event-history guard well inside Temporal's suggested 4k events. */
 const MAX_EVENTS_PER_RUN = 2_000;
+/** A forward this soon after its practice's slot is the slot's hand-over (the worker waits for the others). */
+const SLOT_WINDOW_MS = 60_000;
 /** A run whose only update was refused holds nothing: it ends soon instead of idling for weeks. */
 const EMPTY_RUN_MS = 60_000;
 
@@ -228,16 +230,33 @@ export class TransferRecord {
   heldUntil(now: number): number | undefined {
     const at = this.input.options?.handOverAtMs;
     const from = this.unforwardedFrom;
-    if (at === undefined || from === undefined || this.holdReleased) return undefined;
-    if (this.summaryForwards && (this.apiFailure !== undefined) !== this.forwardedApiFailure) return undefined;
-    const point = handOverPoint(from, at, practiceSlotOffset(this.practiceOds, this.input.options?.handOverSpreadMs ?? 0));
+    if (at === undefined || from === undefined || this.holdReleased || this.apiFailureUnforwarded()) return undefined;
+    const point = this.slotOf(from, at);
     return now < point ? point : undefined;
   }
 
-  /** The rows waiting are today's, held until the practice's slot, which has come: the day's hand-over. */
+  /** The hand-over instant of `day`'s rows: the point plus this practice's slot (mi/hand-over.ts). */
+  private slotOf(day: string, atMs: number): number {
+    return handOverPoint(day, atMs, practiceSlotOffset(this.practiceOds, this.input.options?.handOverSpreadMs ?? 0));
+  }
+
+  /** A failed API post, or its clearing, that reporting has not been told of: never held. */
+  private apiFailureUnforwarded(): boolean {
+    return this.summaryForwards && (this.apiFailure !== undefined) !== this.forwardedApiFailure;
+  }
+
+  /**
+   * The practice's slot has just come for rows of today held for it: the day's hand-over, which the
+   * practice's other transfers are making in the same moment. Not for rows that go at once (a late
+   * event, a failed API post, a run ending) nor long after the slot.
+   */
   private atHandOverPoint(now: number): boolean {
     const at = this.input.options?.handOverAtMs;
-    return at !== undefined && !this.holdReleased && this.unforwardedFrom === utcDayOf(new Date(now).toISOString()) && this.heldUntil(now) === undefined;
+    const from = this.unforwardedFrom;
+    if (at === undefined || from === undefined || this.holdReleased || this.apiFailureUnforwarded()) return false;
+    if (from !== utcDayOf(new Date(now).toISOString())) return false;
+    const slot = this.slotOf(from, at);
+    return now >= slot && now - slot < SLOT_WINDOW_MS;
   }
 
   /** Something to hand over now: rows and summary not held for their day's hand-over point. */

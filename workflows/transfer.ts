@@ -222,9 +222,12 @@ export async function transferWorkflow(input: TransferInput): Promise<TransferRe
       timer = armed;
     }
     const armed = timer;
-    // Rows held for their day's hand-over point are not due: the timer (wakeAt) wakes the loop for them.
-    await Promise.race([condition(() => record.forwardDue(Date.now()) || armed.fired), armed.done]);
-    if (record.forwardDue(Date.now())) continue;
+    // Rows held for their day's hand-over point are not due: the timer (wakeAt) wakes the loop for
+    // them. An event held for a point earlier than the armed timer (a new day's, or the first after a
+    // reopened record's restore) wakes it to arm one; runs without the point never hold.
+    const heldSooner = () => (record.heldUntil(Date.now()) ?? Infinity) < armed.at;
+    await Promise.race([condition(() => record.forwardDue(Date.now()) || armed.fired || heldSooner()), armed.done]);
+    if (record.forwardDue(Date.now()) || heldSooner()) continue;
     if (Date.now() >= quietUntil) {
       // The run may end: what it holds for the hand-over point goes first, not with the run.
       if (record.hasUnforwarded) {

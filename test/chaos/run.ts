@@ -70,6 +70,8 @@ const BUDGET_MS = Number(process.env.CHAOS_BUDGET_SECONDS ?? 600) * 1000;
 const SEED = Number(process.env.CHAOS_SEED ?? 20260327);
 /** From setting up the processes to the hand-over point of today's rows. */
 const HAND_OVER_AFTER_MS = Number(process.env.CHAOS_HAND_OVER_AFTER_SECONDS ?? 20) * 1000;
+/** The practices' slots after the point. */
+const HAND_OVER_SPREAD_MS = 10_000;
 const SUPPLIER = 'X26CHS001';
 const AUTHORITY = 'X26CHN001';
 const PASSWORD = 'password';
@@ -321,7 +323,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
   // hand-over point: set into the ingestion's chaos, so the hand-over itself meets the worker kills and
   // the Temporal restart. Near midnight, when the point would fall tomorrow, rows go at once.
   const handOverPoint = Date.now() + HAND_OVER_AFTER_MS;
-  const handOverAt = new Date(handOverPoint).toISOString().slice(0, 10) === utcDay(0) ? new Date(handOverPoint).toISOString().slice(11, 19) : 'immediate';
+  const handOverAt = new Date(handOverPoint + HAND_OVER_SPREAD_MS).toISOString().slice(0, 10) === utcDay(0) ? new Date(handOverPoint).toISOString().slice(11, 19) : 'immediate';
   say(`rows of today handed over at ${handOverAt}${handOverAt === 'immediate' ? '' : ' UTC'} (GP2GP_HAND_OVER_AT)`);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -347,7 +349,7 @@ async function run(tools: Tools, dir: string, cleanups: (() => Promise<void>)[])
     GP2GP_API_TEMPORAL_TIMEOUT_SECONDS: '15',
     GP2GP_OUTPUTS: 'both',
     GP2GP_HAND_OVER_AT: handOverAt,
-    GP2GP_HAND_OVER_SPREAD_SECONDS: '10',
+    GP2GP_HAND_OVER_SPREAD_SECONDS: String(HAND_OVER_SPREAD_MS / 1000),
     GP2GP_REGISTRATIONS_API_URL: `${apiProxy.url}${REGISTRATIONS_API_BASE_PATH}`,
     GP2GP_REGISTRATIONS_API_KEY: API_KEY,
     GP2GP_REPORTING_SYSTEM_SUPPLIER: REPORTING_SYSTEM_SUPPLIER,
