@@ -250,21 +250,23 @@ async function run(o: Options): Promise<number> {
     const refused = outcomes.find((r) => r.status === 'refused');
     if (refused && refused.status === 'refused') say(`  first refusal: ${refused.message}`);
 
-    // 2. Wait until every record has handed its rows to its practice's reporting workflow.
+    // 2. Wait until every record has handed its rows to its practice's reporting workflow, or holds
+    //    only today's for the day's hand-over point (GP2GP_HAND_OVER_AT): today is not submitted.
     const workflowIds = [...new Set(outcomes.flatMap((r) => (r.status === 'refused' ? [] : [r.workflowId])))];
     const forwarding = new Progress('rows       ', workflowIds.length);
     const views = new Map<string, TransferView>();
     await mapConcurrent(workflowIds, o.concurrency, async (id) => {
       for (;;) {
         const view = await temporal.workflow.getHandle(id).query(transferQuery);
-        if (!view.forwarding) {
+        if (!view.forwarding || view.rowsHeldUntil) {
           views.set(id, view);
           return forwarding.update(views.size);
         }
         await sleep(250);
       }
     });
-    forwarding.done('records forwarded to the reporting workflows');
+    const held = [...views.values()].filter((v) => v.rowsHeldUntil).length;
+    forwarding.done(`records forwarded to the reporting workflows${held ? ` (${held} hold today's rows for the day's hand-over point)` : ''}`);
 
     // 2b. With the API among the outputs: wait until no transfer has a post pending (each accepted,
     //     or a refused one with those behind it waiting for `gp2gp-mi api replay`), like the MESH wait.

@@ -2,6 +2,7 @@
  * The day's hand-over point (issue 13): its setting, and the practices' slots spread after it.
  */
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config';
 import { handOverPoint, parseHandOverAt, practiceSlotOffset } from '../../mi/hand-over';
 
 describe('the hand-over point', () => {
@@ -35,8 +36,7 @@ describe('the hand-over point', () => {
 });
 
 describe('GP2GP_HAND_OVER_AT and GP2GP_HAND_OVER_SPREAD_SECONDS', () => {
-  it('default to 23:50 and 9 minutes; refuse a bad time, and a point and spread past midnight, naming them', async () => {
-    const { loadConfig } = await import('../../config');
+  it('default to 23:50 and 9 minutes; refuse a bad time, and a point and spread past midnight, naming them', () => {
     expect(loadConfig({}).pipeline).toMatchObject({ handOverAtMs: parseHandOverAt('23:50'), handOverSpreadMs: 540_000 });
     expect(loadConfig({ GP2GP_HAND_OVER_AT: 'immediate' }).pipeline.handOverAtMs).toBeUndefined();
     expect(() => loadConfig({ GP2GP_HAND_OVER_AT: '23:61' })).toThrow(/GP2GP_HAND_OVER_AT: "immediate", or a time of day in UTC/);
