@@ -176,7 +176,7 @@ async function heldRowsSide(
   }
   const events = todaysTraffic(options.practices, options.registrations, options.seed);
   const transfers = new Set(events.map((e) => JSON.stringify(recordKeyOf(e)))).size;
-  // The practices' slots spread over 20 s (30 practices; 9 minutes for a nation's in production).
+  // The practices' slots spread over 20 s (30 practices; 30 minutes for a nation's in production).
   const env = { ...stack.env, GP2GP_HAND_OVER_AT: handOverAt, GP2GP_HAND_OVER_SPREAD_SECONDS: String(HELD_SPREAD_MS / 1000) };
   const client = await Gp2gpClient.connect(loadConfig(env));
   try {

@@ -275,7 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const handOverAtMs = parseHandOverAt(e.GP2GP_HAND_OVER_AT);
   if (handOverAtMs !== undefined && handOverAtMs + e.GP2GP_HAND_OVER_SPREAD_SECONDS * 1000 > 86_400_000) {
     throw new ConfigError(
-      `invalid configuration:\n  GP2GP_HAND_OVER_AT + GP2GP_HAND_OVER_SPREAD_SECONDS: ${e.GP2GP_HAND_OVER_AT} plus ${e.GP2GP_HAND_OVER_SPREAD_SECONDS} s reaches past midnight; allowed: a point and a spread that end by 24:00 (UTC), e.g. 23:50 and 540`,
+      `invalid configuration:\n  GP2GP_HAND_OVER_AT + GP2GP_HAND_OVER_SPREAD_SECONDS: ${e.GP2GP_HAND_OVER_AT} plus ${e.GP2GP_HAND_OVER_SPREAD_SECONDS} s reaches past midnight; allowed: a point and a spread that end by 24:00 (UTC), e.g. 23:00 and 1800`,
     );
   }
   if (tls && Boolean(tls.clientCertPath) !== Boolean(tls.clientKeyPath)) {

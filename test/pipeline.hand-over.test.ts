@@ -46,7 +46,7 @@ describe('rows handed over at the day\'s hand-over point', () => {
       supplierMailbox: 'X26SUP091',
       authorityMailbox: 'X26NHS091',
       practices: [PRACTICE, OTHER],
-      // Each practice's slot falls within 10 s of the point (9 minutes in production).
+      // Each practice's slot falls within 10 s of the point (30 minutes in production).
       env: { GP2GP_HAND_OVER_AT: hhmmss(point), GP2GP_HAND_OVER_SPREAD_SECONDS: String(SPREAD_MS / 1000) },
     });
   }, 120_000);

@@ -36,11 +36,11 @@ describe('the hand-over point', () => {
 });
 
 describe('GP2GP_HAND_OVER_AT and GP2GP_HAND_OVER_SPREAD_SECONDS', () => {
-  it('default to 23:50 and 9 minutes; refuse a bad time, and a point and spread past midnight, naming them', () => {
-    expect(loadConfig({}).pipeline).toMatchObject({ handOverAtMs: parseHandOverAt('23:50'), handOverSpreadMs: 540_000 });
+  it('default to 23:00 and 30 minutes; refuse a bad time, and a point and spread past midnight, naming them', () => {
+    expect(loadConfig({}).pipeline).toMatchObject({ handOverAtMs: parseHandOverAt('23:00'), handOverSpreadMs: 1_800_000 });
     expect(loadConfig({ GP2GP_HAND_OVER_AT: 'immediate' }).pipeline.handOverAtMs).toBeUndefined();
     expect(() => loadConfig({ GP2GP_HAND_OVER_AT: '23:61' })).toThrow(/GP2GP_HAND_OVER_AT: "immediate", or a time of day in UTC/);
-    expect(() => loadConfig({ GP2GP_HAND_OVER_AT: '23:55' })).toThrow(/GP2GP_HAND_OVER_AT \+ GP2GP_HAND_OVER_SPREAD_SECONDS: 23:55 plus 540 s reaches past midnight/);
+    expect(() => loadConfig({ GP2GP_HAND_OVER_AT: '23:55' })).toThrow(/GP2GP_HAND_OVER_AT \+ GP2GP_HAND_OVER_SPREAD_SECONDS: 23:55 plus 1800 s reaches past midnight/);
     expect(loadConfig({ GP2GP_HAND_OVER_AT: '23:55', GP2GP_HAND_OVER_SPREAD_SECONDS: '240' }).pipeline.handOverSpreadMs).toBe(240_000);
   });
 });
