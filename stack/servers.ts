@@ -55,9 +55,16 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/**
+ * The log's last lines; a Go panic's own message (the dev server's) comes first, as its stack trace
+ * alone fills the tail and hides why it stopped.
+ */
 function tailOf(file: string, lines = 15): string {
   try {
-    return fs.readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+    const all = fs.readFileSync(file, 'utf8').trim().split('\n');
+    const panic = all.findIndex((l) => /^(panic|fatal error): /.test(l));
+    const tail = all.slice(-lines);
+    return panic >= 0 && panic < all.length - lines ? [...all.slice(panic, panic + 3), '…', ...tail].join('\n') : tail.join('\n');
   } catch {
     return '';
   }
