@@ -4,6 +4,9 @@
  * transfer hands over, and the reporting workflow holds them all. A late event (its day past the
  * point) still goes at once.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticPractice } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
@@ -11,7 +14,7 @@ import { consoleQuery, type PracticeConsoleView } from '../messages/reporting';
 import { transferQuery, type TransferView } from '../messages/transfer';
 import { practiceSlotOffset } from '../mi/hand-over';
 import { reportingWorkflowId, transferWorkflowId } from '../workflows/ids';
-import { eventually, runCli, startPipeline, type TestPipeline } from './support/pipeline';
+import { eventually, historySuffix, runCli, startPipeline, type TestPipeline } from './support/pipeline';
 
 const PRACTICE = syntheticPractice('H88091', '200000000091');
 const OTHER = syntheticPractice('H88092', '200000000092');
@@ -123,5 +126,18 @@ describe('rows handed over at the day\'s hand-over point', () => {
     }
     await eventually(async () => ((await lateHandle.query(transferQuery)).forwarding ? undefined : true), SPREAD_MS + 30_000, 'the later event of the late transfer handed over at its slot');
     expect(await rowsSignals(pipeline, OTHER.ods)).toBe(2);
+    // For the replay tests (test/replay.test.ts): runs that held rows for the point, and took them.
+    if (process.env.SAVE_HISTORIES) {
+      const dir = path.join(__dirname, 'histories');
+      const ids: [string, string][] = [
+        ['transferWorkflow.held', transferWorkflowId('RR', PRACTICE.ods, 'REG-HOLD-1')],
+        ['transferWorkflow.late-then-held', transferWorkflowId('RR', OTHER.ods, 'REG-LATE-1')],
+        ['reportingWorkflow.held', reportingWorkflowId(PRACTICE.ods)],
+      ];
+      for (const [name, id] of ids) {
+        const history = await pipeline.client.temporal.workflow.getHandle(id).fetchHistory();
+        fs.writeFileSync(path.join(dir, `${name}${historySuffix()}.json`), historyToJSON(history));
+      }
+    }
   }, 180_000);
 });
