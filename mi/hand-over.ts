@@ -1,11 +1,12 @@
 /**
  * When a transfer hands its rows to its practice's reporting workflow. Rows matter to NHS England
  * only as a closed day's record set, sent after midnight (UTC) at the practice's cadence, so the rows
- * of a day still open wait in their transfer until the day's hand-over point, shortly before it
- * closes; every transfer of the practice then hands over at the same moment (its slot: practices
- * are spread over a few minutes), which lets the worker carry them to the reporting workflow in one
- * signal (activities/rows-hand-over.ts) instead of one per event. Rows of a day whose point has passed (a late event) go at once, so a closed day is never
- * waiting on a transfer's timer when an operator or the cadence submits it.
+ * of a day still open wait in their transfer until the day's hand-over point, in its last hour;
+ * every transfer of the practice then hands over at the same moment (its slot: practices are spread
+ * over half an hour), which lets the worker carry them to the reporting workflow in one signal
+ * (activities/rows-hand-over.ts) instead of one per event. Rows of a day whose point has passed (a
+ * late event) go at once, so a closed day is never waiting on a transfer's timer when an operator or
+ * the cadence submits it.
  */
 
 const DAY_MS = 86_400_000;
@@ -17,7 +18,7 @@ const DAY_MS = 86_400_000;
  */
 export const DEFAULT_HAND_OVER_AT = '23:00';
 
-export const HAND_OVER_AT_ALLOWED = '"immediate", or a time of day in UTC as HH:MM or HH:MM:SS (e.g. 23:50)';
+export const HAND_OVER_AT_ALLOWED = '"immediate", or a time of day in UTC as HH:MM or HH:MM:SS (e.g. 23:00)';
 
 /**
  * `HH:MM[:SS]` as ms after midnight, `immediate` as undefined (rows go with each event); anything
