@@ -3,14 +3,17 @@
  * tasks (the README's national day: a quarter of the transfers' and a third of the reporting
  * workflows' tasks found theirs cached) — and what the worker's way of calling into workflow code
  * takes off it against the SDK's defaults: the stack depth recorded there (GP2GP_WORKFLOW_STACK_FRAMES,
- * worker/main.ts) and no per-call limit (GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS, worker/workflow-calls.ts).
+ * worker/main.ts), no per-call limit (GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS) and no stack traces
+ * (GP2GP_WORKFLOW_STACK_TRACES, both worker/workflow-calls.ts).
  *
- * The SDK records a stack for every promise a workflow creates (its stack-trace query), each frame
- * mapped through the bundle's source map; and Node creates an OS thread to enforce the SDK's limit on
- * each call. A day's traffic for BENCH_COLD_REPLAY_PRACTICES practices (default 300) goes through the
- * real stack; the transfers' and reporting workflows' histories are then replayed by the SDK's
- * replayer in this process, in interleaved rounds (BENCH_COLD_REPLAY_ROUNDS, default 3), three ways:
- * with the SDK's defaults (the baseline), with the configured depth alone, and as the worker does.
+ * With stack traces the SDK records a stack for every promise a workflow creates (its stack-trace
+ * query), each frame mapped through the bundle's source map; and Node creates an OS thread to enforce
+ * the SDK's limit on each call. A day's traffic for BENCH_COLD_REPLAY_PRACTICES practices (default
+ * 300) goes through the real stack; the transfers' and reporting workflows' histories are then
+ * replayed by the SDK's replayer on a workflow thread of this process, in interleaved rounds
+ * (BENCH_COLD_REPLAY_ROUNDS, default 3), three ways: with the SDK's defaults (the baseline), as the
+ * worker does but with stack traces recorded (as it did before GP2GP_WORKFLOW_STACK_TRACES), and as
+ * the worker does.
  * The figure is worker CPU (every thread of this process) per replayed history; the server's reading
  * of the history is on top, not counted.
  *
@@ -23,22 +26,22 @@ import { reportingWorkflowType } from '../messages/reporting';
 import { transferWorkflowType } from '../messages/transfer';
 import { setWorkflowStackFrames } from '../worker/main';
 import { replayCpuMs, replayerBundle, type History } from './replayer';
+import type { WorkflowCalls } from '../worker/workflow-calls';
 import { formatResults, type BenchResult } from './result';
 import { practiceCodes, startBenchStack } from './stack';
 
 /** How the worker calls into workflow code, as far as a replay's cost goes. */
-interface Calls {
+interface Calls extends WorkflowCalls {
   /** Frames V8 records of a stack in workflow code. */
   frames: number;
-  /** Limit on each call into workflow code (0: none). */
-  callTimeoutMs: number;
 }
 
 /**
- * The SDK's defaults, what the worker ran with before GP2GP_WORKFLOW_STACK_FRAMES and
- * GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: V8's default depth, and the SDK's 5 s limit on every call.
+ * The SDK's defaults, what the worker ran with before GP2GP_WORKFLOW_STACK_FRAMES,
+ * GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS and GP2GP_WORKFLOW_STACK_TRACES: V8's default depth, the SDK's
+ * 5 s limit on every call, and its stack traces.
  */
-const SDK_DEFAULTS: Calls = { frames: 10, callTimeoutMs: 5_000 };
+const SDK_DEFAULTS: Calls = { frames: 10, callTimeoutMs: 5_000, stackTraces: true };
 
 async function historiesOf(client: Client, workflowType: string, limit: number): Promise<{ workflowId: string; history: History }[]> {
   const out: { workflowId: string; history: History }[] = [];
@@ -54,9 +57,9 @@ async function historiesOf(client: Client, workflowType: string, limit: number):
  * workflow context of its own, which takes the stack-depth flag): one extra replay first, not
  * counted, pays for its start.
  */
-async function replayWith(bundle: WorkflowBundle, histories: { history: History }[], calls: Calls, tag: string): Promise<number> {
-  setWorkflowStackFrames(calls.frames);
-  return await replayCpuMs({ bundle, callTimeoutMs: calls.callTimeoutMs }, [histories[0]!.history, ...histories.map((h) => h.history)], tag, 1);
+async function replayWith(bundle: WorkflowBundle, histories: { history: History }[], { frames, ...calls }: Calls, tag: string): Promise<number> {
+  setWorkflowStackFrames(frames);
+  return await replayCpuMs({ bundle, ...calls }, [histories[0]!.history, ...histories.map((h) => h.history)], tag, 1);
 }
 
 export async function benchColdReplay(): Promise<BenchResult[]> {
@@ -71,6 +74,7 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   const stack = await startBenchStack({ name: 'cold-replay', practices });
   const configured = stack.config.pipeline.workflowStackFrames;
   const callTimeoutMs = stack.config.pipeline.workflowCallTimeoutMs;
+  const stackTraces = stack.config.pipeline.workflowStackTraces;
   let transfers: { workflowId: string; history: History }[];
   let reporting: { workflowId: string; history: History }[];
   try {
@@ -89,10 +93,14 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   }
   const bundle = await replayerBundle(configured);
   const kinds = { transfer: transfers, reporting };
-  // The baseline, the stack depth alone (the SDK's limit kept), and ours.
-  const sides = { base: SDK_DEFAULTS, depth: { frames: configured, callTimeoutMs: SDK_DEFAULTS.callTimeoutMs }, ours: { frames: configured, callTimeoutMs } } satisfies Record<string, Calls>;
+  // The baseline; ours with the SDK's stack traces (as the worker ran before GP2GP_WORKFLOW_STACK_TRACES); ours.
+  const sides = {
+    base: SDK_DEFAULTS,
+    traces: { frames: configured, callTimeoutMs, stackTraces: true },
+    ours: { frames: configured, callTimeoutMs, stackTraces },
+  } satisfies Record<string, Calls>;
   type Side = keyof typeof sides;
-  const sums = Object.fromEntries(Object.keys(kinds).map((k) => [k, { base: 0, depth: 0, ours: 0 }])) as Record<string, Record<Side, number>>;
+  const sums = Object.fromEntries(Object.keys(kinds).map((k) => [k, { base: 0, traces: 0, ours: 0 }])) as Record<string, Record<Side, number>>;
   // A round of both kinds first, not counted: it pays V8's warm-up.
   for (const histories of Object.values(kinds)) await replayWith(bundle, histories.slice(0, 50), sides.ours, 'warm-up');
   const names = Object.keys(sides) as Side[];
@@ -106,9 +114,10 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   setWorkflowStackFrames(configured);
   const eventsPer = (hs: { history: History }[]) => hs.reduce((a, h) => a + (h.history.events?.length ?? 0), 0) / hs.length;
   const limit = (ms: number) => (ms > 0 ? `a ${ms / 1000} s limit on each call into workflow code` : 'no limit on calls into workflow code');
-  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds; baseline: the SDK's defaults (V8's ${SDK_DEFAULTS.frames} frames, ${limit(SDK_DEFAULTS.callTimeoutMs)})`;
+  const traces = (on: boolean) => (on ? 'stack traces recorded' : 'no stack traces');
+  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds, replayed on a workflow thread as the worker runs them; baseline: the SDK's defaults (V8's ${SDK_DEFAULTS.frames} frames, ${limit(SDK_DEFAULTS.callTimeoutMs)}, ${traces(true)})`;
   return Object.entries(kinds).map(([kind, histories]) => {
-    const { base, depth, ours } = sums[kind]!;
+    const { base, traces: withTraces, ours } = sums[kind]!;
     return {
       name: `cold-replay.${kind}`,
       value: ours / rounds,
@@ -116,8 +125,8 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
       baseline: base / rounds,
       ratio: ours / base,
       note:
-        `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code and ${limit(callTimeoutMs)}; ` +
-        `the stack depth alone (the SDK's limit kept): ${(depth / rounds).toFixed(1)} ms, ${(depth / base).toFixed(2)}×; ${scope}`,
+        `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code, ${limit(callTimeoutMs)} and ${traces(stackTraces)}; ` +
+        `the same with stack traces recorded: ${(withTraces / rounds).toFixed(1)} ms, ${(withTraces / base).toFixed(2)}× (ours ${(ours / withTraces).toFixed(2)}× it); ${scope}`,
     };
   });
 }

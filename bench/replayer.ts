@@ -3,17 +3,18 @@
  * and the worker CPU (every thread of this process) a batch of replays costs.
  */
 import { temporal } from '@temporalio/proto';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type ReplayWorkerOptions, type WorkflowBundle } from '@temporalio/worker';
 import { setWorkflowStackFrames, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH } from '../worker/main';
-import { workerClass } from '../worker/workflow-calls';
+import { workerClass, type WorkflowCalls } from '../worker/workflow-calls';
 
 export type History = temporal.api.history.v1.IHistory;
 
-/** What a replayer runs: our workflows' bundle, and the limit on each call into them (0: none). */
-export interface Replayer {
+/**
+ * What a replayer runs: our workflows' bundle, called into as the worker calls into it (the
+ * configuration's workflowCallTimeoutMs and workflowStackTraces, or a side's own choice).
+ */
+export interface Replayer extends WorkflowCalls {
   bundle: WorkflowBundle;
-  /** The configuration's workflowCallTimeoutMs (GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS), as the worker. */
-  callTimeoutMs: number;
 }
 
 /**
@@ -35,13 +36,17 @@ export async function replayerBundle(frames: number): Promise<WorkflowBundle> {
 
 /**
  * Worker CPU (ms) per replay of `histories`, replayed in one replayer; the first `uncounted` pay its
- * start and are left out.
+ * start and are left out. Replayed on a workflow thread, as the worker runs workflows (the SDK's
+ * replayer would run them on this thread, in its debug mode, always with stack traces).
  */
-export async function replayCpuMs({ bundle, callTimeoutMs }: Replayer, histories: readonly History[], tag: string, uncounted = 0): Promise<number> {
+export async function replayCpuMs({ bundle, ...calls }: Replayer, histories: readonly History[], tag: string, uncounted = 0): Promise<number> {
   const copies = histories.map((history, i) => ({ workflowId: `${tag}-${i}`, history }));
   let started = uncounted === 0 ? process.cpuUsage() : undefined;
   let seen = 0;
-  for await (const result of workerClass(callTimeoutMs).runReplayHistories({ workflowBundle: bundle, replayName: tag }, copies)) {
+  // The SDK defaults a replayer to debug mode and then applies the options given; its type leaves
+  // debugMode out, though what the options say wins.
+  const options = { workflowBundle: bundle, replayName: tag, debugMode: false } as ReplayWorkerOptions;
+  for await (const result of workerClass(calls).runReplayHistories(options, copies)) {
     if (result.error) throw result.error;
     if (++seen === uncounted) started = process.cpuUsage();
   }

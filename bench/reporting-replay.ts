@@ -149,7 +149,8 @@ export async function benchReportingReplay(): Promise<BenchResult[]> {
   } finally {
     await stack.stop();
   }
-  const replayer = { bundle: await replayerBundle(stack.config.pipeline.workflowStackFrames), callTimeoutMs: stack.config.pipeline.workflowCallTimeoutMs };
+  const { workflowStackFrames, workflowCallTimeoutMs, workflowStackTraces } = stack.config.pipeline;
+  const replayer = { bundle: await replayerBundle(workflowStackFrames), callTimeoutMs: workflowCallTimeoutMs, stackTraces: workflowStackTraces };
   const a = await measure(replayer, runs.ours, 'ours');
   const b = await measure(replayer, runs.before, 'before');
   const scope = `one practice, ${registrations} registrations a day over 14 days: ${a.signals} hand-overs`;

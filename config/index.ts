@@ -118,6 +118,7 @@ const envSchema = z.object({
   GP2GP_REPORTING_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(8_000),
   GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(3, 'at least 3: the SDK strips 2 frames of its own from each stack').max(100).default(5),
   GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: z.coerce.number().int('whole seconds').min(0, '0 (no limit) or a number of seconds').max(3_600).default(0),
+  GP2GP_WORKFLOW_STACK_TRACES: z.enum(['off', 'on'], { error: (issue) => `${JSON.stringify(issue.input)} is not allowed; allowed: off, on` }).default('off'),
   GP2GP_METRICS_PORT: z.coerce.number().int().min(0, '0 turns metrics off').max(65535).default(9464),
 
   // The GP Registrations MI API (issue 12): its base URL (unset = the embedded stand-in on
@@ -212,6 +213,12 @@ export interface PipelineConfig {
    * which was about a quarter of the worker's CPU in a cold replay (worker/workflow-calls.ts).
    */
   workflowCallTimeoutMs: number;
+  /**
+   * Whether the SDK records a stack for every promise workflow code creates, for its stack-trace query
+   * (the Web UI's Stack Trace tab). Off by default: its promise hook was about 30 % of the worker's CPU
+   * to replay a transfer it no longer caches (worker/workflow-calls.ts).
+   */
+  workflowStackTraces: boolean;
   /**
    * The first day this service reports for (onboarding): every day from it is reported, empty or not.
    * Unset: the day a practice's reporting workflow starts. Earlier days are sent only if they have rows.
@@ -324,6 +331,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       reportingCachedWorkflows: e.GP2GP_REPORTING_CACHED_WORKFLOWS,
       workflowStackFrames: e.GP2GP_WORKFLOW_STACK_FRAMES,
       workflowCallTimeoutMs: e.GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS * 1_000,
+      workflowStackTraces: e.GP2GP_WORKFLOW_STACK_TRACES === 'on',
       firstDay: e.GP2GP_FIRST_DAY,
       reportingSignalsPerRun: e.GP2GP_REPORTING_SIGNALS_PER_RUN,
       transferEventsPerRun: e.GP2GP_TRANSFER_EVENTS_PER_RUN,

@@ -35,8 +35,9 @@ describe('transfer workflows', () => {
       supplierMailbox: 'X26SUP004',
       authorityMailbox: 'X26NHS004',
       practices: [PRACTICE],
-      // Final records complete after 3 s of quiet here (14 days in production).
-      env: { GP2GP_TRANSFER_FINAL_QUIET_HOURS: String(3 / 3600) },
+      // Final records complete after 3 s of quiet here (14 days in production). Stack traces on, as
+      // an operator turns them on to look at the Stack Trace tab (off by default).
+      env: { GP2GP_TRANSFER_FINAL_QUIET_HOURS: String(3 / 3600), GP2GP_WORKFLOW_STACK_TRACES: 'on' },
     });
   });
   afterAll(async () => {
@@ -155,7 +156,7 @@ describe('transfer workflows', () => {
     expect(today.status).not.toBe(0);
     expect(today.stderr).toMatch(/is not over yet/);
   });
-  it('records short workflow stacks (GP2GP_WORKFLOW_STACK_FRAMES, default 5) that still show where each wait is', async () => {
+  it('with stack traces on, records short workflow stacks (GP2GP_WORKFLOW_STACK_FRAMES, default 5) that still show where each wait is', async () => {
     expect(() => loadConfig({ GP2GP_WORKFLOW_STACK_FRAMES: 'deep' })).toThrow(/GP2GP_WORKFLOW_STACK_FRAMES/);
     expect(() => loadConfig({ GP2GP_WORKFLOW_STACK_FRAMES: '2' })).toThrow(/GP2GP_WORKFLOW_STACK_FRAMES.*at least 3/);
     const registrationId = 'REG-STACK-1';

@@ -2,7 +2,8 @@
  * How the worker calls into workflow code (worker/workflow-calls.ts), on the real dev server: by
  * default with no per-call limit (Node would create an OS thread for every call to enforce one), an
  * activation that holds the thread reported; with GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS set, the SDK's
- * behaviour: the call is cut and the workflow task fails. And which activation the watch names.
+ * behaviour: the call is cut and the workflow task fails. By default without the SDK's stack traces;
+ * with GP2GP_WORKFLOW_STACK_TRACES=on, with them. And which activation the watch names.
  */
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
@@ -40,8 +41,8 @@ describe('calls into workflow code', () => {
     await connection?.close();
   });
 
-  const workerOn = (callTimeoutMs: number, taskQueue: string) =>
-    workerClass(callTimeoutMs).create({ connection, taskQueue, workflowsPath: path.join(__dirname, 'fixtures', 'busy-workflows.ts') });
+  const workerOn = (callTimeoutMs: number, taskQueue: string, stackTraces = false) =>
+    workerClass({ callTimeoutMs, stackTraces }).create({ connection, taskQueue, workflowsPath: path.join(__dirname, 'fixtures', 'busy-workflows.ts') });
 
   it('sets no limit by default: an activation holding the thread past the SDK’s 5 s finishes, and is reported as slow', async () => {
     const config = loadConfig({ ...process.env, GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: undefined });
@@ -91,6 +92,45 @@ describe('calls into workflow code', () => {
       await handle.terminate('test over');
     }
   }, 60_000);
+
+  /** Runs waitingWorkflow on a worker recording stack traces or not: the stack-trace query's answer, and the failure's stack. */
+  async function stackTracesOn(stackTraces: boolean): Promise<{ query: string; failureStack: string }> {
+    const taskQueue = `calls-${randomUUID()}`;
+    const workflowId = `waiting-${randomUUID()}`;
+    const worker = await workerOn(0, taskQueue, stackTraces);
+    return await worker.runUntil(async () => {
+      const handle = await client.workflow.start('waitingWorkflow', { taskQueue, workflowId });
+      const query = await handle.query<string>('__stack_trace').then(
+        (stack) => stack,
+        (err: Error) => `refused: ${err.message}`,
+      );
+      await handle.signal('release', true);
+      await handle.result().catch(() => undefined);
+      const failed = (await handle.fetchHistory()).events?.find((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
+      return { query, failureStack: failed?.workflowExecutionFailedEventAttributes?.failure?.stackTrace ?? '' };
+    });
+  }
+
+  it('records no stack traces by default: the Stack Trace query says they are not enabled; errors keep source-mapped stacks', async () => {
+    const config = loadConfig({ ...process.env, GP2GP_WORKFLOW_STACK_TRACES: undefined });
+    expect(config.pipeline.workflowStackTraces).toBe(false);
+    const { query, failureStack } = await stackTracesOn(config.pipeline.workflowStackTraces);
+    expect(query).toMatch(/^refused: .*stack traces are not enabled/i);
+    // Mapped through the bundle's source map to our file, not the bundle's line.
+    expect(failureStack).toMatch(/busy-workflows\.ts:\d+/);
+  }, 60_000);
+
+  it('with GP2GP_WORKFLOW_STACK_TRACES=on, the Stack Trace query shows the line each wait is at', async () => {
+    const config = loadConfig({ ...process.env, GP2GP_WORKFLOW_STACK_TRACES: 'on' });
+    expect(config.pipeline.workflowStackTraces).toBe(true);
+    const { query, failureStack } = await stackTracesOn(config.pipeline.workflowStackTraces);
+    expect(query).toMatch(/waitingWorkflow \(.*busy-workflows\.ts:\d+/);
+    expect(failureStack).toMatch(/busy-workflows\.ts:\d+/);
+  }, 60_000);
+
+  it('refuses a stack-trace setting other than off or on, naming the variable', () => {
+    expect(() => loadConfig({ ...process.env, GP2GP_WORKFLOW_STACK_TRACES: 'yes' })).toThrow(/GP2GP_WORKFLOW_STACK_TRACES.*allowed: off, on/);
+  });
 
   it('names the activation holding the thread, not those queued behind it, once each', () => {
     let now = 0;

@@ -91,12 +91,13 @@ export function setWorkflowStackFrames(frames: number): void {
 }
 
 /**
- * The Worker class for our workflows as configured: the stack depth recorded in workflow code and the
- * limit on calls into it (worker/workflow-calls.ts). Set before the worker starts its threads.
+ * The Worker class for our workflows as configured: the stack depth recorded in workflow code, the
+ * limit on calls into it and whether the SDK records stack traces (worker/workflow-calls.ts). Set
+ * before the worker starts its threads.
  */
-export function configuredWorkerClass(pipeline: Pick<Config['pipeline'], 'workflowStackFrames' | 'workflowCallTimeoutMs'>): typeof Worker {
+export function configuredWorkerClass(pipeline: Pick<Config['pipeline'], 'workflowStackFrames' | 'workflowCallTimeoutMs' | 'workflowStackTraces'>): typeof Worker {
   setWorkflowStackFrames(pipeline.workflowStackFrames);
-  return workerClass(pipeline.workflowCallTimeoutMs);
+  return workerClass({ callTimeoutMs: pipeline.workflowCallTimeoutMs, stackTraces: pipeline.workflowStackTraces });
 }
 
 export interface RunWorkerOptions {

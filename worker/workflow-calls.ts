@@ -18,12 +18,26 @@
  * workflow of the worker; so the worker watches that thread from its main thread and names the
  * activation holding it (ActivationWatch).
  *
+ * Stack traces are ours to choose too (GP2GP_WORKFLOW_STACK_TRACES). For its stack-trace query (the
+ * Web UI's Stack Trace tab) the SDK installs a V8 promise hook in the workflow thread that, for every
+ * promise created there, compiles a function to find the promise's workflow, captures and source-maps
+ * a stack, and files it: about 30 % of the worker's CPU to replay a transfer it no longer caches
+ * (13.0 → 9.1 ms on a workflow thread, 2026-12-07; `npm run bench -- cold-replay`). Off by default: the workflows' own queries, the console and the CLI say
+ * what a transfer or practice is waiting for in the domain's words. With it off the query answers
+ * that stack traces are not enabled on this worker; errors thrown in workflow code keep their
+ * source-mapped stacks (that is a separate override the SDK still installs).
+ *
  * The SDK exposes its workflow set-up to subclasses (Worker.createWorkflowCreator is protected); the
  * limit is its compiled `isolateExecutionTimeoutMs`, passed on to Node as the calls' `timeout`, and
- * Node arms no watchdog when it is undefined. test/workflow-calls.test.ts holds both behaviours.
+ * Node arms no watchdog when it is undefined. The SDK has no option for the promise hook: without
+ * stack traces the worker starts the SDK's own workflow thread script behind a two-line prelude that
+ * leaves the hook out (SDK internals, pinned by the exact SDK version in package.json).
+ * test/workflow-calls.test.ts holds every behaviour, on the real server.
  */
+import { Worker as Thread } from 'node:worker_threads';
 import { Runtime, Worker, type CompiledWorkerOptions, type Logger } from '@temporalio/worker';
 import type { Workflow, WorkflowCreateOptions, WorkflowCreator } from '@temporalio/worker/lib/workflow/interface';
+import { ThreadedVMWorkflowCreator, WorkerThreadClient } from '@temporalio/worker/lib/workflow/threaded-vm';
 import type { WorkflowBundleWithSourceMapAndFilename } from '@temporalio/worker/lib/workflow/workflow-worker-thread/input';
 import { METRICS } from '../observability/metric-names';
 import { log } from '../observability/log';
@@ -31,29 +45,74 @@ import { log } from '../observability/log';
 /** How long the activation at the head of the workflow thread may run before it is reported. */
 export const SLOW_ACTIVATION_MS = 5_000;
 
-const classes = new Map<number, typeof Worker>();
+/** How the worker calls into workflow code (the configuration's workflowCallTimeoutMs and workflowStackTraces). */
+export interface WorkflowCalls {
+  /** Limit on each call into workflow code, in ms (0: none). */
+  callTimeoutMs: number;
+  /** The SDK's per-promise stack recording, for its stack-trace query. */
+  stackTraces: boolean;
+}
+
+const classes = new Map<string, typeof Worker>();
 
 /**
  * The Worker class to create workers and replayers with: calls into workflow code limited to
- * `callTimeoutMs` (0: no limit), the workflow thread watched either way. One class per limit (the
- * SDK numbers its replayers per class).
+ * `callTimeoutMs` (0: no limit), stack traces recorded or not, the workflow thread watched either way.
+ * One class per choice (the SDK numbers its replayers per class). In debug mode (TEMPORAL_DEBUG, and
+ * the SDK's replayer unless told `debugMode: false`) workflows run on the calling thread as the SDK
+ * sets it up, stack traces included.
  */
-export function workerClass(callTimeoutMs: number): typeof Worker {
+export function workerClass({ callTimeoutMs, stackTraces }: WorkflowCalls): typeof Worker {
   if (!Number.isInteger(callTimeoutMs) || callTimeoutMs < 0) throw new RangeError(`workerClass: callTimeoutMs ${callTimeoutMs} is not 0 or a whole number of ms`);
-  let cls = classes.get(callTimeoutMs);
+  const key = `${callTimeoutMs}/${stackTraces}`;
+  let cls = classes.get(key);
   if (!cls) {
     cls = class Gp2gpWorker extends Worker {
       protected static override async createWorkflowCreator(bundle: WorkflowBundleWithSourceMapAndFilename, compiled: CompiledWorkerOptions, logger: Logger): Promise<WorkflowCreator> {
         // Typed as a number by the SDK; undefined is what Node reads as "no limit".
         const isolateExecutionTimeoutMs = (callTimeoutMs > 0 ? callTimeoutMs : undefined) as number;
-        const creator = await super.createWorkflowCreator(bundle, { ...compiled, isolateExecutionTimeoutMs }, logger);
-        // In debug mode (the replayer, TEMPORAL_DEBUG) workflows run on this thread, which cannot watch itself.
-        return compiled.debugMode ? creator : watched(creator, new ActivationWatch());
+        const options = { ...compiled, isolateExecutionTimeoutMs };
+        // In debug mode workflows run on this thread, which cannot watch itself.
+        if (compiled.debugMode) return await super.createWorkflowCreator(bundle, options, logger);
+        const creator = stackTraces ? await super.createWorkflowCreator(bundle, options, logger) : await withoutStackTraces(bundle, options, logger);
+        return watched(creator, new ActivationWatch());
       }
     };
-    classes.set(callTimeoutMs, cls);
+    classes.set(key, cls);
   }
   return cls;
+}
+
+/**
+ * The SDK's workflow thread, started without its promise hook: the thread's shared handlers are told
+ * to install only the source-map override of Error stacks, then the SDK's own thread script runs.
+ * Its stack-trace query then answers that stack traces are not enabled on this worker.
+ */
+const THREAD_WITHOUT_STACK_TRACES = `
+require(${JSON.stringify(require.resolve('@temporalio/worker/lib/workflow/vm-shared'))}).globalHandlers.setPromiseHook = () => {};
+require(${JSON.stringify(require.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread'))});
+`;
+
+/** What ThreadedVMWorkflowCreator.create does, with the thread above in place of the SDK's own. */
+async function withoutStackTraces(bundle: WorkflowBundleWithSourceMapAndFilename, compiled: CompiledWorkerOptions, logger: Logger): Promise<WorkflowCreator> {
+  const { patchActivationCallback } = compiled;
+  const clients = Array.from(
+    { length: compiled.workflowThreadPoolSize },
+    () => new WorkerThreadClient(new Thread(THREAD_WITHOUT_STACK_TRACES, { eval: true }), logger, patchActivationCallback),
+  );
+  await Promise.all(
+    clients.map((client) =>
+      client.send({
+        type: 'init',
+        workflowBundle: bundle,
+        isolateExecutionTimeoutMs: compiled.isolateExecutionTimeoutMs,
+        reuseV8Context: compiled.reuseV8Context ?? true,
+        registeredActivityNames: new Set(compiled.activities.keys()),
+        hasPatchActivationCallback: patchActivationCallback !== undefined,
+      }),
+    ),
+  );
+  return new ThreadedVMWorkflowCreator(clients);
 }
 
 function watched(creator: WorkflowCreator, watch: ActivationWatch): WorkflowCreator {
