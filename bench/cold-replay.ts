@@ -53,9 +53,9 @@ async function historiesOf(client: Client, workflowType: string, limit: number):
 }
 
 /**
- * Worker CPU (ms) per history, replaying each once as `calls` says. Each call starts a replayer (a
- * workflow context of its own, which takes the stack-depth flag): one extra replay first, not
- * counted, pays for its start.
+ * Worker CPU (ms) per history, replaying each once as `calls` says. Each call starts a replayer with
+ * a workflow thread of its own (which takes the stack-depth flag): one extra replay first, not
+ * counted, pays for its start; its thread's stop is counted, on every side alike.
  */
 async function replayWith(bundle: WorkflowBundle, histories: { history: History }[], { frames, ...calls }: Calls, tag: string): Promise<number> {
   setWorkflowStackFrames(frames);

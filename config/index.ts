@@ -200,10 +200,10 @@ export interface PipelineConfig {
    */
   reportingCachedWorkflows: number;
   /**
-   * Frames V8 records of a stack in workflow code (V8's own default is 10). The SDK records one for
-   * every promise a workflow creates, for its stack-trace query, and that was about a sixth of the
-   * worker's CPU at national scale; 5 keeps the line of our code each wait is at, and the SDK's linking
-   * of Promise.race/all (worker/main.ts, Performance section).
+   * Frames V8 records of a stack in workflow code (V8's own default is 10): what errors thrown there
+   * keep, and, with workflowStackTraces, the depth of the stack the SDK records for every promise; 5
+   * keeps the line of our code each wait is at, and the SDK's linking of Promise.race/all
+   * (worker/main.ts, Performance section).
    */
   workflowStackFrames: number;
   /**

@@ -36,7 +36,8 @@ describe('transfer workflows', () => {
       authorityMailbox: 'X26NHS004',
       practices: [PRACTICE],
       // Final records complete after 3 s of quiet here (14 days in production). Stack traces on, as
-      // an operator turns them on to look at the Stack Trace tab (off by default).
+      // an operator turns them on to look at the Stack Trace tab (off by default, as in the other
+      // pipeline tests; test/workflow-calls.test.ts holds both settings).
       env: { GP2GP_TRANSFER_FINAL_QUIET_HOURS: String(3 / 3600), GP2GP_WORKFLOW_STACK_TRACES: 'on' },
     });
   });

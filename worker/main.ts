@@ -74,14 +74,15 @@ export function workerRuntimeOptions(config: Config): RuntimeOptions {
 }
 
 /**
- * How deep a stack V8 records in workflow code. The SDK records a stack for every promise a workflow
- * creates (for its stack-trace query, the Web UI's "Stack Trace" tab), each frame mapped through the
- * bundle's source map: perf put that at about a sixth of the worker's CPU in a national-day run, and
- * cold replays at national scale create every promise again. The first two frames are the SDK's hook
- * and Node's (it strips them), so 5 shows the three innermost frames of each wait: the line of ours it
- * waits at, and enough for the SDK to link the promises Promise.race/all make inside (it recognises
- * them by the frame after theirs; with 4 they show as blocks of their own). Fewer than 3 leaves the
- * SDK's own frames in the view. Errors thrown in workflow code keep 5 frames.
+ * How deep a stack V8 records in workflow code: how many frames an error thrown there keeps and, with
+ * GP2GP_WORKFLOW_STACK_TRACES=on, the stacks the SDK records for every promise a workflow creates
+ * (for its stack-trace query, the Web UI's "Stack Trace" tab), each frame mapped through the bundle's
+ * source map; perf put that recording at about a sixth of the worker's CPU in a national-day run with
+ * V8's 10 frames, before it was turned off by default (worker/workflow-calls.ts). With it on, the first
+ * two frames are the SDK's hook and Node's (it strips them), so 5 shows the three innermost frames of
+ * each wait: the line of ours it waits at, and enough for the SDK to link the promises
+ * Promise.race/all make inside (it recognises them by the frame after theirs; with 4 they show as
+ * blocks of their own). Fewer than 3 leaves the SDK's own frames in the view.
  *
  * A V8 flag: it applies to contexts created after it is set, i.e. the workflow threads and their
  * contexts that Worker.create starts next, not this (main) thread's, where activities run.

@@ -89,7 +89,10 @@ export function workerClass({ callTimeoutMs, stackTraces }: WorkflowCalls): type
  * Its stack-trace query then answers that stack traces are not enabled on this worker.
  */
 const THREAD_WITHOUT_STACK_TRACES = `
-require(${JSON.stringify(require.resolve('@temporalio/worker/lib/workflow/vm-shared'))}).globalHandlers.setPromiseHook = () => {};
+const { globalHandlers } = require(${JSON.stringify(require.resolve('@temporalio/worker/lib/workflow/vm-shared'))});
+// An SDK that renamed it would otherwise record stack traces again without a word.
+if (typeof globalHandlers.setPromiseHook !== 'function') throw new Error('the SDK no longer has GlobalHandlers.setPromiseHook; GP2GP_WORKFLOW_STACK_TRACES=off needs worker/workflow-calls.ts updated');
+globalHandlers.setPromiseHook = () => {};
 require(${JSON.stringify(require.resolve('@temporalio/worker/lib/workflow/workflow-worker-thread'))});
 `;
 
