@@ -114,10 +114,10 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
   setWorkflowStackFrames(configured);
   const eventsPer = (hs: { history: History }[]) => hs.reduce((a, h) => a + (h.history.events?.length ?? 0), 0) / hs.length;
   const limit = (ms: number) => (ms > 0 ? `a ${ms / 1000} s limit on each call into workflow code` : 'no limit on calls into workflow code');
-  const traces = (on: boolean) => (on ? 'stack traces recorded' : 'no stack traces');
-  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds, replayed on a workflow thread as the worker runs them; baseline: the SDK's defaults (V8's ${SDK_DEFAULTS.frames} frames, ${limit(SDK_DEFAULTS.callTimeoutMs)}, ${traces(true)})`;
+  const tracesText = (on: boolean) => (on ? 'stack traces recorded' : 'no stack traces');
+  const scope = `${events.length} events, ${practices.length} practices; ${rounds} interleaved rounds, replayed on a workflow thread as the worker runs them; baseline: the SDK's defaults (V8's ${SDK_DEFAULTS.frames} frames, ${limit(SDK_DEFAULTS.callTimeoutMs)}, ${tracesText(true)})`;
   return Object.entries(kinds).map(([kind, histories]) => {
-    const { base, traces: withTraces, ours } = sums[kind]!;
+    const { base, traces, ours } = sums[kind]!;
     return {
       name: `cold-replay.${kind}`,
       value: ours / rounds,
@@ -125,8 +125,8 @@ export async function benchColdReplay(): Promise<BenchResult[]> {
       baseline: base / rounds,
       ratio: ours / base,
       note:
-        `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code, ${limit(callTimeoutMs)} and ${traces(stackTraces)}; ` +
-        `the same with stack traces recorded: ${(withTraces / rounds).toFixed(1)} ms, ${(withTraces / base).toFixed(2)}× (ours ${(ours / withTraces).toFixed(2)}× it); ${scope}`,
+        `worker CPU to replay one ${kind} workflow's history (${histories.length} histories, ${eventsPer(histories).toFixed(1)} events each) with ${configured} stack frames recorded in workflow code, ${limit(callTimeoutMs)} and ${tracesText(stackTraces)}; ` +
+        `the same with stack traces recorded: ${(traces / rounds).toFixed(1)} ms, ${(traces / base).toFixed(2)}× (ours ${(ours / traces).toFixed(2)}× it); ${scope}`,
     };
   });
 }

@@ -22,8 +22,9 @@
  * Web UI's Stack Trace tab) the SDK installs a V8 promise hook in the workflow thread that, for every
  * promise created there, compiles a function to find the promise's workflow, captures and source-maps
  * a stack, and files it: about 30 % of the worker's CPU to replay a transfer it no longer caches
- * (13.0 → 9.1 ms on a workflow thread, 2026-12-07; `npm run bench -- cold-replay`). Off by default: the workflows' own queries, the console and the CLI say
- * what a transfer or practice is waiting for in the domain's words. With it off the query answers
+ * (14.7 → 9.97 ms on a workflow thread, `npm run bench -- cold-replay`, 2026-12-07). Off by default:
+ * the workflows' own queries, the console and the CLI say what a transfer or practice is waiting for
+ * in the domain's words. With it off the query answers
  * that stack traces are not enabled on this worker; errors thrown in workflow code keep their
  * source-mapped stacks (that is a separate override the SDK still installs).
  *
