@@ -179,7 +179,8 @@ async function handOverAtPoint(o: {
   const { events, point, engine } = o;
   if (Date.now() >= o.point) throw new Error('national-day: the ingest outlasted the hand-over point; raise BENCH_NATIONAL_HAND_OVER_AFTER_MINUTES');
   const transfers = new Set(events.map((e) => JSON.stringify(recordKeyOf(e)))).size;
-  console.error(`national-day: ingested in ${(o.ingestSeconds / 60).toFixed(1)} min; waiting for the hand-over point (${new Date(point).toISOString()}) of ${transfers} transfers`);
+  const cpuNow = Object.entries(o.cpu).map(([k, v]) => `${k} ${((1000 * v) / events.length).toFixed(2)}`).join(', ');
+  console.error(`national-day: ingested in ${(o.ingestSeconds / 60).toFixed(1)} min (CPU ms/event: ${cpuNow}); waiting for the hand-over point (${new Date(point).toISOString()}) of ${transfers} transfers`);
   const before = await handOverSignals(o.metricsPort);
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, point - 1_000 - Date.now())));
   const load0 = os.loadavg()[0]!;
@@ -231,7 +232,7 @@ export async function benchNationalDay(): Promise<BenchResult[]> {
   // Settings passed on from the bench's environment when set, else the worker's defaults.
   const fromEnv = (keys: readonly string[]): Record<string, string> => Object.fromEntries(keys.flatMap((k) => (process.env[k] ? [[k, process.env[k]!]] : [])));
   // The worker's cache as configured (GP2GP_WORKER_CACHED_WORKFLOWS).
-  const cacheEnv = fromEnv(['GP2GP_WORKER_CACHED_WORKFLOWS']);
+  const cacheEnv = fromEnv(['GP2GP_WORKER_CACHED_WORKFLOWS', 'GP2GP_TRANSFER_WORKERS']);
   // And the reporting queue's (GP2GP_REPORTING_CACHED_WORKFLOWS; TEMPORAL_REPORTING_TASK_QUEUE=gp2gp-mi-bench,
   // the bench's task queue, puts reporting on it: one queue and one cache, as before the split).
   const reportingEnv = fromEnv(['GP2GP_REPORTING_CACHED_WORKFLOWS', 'TEMPORAL_REPORTING_TASK_QUEUE']);

@@ -5,14 +5,21 @@
  */
 import type { NativeConnection, Worker } from '@temporalio/worker';
 
-export function runBenchWorker(create: () => Promise<{ worker: Worker; connection: NativeConnection }>): void {
+export function runBenchWorker(create: () => Promise<{ workers: Worker[]; connection: NativeConnection; closers?: (() => unknown)[] }>): void {
   const main = async () => {
-    const { worker, connection } = await create();
-    const stop = () => worker.shutdown();
+    const { workers, connection, closers = [] } = await create();
+    const stop = () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     console.log('worker ready');
-    await worker.run();
+    try {
+      await Promise.all(workers.map((w) => w.run()));
+    } finally {
+      stop();
+    }
+    for (const close of closers.reverse()) await close();
     await connection.close();
   };
   main().then(

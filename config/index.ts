@@ -116,6 +116,7 @@ const envSchema = z.object({
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_REPORTING_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(8_000),
+  GP2GP_TRANSFER_WORKERS: z.coerce.number({ error: 'a whole number, 1 to 64' }).int('a whole number, 1 to 64').min(1, 'a whole number, 1 to 64').max(64, 'a whole number, 1 to 64').default(8),
   GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(3, 'at least 3: the SDK strips 2 frames of its own from each stack').max(100).default(5),
   GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: z.coerce.number().int('whole seconds').min(0, '0 (no limit) or a number of seconds').max(3_600).default(0),
   GP2GP_WORKFLOW_STACK_TRACES: z.enum(['off', 'on'], { error: (issue) => `${JSON.stringify(issue.input)} is not allowed; allowed: off, on` }).default('off'),
@@ -199,6 +200,8 @@ export interface PipelineConfig {
    * cached takes a hand-over without a replay. Size it to the practices (about 140 KiB each).
    */
   reportingCachedWorkflows: number;
+  /** SDK workers polling the transfers' queue in one process, the cache split evenly between them. */
+  transferWorkers: number;
   /**
    * Frames V8 records of a stack in workflow code (V8's own default is 10): what errors thrown there
    * keep, and, with workflowStackTraces, the depth of the stack the SDK records for every promise; 5
@@ -329,6 +332,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       transferIdleMs: Math.round(e.GP2GP_TRANSFER_IDLE_HOURS * 3_600_000),
       workerCachedWorkflows: e.GP2GP_WORKER_CACHED_WORKFLOWS,
       reportingCachedWorkflows: e.GP2GP_REPORTING_CACHED_WORKFLOWS,
+      transferWorkers: e.GP2GP_TRANSFER_WORKERS,
       workflowStackFrames: e.GP2GP_WORKFLOW_STACK_FRAMES,
       workflowCallTimeoutMs: e.GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS * 1_000,
       workflowStackTraces: e.GP2GP_WORKFLOW_STACK_TRACES === 'on',

@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { temporal } from '@temporalio/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateTraffic, syntheticPractice } from '../demo/traffic';
 import type { HookEvent } from '../mi/events';
@@ -38,7 +39,8 @@ describe('transfer workflows', () => {
       // Final records complete after 3 s of quiet here (14 days in production). Stack traces on, as
       // an operator turns them on to look at the Stack Trace tab (off by default, as in the other
       // pipeline tests; test/workflow-calls.test.ts holds both settings).
-      env: { GP2GP_TRANSFER_FINAL_QUIET_HOURS: String(3 / 3600), GP2GP_WORKFLOW_STACK_TRACES: 'on' },
+      // Three SDK workers share the transfers' queue and cache (GP2GP_TRANSFER_WORKERS).
+      env: { GP2GP_TRANSFER_FINAL_QUIET_HOURS: String(3 / 3600), GP2GP_WORKFLOW_STACK_TRACES: 'on', GP2GP_TRANSFER_WORKERS: '3' },
     });
   });
   afterAll(async () => {
@@ -157,6 +159,44 @@ describe('transfer workflows', () => {
     expect(today.status).not.toBe(0);
     expect(today.stderr).toMatch(/is not over yet/);
   });
+  it('spreads the transfers over the workers GP2GP_TRANSFER_WORKERS starts, each task named by its worker', async () => {
+    expect(() => loadConfig({ GP2GP_TRANSFER_WORKERS: '0' })).toThrow(/GP2GP_TRANSFER_WORKERS.*1 to 64/);
+    expect(() => loadConfig({ GP2GP_TRANSFER_WORKERS: 'many' })).toThrow(/GP2GP_TRANSFER_WORKERS/);
+    expect(pipeline.config.pipeline.transferWorkers).toBe(3);
+    const occurredAt = new Date(Date.now() - 60_000).toISOString();
+    const ids = Array.from({ length: 12 }, (_, i) => `REG-SPREAD-${i + 1}`);
+    const answers = await pipeline.client.recordEvents(
+      ids.map((registrationId) => ({ type: 'registration', practiceOds: PRACTICE.ods, registrationId, occurredAt, registrationType: 'new', registeringUser: 'L1' })),
+      { concurrency: 12 },
+    );
+    expect(answers.map((a) => a.status)).toEqual(ids.map(() => 'accepted'));
+    const workers = new Set<string>();
+    for (const registrationId of ids) {
+      const history = await pipeline.client.temporal.workflow.getHandle(transferWorkflowId('RR', PRACTICE.ods, registrationId)).fetchHistory();
+      for (const e of history.events ?? []) {
+        const identity = e.workflowTaskStartedEventAttributes?.identity;
+        if (!identity) continue;
+        expect(identity).toMatch(/ transfers [1-3]\/3$/);
+        workers.add(identity);
+      }
+    }
+    // Twelve new transfers, each first task taken by whichever worker polled: all on one of three
+    // would be a 1-in-177,147 chance.
+    expect(workers.size).toBeGreaterThan(1);
+    // All three poll the workflow tasks; only the first polls the activity tasks (the API's posts, the
+    // inbox's MESH calls), so those run as many at a time as with one worker.
+    const pollers = async (taskQueueType: temporal.api.enums.v1.TaskQueueType) => {
+      const { pollers: list } = await pipeline.client.temporal.workflowService.describeTaskQueue({
+        namespace: pipeline.config.temporal.namespace,
+        taskQueue: { name: pipeline.config.temporal.taskQueue },
+        taskQueueType,
+      });
+      return new Set((list ?? []).map((p) => (p.identity ?? '').replace(/^.* (transfers \d\/\d)$/, '$1')));
+    };
+    expect(await pollers(temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)).toEqual(new Set(['transfers 1/3', 'transfers 2/3', 'transfers 3/3']));
+    expect(await pollers(temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)).toEqual(new Set(['transfers 1/3']));
+  });
+
   it('with stack traces on, records short workflow stacks (GP2GP_WORKFLOW_STACK_FRAMES, default 5) that still show where each wait is', async () => {
     expect(() => loadConfig({ GP2GP_WORKFLOW_STACK_FRAMES: 'deep' })).toThrow(/GP2GP_WORKFLOW_STACK_FRAMES/);
     expect(() => loadConfig({ GP2GP_WORKFLOW_STACK_FRAMES: '2' })).toThrow(/GP2GP_WORKFLOW_STACK_FRAMES.*at least 3/);

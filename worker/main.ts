@@ -4,6 +4,7 @@
  * from the environment (config/); on SIGINT/SIGTERM it stops polling, lets running activities finish
  * and exits, so a restart never loses work (Temporal holds all state).
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as v8 from 'node:v8';
 import type { Client } from '@temporalio/client';
@@ -101,6 +102,53 @@ export function configuredWorkerClass(pipeline: Pick<Config['pipeline'], 'workfl
   return workerClass({ callTimeoutMs: pipeline.workflowCallTimeoutMs, stackTraces: pipeline.workflowStackTraces });
 }
 
+/** What differs between the transfers' SDK workers (createTransferWorkers). */
+export interface TransferWorkerPart {
+  connection: NativeConnection;
+  /** Set when there are several: which of them ran a task shows in the history (WorkflowTaskStarted). */
+  identity?: string;
+  maxCachedWorkflows: number;
+  /**
+   * Whether it polls the queue's activity tasks (the API's posts, the inbox's MESH calls): only the
+   * first does, so they run as many at a time as before the split; every one runs the local
+   * activities of the workflows it holds.
+   */
+  enableNonLocalActivities: boolean;
+}
+
+/**
+ * The transfers' SDK workers: GP2GP_TRANSFER_WORKERS of them polling the transfers' queue, the cache
+ * (GP2GP_WORKER_CACHED_WORKFLOWS) split evenly between them, so each worker's core walks its part of
+ * the cache, not all of it, on every input of every workflow task (see the Performance section). A
+ * workflow's next tasks go to the worker that holds it (its sticky queue). The core allows one worker
+ * per queue on a connection: each further one opens its own, closed by `closers` after the workers stop.
+ */
+export async function createTransferWorkers(
+  config: Config,
+  connection: NativeConnection,
+  closers: (() => unknown)[],
+  create: (part: TransferWorkerPart) => Promise<Worker>,
+): Promise<Worker[]> {
+  const parts = config.pipeline.transferWorkers;
+  const workers: Worker[] = [];
+  for (let i = 0; i < parts; i++) {
+    let own = connection;
+    if (i > 0) {
+      const opened = (own = await NativeConnection.connect(temporalConnectionOptions(config.temporal)));
+      closers.push(() => opened.close());
+    }
+    workers.push(
+      await create({
+        connection: own,
+        maxCachedWorkflows: Math.ceil(config.pipeline.workerCachedWorkflows / parts),
+        enableNonLocalActivities: i === 0,
+        ...(parts > 1 ? { identity: `${process.pid}@${os.hostname()} transfers ${i + 1}/${parts}` } : {}),
+      }),
+    );
+  }
+  return workers;
+}
+
 export interface RunWorkerOptions {
   signal?: AbortSignal;
   /** A pre-built bundle (tests build it once per file). */
@@ -148,9 +196,11 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       logger: new PinoTemporalLogger(log.pino),
     }));
     const converter = dataConverter(config);
-    const createWorker = (taskQueue: string, maxCachedWorkflows: number) =>
+    const createWorker = (taskQueue: string, maxCachedWorkflows: number, more: Partial<TransferWorkerPart> = {}) =>
       WorkerClass.create({
-        connection,
+        connection: more.connection ?? connection,
+        ...(more.identity ? { identity: more.identity } : {}),
+        ...(more.enableNonLocalActivities === false ? { enableNonLocalActivities: false } : {}),
         namespace: config.temporal.namespace,
         taskQueue,
         workflowBundle: bundle,
@@ -158,11 +208,12 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         dataConverter: converter,
         interceptors: { activity: [activityInterceptors()] },
         // Each cached workflow costs memory (npm run bench -- memory) and CPU: the SDK's core walks its
-        // whole cache on every workflow task, so a national day ran faster with 2,000 (the default) than
-        // with every open workflow cached. An evicted workflow replays from history at its next task.
+        // worker's whole cache on every input of every workflow task, so a national day ran faster with
+        // 2,000 than with every open workflow cached. An evicted workflow replays from history at its
+        // next task.
         maxCachedWorkflows,
       });
-    const worker = await createWorker(config.temporal.taskQueue, config.pipeline.workerCachedWorkflows);
+    const transferWorkers = await createTransferWorkers(config, connection, closers, (o) => createWorker(config.temporal.taskQueue, o.maxCachedWorkflows, o));
     const reportingWorker =
       config.temporal.reportingTaskQueue === config.temporal.taskQueue
         ? undefined
@@ -189,15 +240,17 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
     // its worker down when what it waits for ends). The transfers' worker failing does not end
     // `serving`, so the reporting worker is stopped here, before the connection closes.
     const serving = reportingWorker ? reportingWorker.runUntil(serve) : serve();
+    const runs = transferWorkers.map((w) => w.runUntil(serving));
     try {
-      await worker.runUntil(serving);
+      await Promise.all(runs);
     } finally {
-      if (reportingWorker?.getState() === 'RUNNING') reportingWorker.shutdown();
-      await serving.catch(() => undefined);
+      for (const w of [...transferWorkers, ...(reportingWorker ? [reportingWorker] : [])]) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled([serving, ...runs]);
     }
   } finally {
     for (const close of closers.reverse()) await Promise.resolve(close()).catch(() => undefined);
-    await connection.close();
+    // A worker created but never run keeps its connection: saying so would hide why start-up failed.
+    await connection.close().catch((err: unknown) => log.warn('Temporal connection not closed', { error: err instanceof Error ? err.message : String(err) }));
   }
 }
 

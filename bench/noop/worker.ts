@@ -17,5 +17,5 @@ runBenchWorker(async () => {
     // The product worker's setting where the bench gives one (the memory bench does), else the ingest bench's.
     maxCachedWorkflows: Number(process.env.GP2GP_WORKER_CACHED_WORKFLOWS ?? 10_000),
   });
-  return { worker, connection };
+  return { workers: [worker], connection };
 });

@@ -6,28 +6,36 @@
  * beyond the no-op baseline is the transfer workflow itself. Bench only: never a way to run the
  * product (its rows reach no submission).
  */
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { bundleWorkflowCode, NativeConnection, Runtime } from '@temporalio/worker';
 import { runBenchWorker } from '../worker-process';
 import { createActivities } from '../../activities';
 import { loadConfig } from '../../config';
 import { dataConverter, temporalConnectionOptions } from '../../config/temporal';
 import { activityInterceptors } from '../../observability/activity-interceptor';
-import { configuredWorkerClass, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH, workerRuntimeOptions } from '../../worker/main';
+import { configuredWorkerClass, createTransferWorkers, WORKFLOW_INTERCEPTOR_MODULES, WORKFLOW_PRELOAD_MODULES, WORKFLOWS_PATH, workerRuntimeOptions } from '../../worker/main';
 
 runBenchWorker(async () => {
   const config = loadConfig(process.env);
   Runtime.install(workerRuntimeOptions(config));
   const connection = await NativeConnection.connect(temporalConnectionOptions(config.temporal));
-  const worker = await configuredWorkerClass(config.pipeline).create({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
-    bundlerOptions: { preloadModules: WORKFLOW_PRELOAD_MODULES },
-    activities: { ...createActivities(config), forwardRows: async () => {} },
-    dataConverter: dataConverter(config),
-    interceptors: { activity: [activityInterceptors()], workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
-    maxCachedWorkflows: config.pipeline.workerCachedWorkflows,
-  });
-  return { worker, connection };
+  const closers: (() => unknown)[] = [];
+  const WorkerClass = configuredWorkerClass(config.pipeline);
+  const activities = { ...createActivities(config), forwardRows: async () => {} };
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES, preloadModules: WORKFLOW_PRELOAD_MODULES });
+  // Split as the product's worker splits the transfers' cache (GP2GP_TRANSFER_WORKERS).
+  const workers = await createTransferWorkers(config, connection, closers, (part) =>
+    WorkerClass.create({
+      connection: part.connection,
+      ...(part.identity ? { identity: part.identity } : {}),
+      enableNonLocalActivities: part.enableNonLocalActivities,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      workflowBundle,
+      activities,
+      dataConverter: dataConverter(config),
+      interceptors: { activity: [activityInterceptors()] },
+      maxCachedWorkflows: part.maxCachedWorkflows,
+    }),
+  );
+  return { workers, connection, closers };
 });
