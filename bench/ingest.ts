@@ -231,7 +231,13 @@ export async function benchIngest(): Promise<BenchResult[]> {
     // Every worker holds every workflow of the run (the no-op worker's 10,000), so none replays
     // evicted ones and the sides differ only in what they do; the product worker's metrics tell how
     // many forwards shared a hand-over signal.
-    env: { GP2GP_WORKER_CACHED_WORKFLOWS: String(NOOP_CACHED_WORKFLOWS), GP2GP_METRICS_HOST: '127.0.0.1', GP2GP_METRICS_PORT: String(metricsPort) },
+    env: {
+      GP2GP_WORKER_CACHED_WORKFLOWS: String(NOOP_CACHED_WORKFLOWS),
+      GP2GP_METRICS_HOST: '127.0.0.1',
+      GP2GP_METRICS_PORT: String(metricsPort),
+      // Our worker's and the attribution worker's split of the cache, when set (GP2GP_TRANSFER_WORKERS).
+      ...(process.env.GP2GP_TRANSFER_WORKERS ? { GP2GP_TRANSFER_WORKERS: process.env.GP2GP_TRANSFER_WORKERS } : {}),
+    },
   });
   const noopWorker = startScript('bench/noop/worker.ts', stack.env, path.join(stack.dir, 'noop-worker.log'));
   // Metrics on in both, as in production (the no-op worker has none to record).
