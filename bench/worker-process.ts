@@ -14,10 +14,13 @@ export function runBenchWorker(create: () => Promise<{ workers: Worker[]; connec
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
     console.log('worker ready');
+    const runs = workers.map((w) => w.run());
     try {
-      await Promise.all(workers.map((w) => w.run()));
+      await Promise.all(runs);
     } finally {
+      // One failing stops the others, and their connections close only once they have stopped.
       stop();
+      await Promise.allSettled(runs);
     }
     for (const close of closers.reverse()) await close();
     await connection.close();

@@ -52,6 +52,8 @@ const optionalString = z
 
 const port = (fallback: number) => z.coerce.number().int().min(1).max(65535).default(fallback);
 
+const TRANSFER_WORKERS_ALLOWED = 'a whole number, 1 to 64';
+
 const envSchema = z.object({
   TEMPORAL_ADDRESS: optionalString,
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
@@ -116,7 +118,7 @@ const envSchema = z.object({
     .optional(),
   GP2GP_WORKER_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(2_000),
   GP2GP_REPORTING_CACHED_WORKFLOWS: z.coerce.number().int().min(0).default(8_000),
-  GP2GP_TRANSFER_WORKERS: z.coerce.number({ error: 'a whole number, 1 to 64' }).int('a whole number, 1 to 64').min(1, 'a whole number, 1 to 64').max(64, 'a whole number, 1 to 64').default(8),
+  GP2GP_TRANSFER_WORKERS: z.coerce.number({ error: TRANSFER_WORKERS_ALLOWED }).int(TRANSFER_WORKERS_ALLOWED).min(1, TRANSFER_WORKERS_ALLOWED).max(64, TRANSFER_WORKERS_ALLOWED).default(8),
   GP2GP_WORKFLOW_STACK_FRAMES: z.coerce.number().int().min(3, 'at least 3: the SDK strips 2 frames of its own from each stack').max(100).default(5),
   GP2GP_WORKFLOW_CALL_TIMEOUT_SECONDS: z.coerce.number().int('whole seconds').min(0, '0 (no limit) or a number of seconds').max(3_600).default(0),
   GP2GP_WORKFLOW_STACK_TRACES: z.enum(['off', 'on'], { error: (issue) => `${JSON.stringify(issue.input)} is not allowed; allowed: off, on` }).default('off'),

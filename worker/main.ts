@@ -102,7 +102,7 @@ export function configuredWorkerClass(pipeline: Pick<Config['pipeline'], 'workfl
   return workerClass({ callTimeoutMs: pipeline.workflowCallTimeoutMs, stackTraces: pipeline.workflowStackTraces });
 }
 
-/** What differs between the transfers' SDK workers (createTransferWorkers). */
+/** What differs between the transfers' SDK workers (createTransferWorkers): WorkerOptions, to spread into them. */
 export interface TransferWorkerPart {
   connection: NativeConnection;
   /** Set when there are several: which of them ran a task shows in the history (WorkflowTaskStarted). */
@@ -196,28 +196,27 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
       logger: new PinoTemporalLogger(log.pino),
     }));
     const converter = dataConverter(config);
-    const createWorker = (taskQueue: string, maxCachedWorkflows: number, more: Partial<TransferWorkerPart> = {}) =>
+    // A transfers' worker's part (createTransferWorkers) or the reporting worker's cache: WorkerOptions as they are.
+    const createWorker = (taskQueue: string, part: Pick<TransferWorkerPart, 'maxCachedWorkflows'> & Partial<TransferWorkerPart>) =>
       WorkerClass.create({
-        connection: more.connection ?? connection,
-        ...(more.identity ? { identity: more.identity } : {}),
-        ...(more.enableNonLocalActivities === false ? { enableNonLocalActivities: false } : {}),
+        connection,
         namespace: config.temporal.namespace,
         taskQueue,
         workflowBundle: bundle,
         activities,
         dataConverter: converter,
         interceptors: { activity: [activityInterceptors()] },
-        // Each cached workflow costs memory (npm run bench -- memory) and CPU: the SDK's core walks its
-        // worker's whole cache on every input of every workflow task, so a national day ran faster with
-        // 2,000 than with every open workflow cached. An evicted workflow replays from history at its
-        // next task.
-        maxCachedWorkflows,
+        // Each cached workflow (maxCachedWorkflows) costs memory (npm run bench -- memory) and CPU: the
+        // SDK's core walks its worker's whole cache on every input of every workflow task, so a national
+        // day ran faster with 2,000 than with every open workflow cached. An evicted workflow replays
+        // from history at its next task.
+        ...part,
       });
-    const transferWorkers = await createTransferWorkers(config, connection, closers, (o) => createWorker(config.temporal.taskQueue, o.maxCachedWorkflows, o));
+    const transferWorkers = await createTransferWorkers(config, connection, closers, (part) => createWorker(config.temporal.taskQueue, part));
     const reportingWorker =
       config.temporal.reportingTaskQueue === config.temporal.taskQueue
         ? undefined
-        : await createWorker(config.temporal.reportingTaskQueue, config.pipeline.reportingCachedWorkflows);
+        : await createWorker(config.temporal.reportingTaskQueue, { maxCachedWorkflows: config.pipeline.reportingCachedWorkflows });
     const serve = async () => {
       await ensureLongLivedWorkflows(config);
       const meter = Runtime.instance().metricMeter;
@@ -236,9 +235,9 @@ export async function runWorker(config: Config, options: RunWorkerOptions = {}):
         signal?.addEventListener('abort', () => resolve(), { once: true });
       });
     };
-    // The reporting worker failing ends `serving`, which stops the transfers' worker (runUntil shuts
-    // its worker down when what it waits for ends). The transfers' worker failing does not end
-    // `serving`, so the reporting worker is stopped here, before the connection closes.
+    // The reporting worker failing ends `serving`, which stops the transfers' workers (runUntil shuts
+    // its worker down when what it waits for ends). A transfers' worker failing does not end
+    // `serving`, so the others and the reporting worker are stopped here, before the connections close.
     const serving = reportingWorker ? reportingWorker.runUntil(serve) : serve();
     const runs = transferWorkers.map((w) => w.runUntil(serving));
     try {

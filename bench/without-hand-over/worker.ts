@@ -25,16 +25,13 @@ runBenchWorker(async () => {
   // Split as the product's worker splits the transfers' cache (GP2GP_TRANSFER_WORKERS).
   const workers = await createTransferWorkers(config, connection, closers, (part) =>
     WorkerClass.create({
-      connection: part.connection,
-      ...(part.identity ? { identity: part.identity } : {}),
-      enableNonLocalActivities: part.enableNonLocalActivities,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
       workflowBundle,
       activities,
       dataConverter: dataConverter(config),
       interceptors: { activity: [activityInterceptors()] },
-      maxCachedWorkflows: part.maxCachedWorkflows,
+      ...part,
     }),
   );
   return { workers, connection, closers };
